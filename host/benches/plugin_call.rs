@@ -1,0 +1,227 @@
+//! What a plugin call costs: the same verifier logic (tests/fixtures/threshold) called
+//! (a) natively, (b) as a Wasm component on a reused instance, (c) on a fresh instance each time,
+//! and (d) in a separate native process answering line-delimited JSON on stdin/stdout, the model of
+//! RPC plugin systems. Prints medians and ratios; writes target/upshift-bench/plugin_call.json.
+//!
+//! Run: `cargo bench -p upshift --bench plugin_call`.
+
+#[path = "../../tests/common/fixtures.rs"]
+mod fixtures;
+#[path = "../../tests/fixtures/threshold/src/logic.rs"]
+mod logic;
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use upshift::runtime::{
+    Check, Measurement, Outcome, PluginKind, PluginSource, Runtime, Scope, Verdict,
+    VerifierInstance,
+};
+
+/// Samples per measurement; the median of their per-call times is reported.
+const SAMPLES: usize = 31;
+/// Environment variable that turns this benchmark binary into the out-of-process peer.
+const PEER_ENV: &str = "UPSHIFT_BENCH_PEER";
+const CONFIG: &str = r#"{"value": 0.004, "max": 0.01, "regress_from_stage": 3}"#;
+
+fn main() {
+    if std::env::var_os(PEER_ENV).is_some() {
+        serve_peer();
+        return;
+    }
+    // `cargo bench` passes `--bench`; any other argument filters nothing here.
+    let wasm = fixtures::fixture("threshold");
+    let runtime = Runtime::new().expect("runtime");
+    let plugin = runtime
+        .load(
+            &PluginSource::File {
+                path: wasm,
+                sha256: None,
+            },
+            PluginKind::Verifier,
+        )
+        .expect("load the threshold verifier");
+    let check = check();
+
+    let native = median_ns(20_000, || {
+        black_box(native_verify(black_box(&check), black_box(CONFIG)));
+    });
+
+    let mut reused = VerifierInstance::new(plugin.clone(), Scope::default());
+    reused.verify(&check, CONFIG).expect("warm-up call");
+    let wasm_call = median_ns(2_000, || {
+        black_box(reused.verify(black_box(&check), CONFIG).expect("verify"));
+    });
+
+    let wasm_fresh = median_ns(200, || {
+        let mut fresh = VerifierInstance::new(plugin.clone(), Scope::default());
+        black_box(fresh.verify(black_box(&check), CONFIG).expect("verify"));
+    });
+
+    let mut peer = Peer::start();
+    let subprocess = median_ns(500, || {
+        black_box(peer.verify(&check));
+    });
+
+    println!();
+    println!("plugin call, median of {SAMPLES} samples (ns per call)");
+    println!("  (a) native call                     {native:>12.0}");
+    println!(
+        "  (b) wasm call, reused instance      {wasm_call:>12.0}   b/a = {:.1}",
+        wasm_call / native
+    );
+    println!(
+        "  (c) wasm instantiate + call         {wasm_fresh:>12.0}   c/a = {:.1}",
+        wasm_fresh / native
+    );
+    println!(
+        "  (d) subprocess, JSON lines          {subprocess:>12.0}   d/b = {:.1}",
+        subprocess / wasm_call
+    );
+
+    let out_dir = fixtures::root().join("target").join("upshift-bench");
+    std::fs::create_dir_all(&out_dir).expect("create target/upshift-bench");
+    let json = serde_json::json!({
+        "native_ns": native,
+        "wasm_call_ns": wasm_call,
+        "wasm_fresh_ns": wasm_fresh,
+        "subprocess_ns": subprocess,
+    });
+    let path = out_dir.join("plugin_call.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json"))
+        .expect("write plugin_call.json");
+    println!("wrote {}", path.display());
+}
+
+fn check() -> Check {
+    Check {
+        rollout_id: "bench".into(),
+        stage_index: 1,
+        stage_name: "canary".into(),
+        from_version: "1.0.0".into(),
+        to_version: "1.1.0".into(),
+        weight: Some(5),
+        units: vec![],
+        attempt: 1,
+    }
+}
+
+/// The native equivalent of the Wasm call: parse the JSON config, judge, build the verdict.
+fn native_verify(check: &Check, config: &str) -> Verdict {
+    let config = logic::parse(config).expect("config");
+    let j = logic::judge(check.stage_index, &config);
+    verdict(j)
+}
+
+fn verdict(j: logic::Judgement) -> Verdict {
+    let m = |name: &str, value| Measurement {
+        name: name.into(),
+        value,
+        unit: Some("ratio".into()),
+    };
+    Verdict {
+        outcome: if j.pass { Outcome::Pass } else { Outcome::Fail },
+        measurements: vec![m("value", j.value), m("max", j.max)],
+        reason: j.reason,
+    }
+}
+
+/// Median over [`SAMPLES`] samples of the time per call, each sample timing `batch` calls.
+fn median_ns(batch: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..batch.min(100) {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed() / batch
+        })
+        .collect();
+    samples.sort();
+    samples[SAMPLES / 2].as_nanos() as f64
+}
+
+/// This binary re-run as a child process that answers one JSON request per line.
+struct Peer {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: BufReader<std::process::ChildStdout>,
+    line: String,
+}
+
+impl Peer {
+    fn start() -> Self {
+        let exe = std::env::current_exe().expect("current exe");
+        let mut child = Command::new(exe)
+            .env(PEER_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the peer process");
+        let input = child.stdin.take().expect("stdin");
+        let output = BufReader::new(child.stdout.take().expect("stdout"));
+        Peer {
+            child,
+            input,
+            output,
+            line: String::new(),
+        }
+    }
+
+    fn verify(&mut self, check: &Check) -> Verdict {
+        let request = serde_json::json!({
+            "rollout_id": check.rollout_id,
+            "stage_index": check.stage_index,
+            "stage_name": check.stage_name,
+            "from_version": check.from_version,
+            "to_version": check.to_version,
+            "weight": check.weight,
+            "units": check.units,
+            "attempt": check.attempt,
+            "config": CONFIG,
+        });
+        writeln!(self.input, "{request}").expect("write request");
+        self.input.flush().expect("flush");
+        self.line.clear();
+        self.output.read_line(&mut self.line).expect("read answer");
+        let answer: serde_json::Value = serde_json::from_str(&self.line).expect("answer is JSON");
+        verdict(logic::Judgement {
+            pass: answer["pass"].as_bool().expect("pass"),
+            value: answer["value"].as_f64().expect("value"),
+            max: answer["max"].as_f64().expect("max"),
+            reason: answer["reason"].as_str().expect("reason").to_string(),
+        })
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The peer side: read a request per line, answer a JSON verdict per line.
+fn serve_peer() {
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let request: serde_json::Value = serde_json::from_str(&line).expect("request is JSON");
+        let stage = request["stage_index"].as_u64().unwrap_or(0) as u32;
+        let config = logic::parse(request["config"].as_str().unwrap_or("{}")).expect("config");
+        let j = logic::judge(stage, &config);
+        let answer = serde_json::json!({ "pass": j.pass, "value": j.value, "max": j.max, "reason": j.reason });
+        if writeln!(stdout, "{answer}")
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+}

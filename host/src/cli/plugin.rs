@@ -1,0 +1,117 @@
+//! `upshift plugin ...`: inspect a component file, list the built-in plugins.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::json;
+use upshift::runtime::{Inspection, PluginSource, Runtime};
+
+use super::exit;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show what a component file is: its kind and world, sha256, imports, and for targets describe().
+    Inspect {
+        /// The component file (.wasm).
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the first-party plugins built into this binary, by the name a spec uses.
+    List {
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new()?;
+    match cmd {
+        PluginCommand::Inspect { file, json } => {
+            let inspection = runtime.inspect(&PluginSource::File {
+                path: file,
+                sha256: None,
+            })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&inspection_json(&inspection))?
+                );
+            } else {
+                print_inspection(&inspection);
+            }
+        }
+        PluginCommand::List { json } => {
+            let mut rows = Vec::new();
+            for name in runtime.builtin_names() {
+                let inspection = runtime.inspect(&PluginSource::Builtin(name.to_string()))?;
+                rows.push(inspection);
+            }
+            if json {
+                let list: Vec<_> = rows.iter().map(inspection_json).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for i in &rows {
+                    let kind = i.kind.map_or("?".to_string(), |k| k.to_string());
+                    println!("{:<16} {:<9} sha256:{}", i.name, kind, &i.sha256[..16]);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+fn print_inspection(i: &Inspection) {
+    println!("plugin:   {}", i.name);
+    println!("sha256:   {}", i.sha256);
+    println!("size:     {} bytes", i.size);
+    match (i.kind, i.world) {
+        (Some(kind), Some(world)) => println!("kind:     {kind} (world {world})"),
+        _ => println!("kind:     none: exports no upshift plugin interface"),
+    }
+    if let Some(d) = &i.description {
+        let c = &d.capabilities;
+        println!("target:   {} {}: {}", d.name, d.version, d.summary);
+        println!(
+            "can:      traffic-split={} unit-batches={} rollback={}",
+            c.traffic_split, c.unit_batches, c.rollback
+        );
+        for step in &c.irreversible {
+            println!("irreversible: {step}");
+        }
+    }
+    println!("exports:");
+    for e in &i.exports {
+        println!("  {e}");
+    }
+    println!("imports:");
+    for e in &i.imports {
+        println!("  {e}");
+    }
+}
+
+fn inspection_json(i: &Inspection) -> serde_json::Value {
+    json!({
+        "name": i.name,
+        "sha256": i.sha256,
+        "size": i.size,
+        "kind": i.kind,
+        "world": i.world,
+        "exports": i.exports,
+        "imports": i.imports,
+        "describe": i.description.as_ref().map(|d| json!({
+            "name": d.name,
+            "version": d.version,
+            "summary": d.summary,
+            "capabilities": {
+                "traffic_split": d.capabilities.traffic_split,
+                "unit_batches": d.capabilities.unit_batches,
+                "rollback": d.capabilities.rollback,
+                "irreversible": d.capabilities.irreversible,
+            },
+        })),
+    })
+}

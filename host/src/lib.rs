@@ -1,0 +1,8 @@
+//! upshift: progressive delivery and auto-upgrades whose targets, verifiers and strategies are
+//! sandboxed WebAssembly components.
+//!
+//! The layers, contract first: `wit/` defines the plugin contract; [`runtime`] loads and runs
+//! plugins under limits; the engine (pure), the store and the CLI build on it.
+
+pub mod builtin;
+pub mod runtime;

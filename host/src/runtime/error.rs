@@ -1,0 +1,153 @@
+//! Typed errors of the plugin runtime: refusing to load a plugin, and a plugin call that did not
+//! produce a result. Every message names the plugin and, where there is one, the fix.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::PluginKind;
+use super::bindings::ErrorKind;
+
+/// Why a plugin was refused at load time.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error(
+        "plugin {plugin}: sha256 mismatch: the spec expects {expected} but the file has {actual}; \
+         if the file was updated on purpose, put the new digest in the spec"
+    )]
+    DigestMismatch {
+        plugin: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("plugin {plugin}: `sha256` {given:?} is not 64 hex digits")]
+    BadDigest { plugin: String, given: String },
+
+    #[error(
+        "plugin {plugin}: no sha256 given; add `sha256 = \"{actual}\"` to the spec after checking the file is the one you mean"
+    )]
+    MissingDigest { plugin: String, actual: String },
+
+    #[error(
+        "plugin {plugin}: expected a WebAssembly component but the file is {found}; \
+         build plugins with `cargo build --target wasm32-wasip2` and the upshift-sdk"
+    )]
+    NotAComponent { plugin: String, found: &'static str },
+
+    #[error("plugin {plugin}: the component is invalid: {message}")]
+    Invalid { plugin: String, message: String },
+
+    #[error(
+        "plugin {plugin}: expected a {expected} (a component exporting {expected_export}) but found {found}"
+    )]
+    WrongKind {
+        plugin: String,
+        expected: PluginKind,
+        expected_export: &'static str,
+        found: String,
+    },
+
+    #[error(
+        "plugin {plugin}: it imports {import}, which this host does not provide or the spec does not grant"
+    )]
+    UnsatisfiedImport { plugin: String, import: String },
+
+    #[error("unknown built-in plugin {name:?}; built-in plugins are: {known}")]
+    UnknownBuiltin { name: String, known: String },
+
+    #[error("cannot start the plugin engine: {0}")]
+    Engine(String),
+}
+
+/// Why a plugin call produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(
+        "plugin {plugin}: {call} was stopped after its {}s time limit; \
+         if it is legitimately slow, raise `timeout` for this plugin in the spec",
+        limit.as_secs_f64()
+    )]
+    Timeout {
+        plugin: String,
+        call: &'static str,
+        limit: Duration,
+    },
+
+    #[error(
+        "plugin {plugin}: {call} was stopped for exceeding its memory limit of {} MiB; \
+         raise `memory_mib` for this plugin in the spec if it really needs more",
+        limit_bytes >> 20
+    )]
+    MemoryLimit {
+        plugin: String,
+        call: &'static str,
+        limit_bytes: usize,
+    },
+
+    #[error("plugin {plugin}: {call} overflowed its stack (runaway recursion?)")]
+    StackOverflow { plugin: String, call: &'static str },
+
+    #[error("plugin {plugin}: {call} crashed: {message}")]
+    Trap {
+        plugin: String,
+        call: &'static str,
+        message: String,
+    },
+
+    #[error("plugin {plugin}: could not be instantiated for {call}: {message}")]
+    Instantiate {
+        plugin: String,
+        call: &'static str,
+        message: String,
+    },
+
+    #[error("plugin {plugin}: {call} returned an error ({kind}): {message}")]
+    Plugin {
+        plugin: String,
+        call: &'static str,
+        kind: ErrorKind,
+        message: String,
+        retryable: bool,
+    },
+}
+
+impl CallError {
+    /// Whether the plugin itself said a retry may help. Traps and limit hits are never retryable.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            CallError::Plugin {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    /// The limit that stopped the call, if a limit did.
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            CallError::Timeout { .. } => Some("time"),
+            CallError::MemoryLimit { .. } => Some("memory"),
+            CallError::StackOverflow { .. } => Some("stack"),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorKind::InvalidConfig => "invalid-config",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Denied => "denied",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Internal => "internal",
+        })
+    }
+}

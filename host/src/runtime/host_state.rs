@@ -1,0 +1,176 @@
+//! What a store holds for one plugin instance, and the host side of the imports every plugin gets:
+//! `log`, `clock` and `state`. WASI is linked with an empty context: no files, no network, no env.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::target::upshift::plugin::{clock, log, state, types};
+use super::bindings::{ErrorKind, LogLevel, WitPluginError};
+use super::limits::Limiter;
+use super::state::PluginState;
+
+/// Log records one call may emit; past it the rest are counted and dropped, so a chatty or hostile
+/// plugin cannot flood the host's log or the audit trail.
+pub const MAX_LOG_RECORDS_PER_CALL: usize = 100;
+/// Longest message kept from one log record; longer ones are cut.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
+
+/// A source of the current time, so that tests can run plugins on a simulated clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_millis(&self) -> u64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// One log record a plugin emitted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    pub level: LogLevel,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The data of one plugin store.
+pub struct HostState {
+    pub(crate) plugin: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    pub(crate) state: PluginState,
+    clock: Arc<dyn Clock>,
+    /// Records emitted during the current call.
+    pub(crate) logs: Vec<LogRecord>,
+    /// Records dropped during the current call because of [`MAX_LOG_RECORDS_PER_CALL`].
+    pub(crate) logs_dropped: usize,
+}
+
+impl HostState {
+    pub fn new(
+        plugin: Arc<str>,
+        memory_bytes: usize,
+        state: PluginState,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        HostState {
+            plugin,
+            // Nothing granted: no preopened directories, no environment, no arguments, stdio
+            // closed or discarded, every socket address denied.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(memory_bytes),
+            state,
+            clock,
+            logs: Vec::new(),
+            logs_dropped: 0,
+        }
+    }
+
+    /// Clears the per-call log buffer before a call.
+    pub(crate) fn begin_call(&mut self) {
+        self.logs.clear();
+        self.logs_dropped = 0;
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn emit(&mut self, level: LogLevel, message: String, fields: Vec<log::Field>) {
+        if self.logs.len() >= MAX_LOG_RECORDS_PER_CALL {
+            self.logs_dropped += 1;
+            return;
+        }
+        let message = truncate(message, MAX_LOG_MESSAGE_BYTES);
+        let fields: Vec<(String, String)> = fields
+            .into_iter()
+            .take(16)
+            .map(|f| (truncate(f.key, 64), truncate(f.value, 256)))
+            .collect();
+        let plugin = &*self.plugin;
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, ?fields, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, ?fields, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
+        }
+        self.logs.push(LogRecord {
+            level,
+            message,
+            fields,
+        });
+    }
+}
+
+impl clock::Host for HostState {
+    fn now_millis(&mut self) -> u64 {
+        self.clock.now_millis()
+    }
+}
+
+impl state::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.state.get(&key)
+    }
+
+    fn set(&mut self, key: String, value: String) -> Result<(), WitPluginError> {
+        self.state.set(key, value).map_err(|e| WitPluginError {
+            kind: ErrorKind::Denied,
+            message: e.to_string(),
+            retryable: false,
+        })
+    }
+
+    fn remove(&mut self, key: String) {
+        self.state.remove(&key);
+    }
+
+    fn keys(&mut self) -> Vec<String> {
+        self.state.keys()
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo".into(), 2), "h…");
+        assert_eq!(truncate("abc".into(), 3), "abc");
+    }
+}

@@ -1,0 +1,261 @@
+//! One plugin's live instance within an invocation scope: a fresh store with the scope's limits,
+//! instantiated on first use, every call under a deadline, and a trap turned into a typed
+//! [`CallError`]. After a trap the instance is discarded and the next call starts a new one.
+
+use std::sync::Arc;
+
+use wasmtime::component::Instance;
+use wasmtime::{Store, Trap};
+
+use super::Plugin;
+use super::bindings::strategy::StrategyPlugin;
+use super::bindings::target::TargetPlugin;
+use super::bindings::verifier::VerifierPlugin;
+use super::bindings::{
+    Change, Check, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage,
+    Verdict, WitPluginError,
+};
+use super::epoch::deadline_ticks;
+use super::error::CallError;
+use super::host_state::{Clock, HostState, LogRecord, SystemClock};
+use super::limits::{Limits, MemoryLimitExceeded};
+use super::state::PluginState;
+
+/// What an invocation scope gives a plugin: its limits, its persisted state and the clock.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub limits: Limits,
+    pub state: PluginState,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            limits: Limits::default(),
+            state: PluginState::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The generated bindings of one plugin world, instantiable from a loaded [`Plugin`].
+pub trait World: Sized {
+    fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
+}
+
+macro_rules! world {
+    ($ty:ty) => {
+        impl World for $ty {
+            fn instantiate(
+                plugin: &Plugin,
+                store: &mut Store<HostState>,
+            ) -> wasmtime::Result<Self> {
+                let instance: Instance = plugin.pre.instantiate(&mut *store)?;
+                <$ty>::new(&mut *store, &instance)
+            }
+        }
+    };
+}
+world!(TargetPlugin);
+world!(VerifierPlugin);
+world!(StrategyPlugin);
+
+struct Live<W> {
+    store: Store<HostState>,
+    bindings: W,
+}
+
+/// A plugin instance of world `W` in one scope.
+pub struct PluginInstance<W: World> {
+    plugin: Arc<Plugin>,
+    scope: Scope,
+    live: Option<Live<W>>,
+    logs: Vec<LogRecord>,
+    logs_dropped: usize,
+}
+
+pub type TargetInstance = PluginInstance<TargetPlugin>;
+pub type VerifierInstance = PluginInstance<VerifierPlugin>;
+pub type StrategyInstance = PluginInstance<StrategyPlugin>;
+
+impl<W: World> PluginInstance<W> {
+    /// Nothing is instantiated until the first call.
+    pub fn new(plugin: Arc<Plugin>, scope: Scope) -> Self {
+        PluginInstance {
+            plugin,
+            scope,
+            live: None,
+            logs: Vec::new(),
+            logs_dropped: 0,
+        }
+    }
+
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// The plugin's state in this scope.
+    pub fn state(&self) -> &PluginState {
+        &self.scope.state
+    }
+
+    /// Log records of the last call, and how many were dropped past the per-call budget.
+    pub fn last_logs(&self) -> (&[LogRecord], usize) {
+        (&self.logs, self.logs_dropped)
+    }
+
+    fn fresh_store(&self) -> Store<HostState> {
+        let data = HostState::new(
+            self.plugin.name.clone(),
+            self.scope.limits.memory_bytes,
+            self.scope.state.clone(),
+            self.scope.clock.clone(),
+        );
+        let mut store = Store::new(&self.plugin.engine, data);
+        store.limiter(|s| &mut s.limiter);
+        store
+    }
+
+    /// Runs one call under the scope's deadline and limits.
+    fn call<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let ticks = deadline_ticks(self.scope.limits.call_timeout);
+        if self.live.is_none() {
+            let mut store = self.fresh_store();
+            // Start functions run during instantiation: they get the same deadline.
+            store.set_epoch_deadline(ticks);
+            let bindings = W::instantiate(&self.plugin, &mut store).map_err(|e| {
+                match self.classify(call, e) {
+                    CallError::Trap {
+                        plugin,
+                        call,
+                        message,
+                    } => CallError::Instantiate {
+                        plugin,
+                        call,
+                        message,
+                    },
+                    other => other,
+                }
+            })?;
+            self.live = Some(Live { store, bindings });
+        }
+        let Some(live) = self.live.as_mut() else {
+            unreachable!("instantiated just above");
+        };
+        live.store.data_mut().begin_call();
+        live.store.set_epoch_deadline(ticks);
+        let result = f(&live.bindings, &mut live.store);
+        let data = live.store.data_mut();
+        self.logs = std::mem::take(&mut data.logs);
+        self.logs_dropped = data.logs_dropped;
+        result.map_err(|e| {
+            // A trapped instance may not be entered again: start afresh next time.
+            self.live = None;
+            self.classify(call, e)
+        })
+    }
+
+    /// Runs a call whose WIT result is `result<R, plugin-error>`.
+    fn call_fallible<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, WitPluginError>>,
+    ) -> Result<R, CallError> {
+        let plugin = self.plugin.name.to_string();
+        self.call(call, f)?.map_err(|e| CallError::Plugin {
+            plugin,
+            call,
+            kind: e.kind,
+            message: e.message,
+            retryable: e.retryable,
+        })
+    }
+
+    fn classify(&self, call: &'static str, e: wasmtime::Error) -> CallError {
+        let plugin = self.plugin.name.to_string();
+        if e.chain()
+            .any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some())
+        {
+            return CallError::MemoryLimit {
+                plugin,
+                call,
+                limit_bytes: self.scope.limits.memory_bytes,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Timeout {
+                plugin,
+                call,
+                limit: self.scope.limits.call_timeout,
+            },
+            Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, call },
+            _ => CallError::Trap {
+                plugin,
+                call,
+                message: format!("{e:#}").replace('\n', " "),
+            },
+        }
+    }
+}
+
+impl TargetInstance {
+    pub fn describe(&mut self) -> Result<Description, CallError> {
+        self.call("describe", |b, s| {
+            b.upshift_plugin_target().call_describe(s)
+        })
+    }
+
+    pub fn observe(
+        &mut self,
+        config: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Observation, CallError> {
+        self.call_fallible("observe", |b, s| {
+            b.upshift_plugin_target().call_observe(s, config, from, to)
+        })
+    }
+
+    pub fn apply(&mut self, op: &Operation) -> Result<Change, CallError> {
+        self.call_fallible("apply", |b, s| b.upshift_plugin_target().call_apply(s, op))
+    }
+
+    pub fn rollback(&mut self, op: &Operation) -> Result<Change, CallError> {
+        self.call_fallible("rollback", |b, s| {
+            b.upshift_plugin_target().call_rollback(s, op)
+        })
+    }
+
+    pub fn finalize(&mut self, op: &Operation) -> Result<Change, CallError> {
+        self.call_fallible("finalize", |b, s| {
+            b.upshift_plugin_target().call_finalize(s, op)
+        })
+    }
+}
+
+impl VerifierInstance {
+    pub fn verify(&mut self, check: &Check, config: &str) -> Result<Verdict, CallError> {
+        self.call_fallible("verify", |b, s| {
+            b.upshift_plugin_verifier().call_verify(s, check, config)
+        })
+    }
+}
+
+impl StrategyInstance {
+    pub fn plan(&mut self, config: &str, rollout: &RolloutInfo) -> Result<Vec<Stage>, CallError> {
+        self.call_fallible("plan", |b, s| {
+            b.upshift_plugin_strategy().call_plan(s, config, rollout)
+        })
+    }
+
+    pub fn next(&mut self, config: &str, progress: &Progress) -> Result<Decision, CallError> {
+        self.call_fallible("next", |b, s| {
+            b.upshift_plugin_strategy().call_next(s, config, progress)
+        })
+    }
+}

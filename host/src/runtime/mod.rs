@@ -1,0 +1,396 @@
+//! The sandboxed plugin runtime: one wasmtime engine per process, each plugin compiled once per
+//! digest and kept ready to instantiate, a fresh store per invocation scope, and nothing granted
+//! beyond the `upshift:plugin` imports and an empty WASI context.
+//!
+//! Loading refuses, with a message naming what was expected and what was found: a digest that does
+//! not match the spec, a file that is not a component, a component of another plugin kind.
+
+mod artifact;
+pub mod bindings;
+mod epoch;
+mod error;
+mod host_state;
+mod instance;
+pub mod limits;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use artifact::{Digest, Format};
+pub use bindings::{
+    Capabilities, Change, Check, Decision, Description, ErrorKind, LogLevel, Measurement,
+    Observation, Operation, Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
+};
+pub use epoch::EPOCH_TICK;
+pub use error::{CallError, LoadError};
+pub use host_state::{
+    Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock,
+};
+pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
+pub use limits::Limits;
+pub use state::{
+    MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError,
+};
+
+use bindings::{STRATEGY_EXPORT, TARGET_EXPORT, VERIFIER_EXPORT};
+use host_state::HostState;
+
+/// Instance slots the pooling allocator keeps: how many plugin instances may be alive at once in
+/// one process. A rollout keeps a few (target, strategy, verifiers) alive; 100 covers many
+/// concurrent rollouts.
+pub const POOL_INSTANCE_SLOTS: u32 = 100;
+
+/// The three kinds of plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Target,
+    Verifier,
+    Strategy,
+}
+
+impl PluginKind {
+    pub const ALL: [PluginKind; 3] = [
+        PluginKind::Target,
+        PluginKind::Verifier,
+        PluginKind::Strategy,
+    ];
+
+    /// The interface a component exports to be a plugin of this kind.
+    pub fn export_name(self) -> &'static str {
+        match self {
+            PluginKind::Target => TARGET_EXPORT,
+            PluginKind::Verifier => VERIFIER_EXPORT,
+            PluginKind::Strategy => STRATEGY_EXPORT,
+        }
+    }
+
+    /// The WIT world a plugin of this kind is built against.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::Target => "upshift:plugin/target-plugin@0.1.0",
+            PluginKind::Verifier => "upshift:plugin/verifier-plugin@0.1.0",
+            PluginKind::Strategy => "upshift:plugin/strategy-plugin@0.1.0",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PluginKind::Target => "target",
+            PluginKind::Verifier => "verifier",
+            PluginKind::Strategy => "strategy",
+        })
+    }
+}
+
+/// Where a plugin comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A first-party plugin embedded in this binary, by name (`canary`, `sql-migrator`...).
+    Builtin(String),
+    /// A component file, with the digest the spec expects it to have.
+    File {
+        path: PathBuf,
+        sha256: Option<String>,
+    },
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Builtin(name) => write!(f, "{name}"),
+            PluginSource::File { path, .. } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A first-party plugin compiled into this binary.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinPlugin {
+    pub name: &'static str,
+    pub bytes: &'static [u8],
+}
+
+/// A loaded plugin: compiled, checked, linked, ready to instantiate any number of times.
+pub struct Plugin {
+    /// How the plugin is named in messages: its built-in name or its path.
+    pub name: Arc<str>,
+    pub digest: Digest,
+    pub kind: PluginKind,
+    pub builtin: bool,
+    /// The interfaces the component imports, as it names them.
+    pub imports: Vec<String>,
+    engine: Engine,
+    pre: InstancePre<HostState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The process-wide plugin runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    builtins: &'static [BuiltinPlugin],
+    compiled: Mutex<HashMap<Digest, Component>>,
+    _ticker: epoch::EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime that knows the first-party plugins embedded in this binary.
+    pub fn new() -> Result<Self, LoadError> {
+        Self::with_builtins(crate::builtin::PLUGINS)
+    }
+
+    pub fn with_builtins(builtins: &'static [BuiltinPlugin]) -> Result<Self, LoadError> {
+        let engine = new_engine()?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        // The three worlds share the same host imports; linking them once serves all.
+        bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let ticker =
+            epoch::EpochTicker::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?;
+        Ok(Runtime {
+            engine,
+            linker,
+            builtins,
+            compiled: Mutex::new(HashMap::new()),
+            _ticker: ticker,
+        })
+    }
+
+    /// Names of the embedded first-party plugins.
+    pub fn builtin_names(&self) -> Vec<&'static str> {
+        self.builtins.iter().map(|b| b.name).collect()
+    }
+
+    /// Loads a plugin that must be of kind `expected`.
+    pub fn load(
+        &self,
+        source: &PluginSource,
+        expected: PluginKind,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        let (name, bytes, builtin) = self.read(source)?;
+        let component = self.compile(&name, &bytes)?;
+        let exports = export_names(&self.engine, &component);
+        let found = kind_of(&exports);
+        if found != Some(expected) {
+            return Err(LoadError::WrongKind {
+                plugin: name.to_string(),
+                expected,
+                expected_export: expected.export_name(),
+                found: match found {
+                    Some(kind) => format!("a {kind} (it exports {})", kind.export_name()),
+                    None if exports.is_empty() => "a component that exports nothing".to_string(),
+                    None => format!("a component exporting only {}", exports.join(", ")),
+                },
+            });
+        }
+        let pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::UnsatisfiedImport {
+                    plugin: name.to_string(),
+                    import: unsatisfied_import(&e),
+                })?;
+        Ok(Arc::new(Plugin {
+            name,
+            digest: Digest::of(&bytes),
+            kind: expected,
+            builtin,
+            imports: import_names(&self.engine, &component),
+            engine: self.engine.clone(),
+            pre,
+        }))
+    }
+
+    /// Reads a plugin's bytes and checks its digest against the spec.
+    fn read(&self, source: &PluginSource) -> Result<(Arc<str>, Vec<u8>, bool), LoadError> {
+        match source {
+            PluginSource::Builtin(name) => {
+                let plugin = self
+                    .builtins
+                    .iter()
+                    .find(|b| b.name == name)
+                    .ok_or_else(|| LoadError::UnknownBuiltin {
+                        name: name.clone(),
+                        known: self.builtin_names().join(", "),
+                    })?;
+                Ok((Arc::from(plugin.name), plugin.bytes.to_vec(), true))
+            }
+            PluginSource::File { path, sha256 } => {
+                let name: Arc<str> = Arc::from(path.display().to_string());
+                let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                if let Some(given) = sha256 {
+                    let expected = Digest::parse(given).ok_or_else(|| LoadError::BadDigest {
+                        plugin: name.to_string(),
+                        given: given.clone(),
+                    })?;
+                    let actual = Digest::of(&bytes);
+                    if expected != actual {
+                        return Err(LoadError::DigestMismatch {
+                            plugin: name.to_string(),
+                            expected: expected.to_hex(),
+                            actual: actual.to_hex(),
+                        });
+                    }
+                }
+                Ok((name, bytes, false))
+            }
+        }
+    }
+
+    /// Compiles a component, once per digest for the life of the process.
+    fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        let format = Format::of(bytes);
+        if format != Format::Component {
+            return Err(LoadError::NotAComponent {
+                plugin: name.to_string(),
+                found: format.describe(),
+            });
+        }
+        let digest = Digest::of(bytes);
+        let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = compiled.get(&digest) {
+            return Ok(c.clone());
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            plugin: name.to_string(),
+            message: format!("{e:#}"),
+        })?;
+        compiled.insert(digest, component.clone());
+        Ok(component)
+    }
+
+    /// Everything `upshift plugin inspect` shows about a component file, without requiring a kind.
+    pub fn inspect(&self, source: &PluginSource) -> Result<Inspection, LoadError> {
+        let (name, bytes, _) = self.read(source)?;
+        let component = self.compile(&name, &bytes)?;
+        let exports = export_names(&self.engine, &component);
+        let kind = kind_of(&exports);
+        let description = match kind {
+            Some(PluginKind::Target) => {
+                let plugin = self.load(source, PluginKind::Target)?;
+                let mut instance = TargetInstance::new(plugin, Scope::default());
+                Some(instance.describe().map_err(|e| LoadError::Invalid {
+                    plugin: name.to_string(),
+                    message: e.to_string(),
+                })?)
+            }
+            _ => None,
+        };
+        Ok(Inspection {
+            name: name.to_string(),
+            sha256: Digest::of(&bytes).to_hex(),
+            size: bytes.len(),
+            kind,
+            world: kind.map(PluginKind::world),
+            imports: import_names(&self.engine, &component),
+            exports,
+            description,
+        })
+    }
+}
+
+/// What `upshift plugin inspect` reports.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The file's path, or the built-in plugin's name.
+    pub name: String,
+    pub sha256: String,
+    pub size: usize,
+    pub kind: Option<PluginKind>,
+    pub world: Option<&'static str>,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub description: Option<Description>,
+}
+
+fn new_engine() -> Result<Engine, LoadError> {
+    let mut config = base_config();
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOL_INSTANCE_SLOTS)
+        .total_core_instances(POOL_INSTANCE_SLOTS * limits::MAX_INSTANCES as u32 / 4)
+        .total_memories(POOL_INSTANCE_SLOTS * 2)
+        .total_tables(POOL_INSTANCE_SLOTS * 4)
+        .max_memories_per_component(limits::MAX_MEMORIES as u32)
+        .max_tables_per_component(limits::MAX_TABLES as u32)
+        .table_elements(limits::MAX_TABLE_ELEMENTS)
+        .max_memory_size(limits::MAX_MEMORY_LIMIT);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&config) {
+        Ok(engine) => Ok(engine),
+        Err(e) => {
+            // The pool reserves address space up front; where the system refuses that, the
+            // on-demand allocator still works, a little slower to instantiate.
+            tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
+            Engine::new(&base_config()).map_err(|e| LoadError::Engine(format!("{e:#}")))
+        }
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config
+}
+
+fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, item)| match item.ty {
+            ComponentItem::ComponentInstance(_) => name.to_string(),
+            _ => format!("{name} (not an instance)"),
+        })
+        .collect()
+}
+
+fn kind_of(exports: &[String]) -> Option<PluginKind> {
+    PluginKind::ALL
+        .into_iter()
+        .find(|k| exports.iter().any(|e| e == k.export_name()))
+}
+
+/// The first line of a linker error, which names the missing import.
+fn unsatisfied_import(e: &wasmtime::Error) -> String {
+    let text = format!("{e:#}");
+    text.lines().next().unwrap_or_default().to_string()
+}

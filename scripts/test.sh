@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: the workspace (host, SDK, first-party plugins, end-to-end tests), the
+# fixture plugins' own unit tests, and the example plugin a new author starts from.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cargo test --workspace
+cargo test --manifest-path tests/Cargo.toml
+cargo test --manifest-path examples/custom-verifier/Cargo.toml

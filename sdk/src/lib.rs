@@ -1,0 +1,69 @@
+//! The upshift plugin SDK: implement one trait, call one export macro, build for `wasm32-wasip2`.
+//!
+//! ```ignore
+//! use upshift_sdk::{Check, PluginError, Verdict, Verifier};
+//!
+//! #[derive(upshift_sdk::serde::Deserialize)]
+//! #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+//! struct Config { max_lag: f64 }
+//!
+//! struct LagCheck;
+//!
+//! impl Verifier for LagCheck {
+//!     type Config = Config;
+//!     fn verify(check: Check, config: Config) -> Result<Verdict, PluginError> {
+//!         let lag = 0.5; // measure something real here
+//!         let verdict = if lag <= config.max_lag { Verdict::pass("lag within budget") } else { Verdict::fail("lag over budget") };
+//!         Ok(verdict.measure("lag", lag, "s"))
+//!     }
+//! }
+//!
+//! upshift_sdk::export_verifier!(LagCheck);
+//! ```
+//!
+//! Plugin logic is plain Rust: call `LagCheck::verify(...)` from an ordinary `cargo test`.
+//! The host functions ([`log`], [`clock`], [`state`]) fall back to in-process stand-ins when the
+//! crate is compiled natively, so logic that uses them is testable without a Wasm runtime.
+
+extern crate self as upshift_sdk;
+
+#[doc(hidden)]
+pub mod bindings;
+mod config;
+mod errors;
+pub mod host;
+pub mod planning;
+mod strategy;
+mod target;
+mod types;
+mod verifier;
+
+pub use config::{NoConfig, parse_config};
+pub use host::{clock, log, state};
+pub use strategy::{Decision, Progress, Strategy};
+pub use target::{Capabilities, Change, Description, Observation, Operation, Target, UnitVersion};
+pub use types::{ErrorKind, Measurement, Outcome, PluginError, RolloutInfo, Stage, Verdict};
+pub use verifier::{Check, Verifier};
+
+/// Re-exported so that a plugin crate needs no dependency but this one:
+/// `#[derive(upshift_sdk::serde::Deserialize)] #[serde(crate = "upshift_sdk::serde")]`.
+pub use serde;
+pub use serde_json;
+
+#[doc(hidden)]
+pub use strategy::{
+    dispatch_next as __private_dispatch_next, dispatch_plan as __private_dispatch_plan,
+};
+#[doc(hidden)]
+pub use target::{
+    dispatch_apply as __private_dispatch_apply, dispatch_finalize as __private_dispatch_finalize,
+    dispatch_observe as __private_dispatch_observe,
+    dispatch_rollback as __private_dispatch_rollback,
+};
+#[doc(hidden)]
+pub use verifier::dispatch_verify as __private_dispatch_verify;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}

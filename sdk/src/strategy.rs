@@ -1,0 +1,64 @@
+//! The [`Strategy`] trait and its export macro.
+
+use serde::de::DeserializeOwned;
+
+pub use crate::bindings::strategy::exports::upshift::plugin::strategy::{Decision, Progress};
+use crate::config::parse_config;
+use crate::types::{PluginError, RolloutInfo, Stage};
+
+/// Plans the stages of a rollout and decides what follows each one.
+pub trait Strategy {
+    /// The plugin's config from the spec.
+    type Config: DeserializeOwned;
+
+    /// The stages, in order. An empty plan is an error.
+    fn plan(config: Self::Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError>;
+
+    /// Called after a stage has baked and passed verification. The default goes on.
+    fn next(config: Self::Config, progress: Progress) -> Result<Decision, PluginError> {
+        let _ = (config, progress);
+        Ok(Decision::Continue)
+    }
+}
+
+#[doc(hidden)]
+pub fn dispatch_plan<S: Strategy>(
+    config: String,
+    rollout: RolloutInfo,
+) -> Result<Vec<Stage>, PluginError> {
+    S::plan(parse_config(&config)?, rollout)
+}
+
+#[doc(hidden)]
+pub fn dispatch_next<S: Strategy>(
+    config: String,
+    progress: Progress,
+) -> Result<Decision, PluginError> {
+    S::next(parse_config(&config)?, progress)
+}
+
+/// Exports a type implementing [`Strategy`] as this component's strategy.
+#[macro_export]
+macro_rules! export_strategy {
+    ($ty:ty) => {
+        #[doc(hidden)]
+        pub struct __UpshiftStrategyExport;
+
+        impl $crate::bindings::strategy::exports::upshift::plugin::strategy::Guest for __UpshiftStrategyExport {
+            fn plan(
+                config: ::std::string::String,
+                rollout: $crate::RolloutInfo,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Stage>, $crate::PluginError> {
+                $crate::__private_dispatch_plan::<$ty>(config, rollout)
+            }
+            fn next(
+                config: ::std::string::String,
+                progress: $crate::Progress,
+            ) -> ::std::result::Result<$crate::Decision, $crate::PluginError> {
+                $crate::__private_dispatch_next::<$ty>(config, progress)
+            }
+        }
+
+        $crate::bindings::strategy::__export_strategy_world!(__UpshiftStrategyExport with_types_in $crate::bindings::strategy);
+    };
+}

@@ -1,0 +1,93 @@
+//! The [`Target`] trait and its export macro.
+
+use serde::de::DeserializeOwned;
+
+pub use crate::bindings::target::exports::upshift::plugin::target::{
+    Capabilities, Change, Description, Observation, Operation, UnitVersion,
+};
+use crate::config::parse_config;
+use crate::types::PluginError;
+
+/// The thing being upgraded.
+///
+/// Mutating calls carry [`Operation::id`]; the host re-sends the same id after a crash, so an
+/// implementation must answer an id it already completed without doing the work again.
+pub trait Target {
+    /// The plugin's config from the spec.
+    type Config: DeserializeOwned;
+
+    /// Static facts: name, version, what the target can do. Must not touch anything.
+    fn describe() -> Description;
+    /// What is live now. Must not change anything.
+    fn observe(
+        config: Self::Config,
+        from_version: String,
+        to_version: String,
+    ) -> Result<Observation, PluginError>;
+    /// Moves this stage's slice (`op.weight`, `op.units`) to the new version.
+    fn apply(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
+    /// Moves everything in `op.units` (and the weight) back to the old version.
+    fn rollback(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
+    /// Promotes the new version fully and cleans up.
+    fn finalize(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
+}
+
+#[doc(hidden)]
+pub fn dispatch_observe<T: Target>(
+    config: String,
+    from: String,
+    to: String,
+) -> Result<Observation, PluginError> {
+    T::observe(parse_config(&config)?, from, to)
+}
+
+#[doc(hidden)]
+pub fn dispatch_apply<T: Target>(op: Operation) -> Result<Change, PluginError> {
+    let config = parse_config(&op.config)?;
+    T::apply(op, config)
+}
+
+#[doc(hidden)]
+pub fn dispatch_rollback<T: Target>(op: Operation) -> Result<Change, PluginError> {
+    let config = parse_config(&op.config)?;
+    T::rollback(op, config)
+}
+
+#[doc(hidden)]
+pub fn dispatch_finalize<T: Target>(op: Operation) -> Result<Change, PluginError> {
+    let config = parse_config(&op.config)?;
+    T::finalize(op, config)
+}
+
+/// Exports a type implementing [`Target`] as this component's target.
+#[macro_export]
+macro_rules! export_target {
+    ($ty:ty) => {
+        #[doc(hidden)]
+        pub struct __UpshiftTargetExport;
+
+        impl $crate::bindings::target::exports::upshift::plugin::target::Guest for __UpshiftTargetExport {
+            fn describe() -> $crate::Description {
+                <$ty as $crate::Target>::describe()
+            }
+            fn observe(
+                config: ::std::string::String,
+                from_version: ::std::string::String,
+                to_version: ::std::string::String,
+            ) -> ::std::result::Result<$crate::Observation, $crate::PluginError> {
+                $crate::__private_dispatch_observe::<$ty>(config, from_version, to_version)
+            }
+            fn apply(op: $crate::Operation) -> ::std::result::Result<$crate::Change, $crate::PluginError> {
+                $crate::__private_dispatch_apply::<$ty>(op)
+            }
+            fn rollback(op: $crate::Operation) -> ::std::result::Result<$crate::Change, $crate::PluginError> {
+                $crate::__private_dispatch_rollback::<$ty>(op)
+            }
+            fn finalize(op: $crate::Operation) -> ::std::result::Result<$crate::Change, $crate::PluginError> {
+                $crate::__private_dispatch_finalize::<$ty>(op)
+            }
+        }
+
+        $crate::bindings::target::__export_target_world!(__UpshiftTargetExport with_types_in $crate::bindings::target);
+    };
+}

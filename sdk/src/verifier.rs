@@ -1,0 +1,43 @@
+//! The [`Verifier`] trait and its export macro.
+
+use serde::de::DeserializeOwned;
+
+pub use crate::bindings::verifier::exports::upshift::plugin::verifier::Check;
+use crate::config::parse_config;
+use crate::types::{PluginError, Verdict};
+
+/// A check that judges one stage of a rollout.
+pub trait Verifier {
+    /// The plugin's config from the spec.
+    type Config: DeserializeOwned;
+
+    /// A verdict is a judgement (pass, fail, inconclusive); an `Err` means no judgement could be made.
+    fn verify(check: Check, config: Self::Config) -> Result<Verdict, PluginError>;
+}
+
+#[doc(hidden)]
+pub fn dispatch_verify<V: Verifier>(check: Check, config: String) -> Result<Verdict, PluginError> {
+    V::verify(check, parse_config(&config)?)
+}
+
+/// Exports a type implementing [`Verifier`] as this component's verifier.
+#[macro_export]
+macro_rules! export_verifier {
+    ($ty:ty) => {
+        #[doc(hidden)]
+        pub struct __UpshiftVerifierExport;
+
+        impl $crate::bindings::verifier::exports::upshift::plugin::verifier::Guest
+            for __UpshiftVerifierExport
+        {
+            fn verify(
+                check: $crate::Check,
+                config: ::std::string::String,
+            ) -> ::std::result::Result<$crate::Verdict, $crate::PluginError> {
+                $crate::__private_dispatch_verify::<$ty>(check, config)
+            }
+        }
+
+        $crate::bindings::verifier::__export_verifier_world!(__UpshiftVerifierExport with_types_in $crate::bindings::verifier);
+    };
+}
