@@ -12,8 +12,7 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 const WASM_PROFILE: &str = "wasm";
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir
         .parent()
         .expect("host/ lives inside the workspace")
@@ -39,19 +38,13 @@ fn main() {
         build_plugins(&root, &target_dir, &plugins);
     }
 
-    let mut table = String::from(
-        "/// Every embedded first-party plugin.\npub static PLUGINS: &[BuiltinPlugin] = &[\n",
-    );
+    let mut table = String::from("/// Every embedded first-party plugin.\npub static PLUGINS: &[BuiltinPlugin] = &[\n");
     for name in &plugins {
         let wasm = target_dir
             .join(WASM_TARGET)
             .join(WASM_PROFILE)
             .join(format!("{}.wasm", name.replace('-', "_")));
-        assert!(
-            wasm.exists(),
-            "plugin {name} built but {} is missing",
-            wasm.display()
-        );
+        assert!(wasm.exists(), "plugin {name} built but {} is missing", wasm.display());
         let path = wasm.to_str().expect("target directory path is UTF-8");
         writeln!(
             table,
@@ -60,8 +53,7 @@ fn main() {
         .unwrap();
     }
     table.push_str("];\n");
-    let out =
-        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin_plugins.rs");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin_plugins.rs");
     fs::write(&out, table).expect("write builtin_plugins.rs");
 }
 
@@ -91,9 +83,7 @@ fn ensure_wasm_target() {
     if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
         return;
     }
-    println!(
-        "cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)"
-    );
+    println!("cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)");
     let ok = Command::new("rustup")
         .args(["target", "add", WASM_TARGET])
         .status()
@@ -120,11 +110,7 @@ fn build_plugins(root: &Path, target_dir: &Path, plugins: &[String]) {
     for (key, _) in env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         let cargo_setting = key.starts_with("CARGO_") && key != "CARGO_HOME";
-        if cargo_setting
-            || key.starts_with("RUSTFLAGS")
-            || key == "RUSTDOCFLAGS"
-            || key.starts_with("__CARGO")
-        {
+        if cargo_setting || key.starts_with("RUSTFLAGS") || key == "RUSTDOCFLAGS" || key.starts_with("__CARGO") {
             cmd.env_remove(&key);
         }
     }

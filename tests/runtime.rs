@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use upshift::runtime::{
-    CallError, Check, Limits, LoadError, Operation, Outcome, PluginKind, PluginSource, RolloutInfo,
-    Runtime, Scope, StrategyInstance, TargetInstance, VerifierInstance,
+    CallError, Check, Limits, LoadError, Operation, Outcome, PluginKind, PluginSource, RolloutInfo, Runtime, Scope,
+    StrategyInstance, TargetInstance, VerifierInstance,
 };
 
 use common::fixture;
@@ -42,9 +42,7 @@ fn assert_runs_good_plugin(runtime: &Runtime) {
         .load(&file(&fixture("threshold")), PluginKind::Verifier)
         .expect("load threshold");
     let mut v = VerifierInstance::new(plugin, Scope::default());
-    let verdict = v
-        .verify(&check(0), THRESHOLD_CONFIG)
-        .expect("threshold verifies");
+    let verdict = v.verify(&check(0), THRESHOLD_CONFIG).expect("threshold verifies");
     assert_eq!(verdict.outcome, Outcome::Pass);
 }
 
@@ -65,45 +63,26 @@ fn op(id: &str, stage_index: u32, units: &[&str]) -> Operation {
 #[test]
 fn a_target_runs_and_repeated_operation_ids_apply_once() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&file(&fixture("recorder")), PluginKind::Target)
-        .unwrap();
+    let plugin = runtime.load(&file(&fixture("recorder")), PluginKind::Target).unwrap();
     let mut t = TargetInstance::new(plugin, Scope::default());
     let d = t.describe().unwrap();
     assert_eq!(d.name, "recorder");
     assert!(d.capabilities.rollback);
 
-    let seen = t
-        .observe(r#"{"units": ["a", "b", "c"]}"#, "1.0.0", "1.1.0")
-        .unwrap();
+    let seen = t.observe(r#"{"units": ["a", "b", "c"]}"#, "1.0.0", "1.1.0").unwrap();
     assert_eq!(seen.units.len(), 3);
-    assert!(
-        seen.units
-            .iter()
-            .all(|u| u.version.as_deref() == Some("1.0.0"))
-    );
+    assert!(seen.units.iter().all(|u| u.version.as_deref() == Some("1.0.0")));
 
     let change = t.apply(&op("r1/0/apply", 0, &["a"])).unwrap();
     assert_eq!(change.units[0].version.as_deref(), Some("1.1.0"));
     // Re-sent after a "crash": same id, no second apply.
     t.apply(&op("r1/0/apply", 0, &["a"])).unwrap();
-    let log: Vec<String> = t
-        .state()
-        .keys()
-        .into_iter()
-        .filter(|k| k.starts_with("log/"))
-        .collect();
+    let log: Vec<String> = t.state().keys().into_iter().filter(|k| k.starts_with("log/")).collect();
     assert_eq!(log.len(), 1, "state: {:?}", t.state().snapshot());
 
     t.rollback(&op("r1/rollback", 0, &["a"])).unwrap();
-    let seen = t
-        .observe(r#"{"units": ["a", "b", "c"]}"#, "1.0.0", "1.1.0")
-        .unwrap();
-    assert!(
-        seen.units
-            .iter()
-            .all(|u| u.version.as_deref() == Some("1.0.0"))
-    );
+    let seen = t.observe(r#"{"units": ["a", "b", "c"]}"#, "1.0.0", "1.1.0").unwrap();
+    assert!(seen.units.iter().all(|u| u.version.as_deref() == Some("1.0.0")));
 }
 
 #[test]
@@ -117,11 +96,7 @@ fn a_verifier_judges_and_records_measurements() {
     assert_eq!(pass.outcome, Outcome::Pass);
     let fail = v.verify(&check(2), THRESHOLD_CONFIG).unwrap();
     assert_eq!(fail.outcome, Outcome::Fail);
-    let value = fail
-        .measurements
-        .iter()
-        .find(|m| m.name == "value")
-        .unwrap();
+    let value = fail.measurements.iter().find(|m| m.name == "value").unwrap();
     assert!((value.value - 0.04).abs() < 1e-12);
 }
 
@@ -150,10 +125,7 @@ fn a_verifier_with_bad_config_returns_a_typed_error() {
 fn builtin_strategies_plan_stages() {
     let runtime = Runtime::new().unwrap();
     let plugin = runtime
-        .load(
-            &PluginSource::Builtin("canary".into()),
-            PluginKind::Strategy,
-        )
+        .load(&PluginSource::Builtin("canary".into()), PluginKind::Strategy)
         .unwrap();
     let mut s = StrategyInstance::new(plugin, Scope::default());
     let info = RolloutInfo {
@@ -165,10 +137,7 @@ fn builtin_strategies_plan_stages() {
         traffic_split: false,
     };
     let stages = s
-        .plan(
-            r#"{"steps": [{"units": 1, "bake_seconds": 5}, {"units": 4}]}"#,
-            &info,
-        )
+        .plan(r#"{"steps": [{"units": 1, "bake_seconds": 5}, {"units": 4}]}"#, &info)
         .unwrap();
     let sizes: Vec<usize> = stages.iter().map(|s| s.units.len()).collect();
     assert_eq!(sizes, vec![1, 3, 4]);
@@ -202,20 +171,14 @@ fn a_looping_plugin_is_stopped_by_its_deadline() {
     let started = Instant::now();
     let err = v.verify(&check(0), "{}").unwrap_err();
     let took = started.elapsed();
-    assert!(
-        matches!(err, CallError::Timeout { call: "verify", .. }),
-        "{err}"
-    );
+    assert!(matches!(err, CallError::Timeout { call: "verify", .. }), "{err}");
     assert!(
         err.to_string().contains("infinite_loop.wasm"),
         "names the plugin: {err}"
     );
     assert!(took >= limit, "stopped before its limit: {took:?}");
     // Generous bound: this asserts the deadline works at all, not how fast.
-    assert!(
-        took < Duration::from_secs(20),
-        "deadline not enforced: {took:?}"
-    );
+    assert!(took < Duration::from_secs(20), "deadline not enforced: {took:?}");
     assert_runs_good_plugin(&runtime);
 }
 
@@ -239,15 +202,9 @@ fn a_plugin_allocating_past_its_memory_limit_is_stopped() {
         "{err}"
     );
     let text = err.to_string();
-    assert!(
-        text.contains("memory_bomb.wasm") && text.contains("16 MiB"),
-        "{text}"
-    );
+    assert!(text.contains("memory_bomb.wasm") && text.contains("16 MiB"), "{text}");
     // The instance is discarded after the trap; calling again stops again rather than misbehaving.
-    assert!(matches!(
-        v.verify(&check(0), "{}"),
-        Err(CallError::MemoryLimit { .. })
-    ));
+    assert!(matches!(v.verify(&check(0), "{}"), Err(CallError::MemoryLimit { .. })));
     assert_runs_good_plugin(&runtime);
 }
 
@@ -260,8 +217,7 @@ fn a_digest_mismatch_is_refused_showing_both_digests() {
         sha256: Some(wrong.clone()),
     };
     let err = runtime.load(&source, PluginKind::Verifier).unwrap_err();
-    let actual =
-        upshift::runtime::Digest::of(&std::fs::read(fixture("threshold")).unwrap()).to_hex();
+    let actual = upshift::runtime::Digest::of(&std::fs::read(fixture("threshold")).unwrap()).to_hex();
     assert!(matches!(err, LoadError::DigestMismatch { .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains(&wrong) && text.contains(&actual), "{text}");
@@ -286,21 +242,14 @@ fn files_that_are_not_components_are_refused() {
     let bytes = std::fs::read(fixture("threshold")).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
 
-    let err = runtime
-        .load(&file(&core), PluginKind::Verifier)
-        .unwrap_err();
+    let err = runtime.load(&file(&core), PluginKind::Verifier).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("core WebAssembly module, not a component"),
+        err.to_string().contains("core WebAssembly module, not a component"),
         "{err}"
     );
-    let err = runtime
-        .load(&file(&text), PluginKind::Verifier)
-        .unwrap_err();
+    let err = runtime.load(&file(&text), PluginKind::Verifier).unwrap_err();
     assert!(err.to_string().contains("not WebAssembly"), "{err}");
-    let err = runtime
-        .load(&file(&truncated), PluginKind::Verifier)
-        .unwrap_err();
+    let err = runtime.load(&file(&truncated), PluginKind::Verifier).unwrap_err();
     assert!(matches!(err, LoadError::Invalid { .. }), "{err}");
     assert_runs_good_plugin(&runtime);
 }
@@ -333,10 +282,7 @@ fn a_component_of_another_world_is_refused_naming_both_kinds() {
 fn an_unknown_builtin_lists_the_known_ones() {
     let runtime = Runtime::new().unwrap();
     let err = runtime
-        .load(
-            &PluginSource::Builtin("canery".into()),
-            PluginKind::Strategy,
-        )
+        .load(&PluginSource::Builtin("canery".into()), PluginKind::Strategy)
         .unwrap_err();
     assert!(err.to_string().contains("canary"), "{err}");
 }
@@ -344,19 +290,14 @@ fn an_unknown_builtin_lists_the_known_ones() {
 #[test]
 fn plugin_logs_reach_the_host_within_the_budget() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&file(&fixture("recorder")), PluginKind::Target)
-        .unwrap();
+    let plugin = runtime.load(&file(&fixture("recorder")), PluginKind::Target).unwrap();
     let mut t = TargetInstance::new(plugin, Scope::default());
     t.apply(&op("r1/0/apply", 0, &["a", "b"])).unwrap();
     let (logs, dropped) = t.last_logs();
     assert_eq!(dropped, 0);
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].message, "apply r1/0/apply");
-    assert_eq!(
-        logs[0].fields,
-        vec![("units".to_string(), "a,b".to_string())]
-    );
+    assert_eq!(logs[0].fields, vec![("units".to_string(), "a,b".to_string())]);
     // The buffer is per call: a repeated (idempotent) apply logs nothing new.
     t.apply(&op("r1/0/apply", 0, &["a", "b"])).unwrap();
     assert!(t.last_logs().0.is_empty());

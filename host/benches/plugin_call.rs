@@ -16,8 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use upshift::runtime::{
-    Check, Measurement, Outcome, PluginKind, PluginSource, Runtime, Scope, Verdict,
-    VerifierInstance,
+    Check, Measurement, Outcome, PluginKind, PluginSource, Runtime, Scope, Verdict, VerifierInstance,
 };
 
 /// Samples per measurement; the median of their per-call times is reported.
@@ -90,8 +89,7 @@ fn main() {
         "subprocess_ns": subprocess,
     });
     let path = out_dir.join("plugin_call.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json"))
-        .expect("write plugin_call.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write plugin_call.json");
     println!("wrote {}", path.display());
 }
 
@@ -217,10 +215,7 @@ fn serve_peer() {
         let config = logic::parse(request["config"].as_str().unwrap_or("{}")).expect("config");
         let j = logic::judge(stage, &config);
         let answer = serde_json::json!({ "pass": j.pass, "value": j.value, "max": j.max, "reason": j.reason });
-        if writeln!(stdout, "{answer}")
-            .and_then(|_| stdout.flush())
-            .is_err()
-        {
+        if writeln!(stdout, "{answer}").and_then(|_| stdout.flush()).is_err() {
             break;
         }
     }

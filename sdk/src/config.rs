@@ -31,10 +31,7 @@ mod tests {
 
     #[test]
     fn parses_typed_config() {
-        assert_eq!(
-            parse_config::<Limits>(r#"{"max": 3}"#).unwrap(),
-            Limits { max: 3 }
-        );
+        assert_eq!(parse_config::<Limits>(r#"{"max": 3}"#).unwrap(), Limits { max: 3 });
     }
 
     #[test]

@@ -51,14 +51,11 @@ pub use serde;
 pub use serde_json;
 
 #[doc(hidden)]
-pub use strategy::{
-    dispatch_next as __private_dispatch_next, dispatch_plan as __private_dispatch_plan,
-};
+pub use strategy::{dispatch_next as __private_dispatch_next, dispatch_plan as __private_dispatch_plan};
 #[doc(hidden)]
 pub use target::{
     dispatch_apply as __private_dispatch_apply, dispatch_finalize as __private_dispatch_finalize,
-    dispatch_observe as __private_dispatch_observe,
-    dispatch_rollback as __private_dispatch_rollback,
+    dispatch_observe as __private_dispatch_observe, dispatch_rollback as __private_dispatch_rollback,
 };
 #[doc(hidden)]
 pub use verifier::dispatch_verify as __private_dispatch_verify;

@@ -31,12 +31,7 @@ impl<'a> CumulativePlan<'a> {
 
     /// Adds a stage reaching `units_total` units and `weight`; `template` gives the name, bake,
     /// verification and approval. Fails when the targets go backwards or past the fleet.
-    pub fn reach(
-        &mut self,
-        units_total: usize,
-        weight: Option<u8>,
-        template: Stage,
-    ) -> Result<(), PluginError> {
+    pub fn reach(&mut self, units_total: usize, weight: Option<u8>, template: Stage) -> Result<(), PluginError> {
         if units_total > self.units.len() {
             return Err(PluginError::invalid_config(format!(
                 "stage {:?} asks for {units_total} units but the target has {}",

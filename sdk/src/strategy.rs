@@ -22,18 +22,12 @@ pub trait Strategy {
 }
 
 #[doc(hidden)]
-pub fn dispatch_plan<S: Strategy>(
-    config: String,
-    rollout: RolloutInfo,
-) -> Result<Vec<Stage>, PluginError> {
+pub fn dispatch_plan<S: Strategy>(config: String, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
     S::plan(parse_config(&config)?, rollout)
 }
 
 #[doc(hidden)]
-pub fn dispatch_next<S: Strategy>(
-    config: String,
-    progress: Progress,
-) -> Result<Decision, PluginError> {
+pub fn dispatch_next<S: Strategy>(config: String, progress: Progress) -> Result<Decision, PluginError> {
     S::next(parse_config(&config)?, progress)
 }
 

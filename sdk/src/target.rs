@@ -19,11 +19,7 @@ pub trait Target {
     /// Static facts: name, version, what the target can do. Must not touch anything.
     fn describe() -> Description;
     /// What is live now. Must not change anything.
-    fn observe(
-        config: Self::Config,
-        from_version: String,
-        to_version: String,
-    ) -> Result<Observation, PluginError>;
+    fn observe(config: Self::Config, from_version: String, to_version: String) -> Result<Observation, PluginError>;
     /// Moves this stage's slice (`op.weight`, `op.units`) to the new version.
     fn apply(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
     /// Moves everything in `op.units` (and the weight) back to the old version.
@@ -33,11 +29,7 @@ pub trait Target {
 }
 
 #[doc(hidden)]
-pub fn dispatch_observe<T: Target>(
-    config: String,
-    from: String,
-    to: String,
-) -> Result<Observation, PluginError> {
+pub fn dispatch_observe<T: Target>(config: String, from: String, to: String) -> Result<Observation, PluginError> {
     T::observe(parse_config(&config)?, from, to)
 }
 

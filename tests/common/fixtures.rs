@@ -29,32 +29,40 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 fn build_fixtures() -> PathBuf {
+    build_components(Path::new("tests/Cargo.toml"), "fixtures", "wasm")
+}
+
+/// Builds every component of the workspace or crate at `manifest` (relative to the root) for
+/// wasm32-wasip2 with `profile`, into `target/<target_subdir>`; returns the folder of the `.wasm` files.
+pub fn build_components(manifest: &Path, target_subdir: &str, profile: &str) -> PathBuf {
     let root = root();
-    let target_dir = root.join("target").join("fixtures");
+    let target_dir = root.join("target").join(target_subdir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args([
         "build",
         "--quiet",
         "--profile",
-        "wasm",
+        profile,
         "--target",
         "wasm32-wasip2",
         "--manifest-path",
     ])
-    .arg(root.join("tests").join("Cargo.toml"))
+    .arg(root.join(manifest))
     .arg("--target-dir")
     .arg(&target_dir);
+    // The outer build's settings (target dir, flags) must not leak into this one.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTFLAGS") {
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().expect("run cargo to build the test plugins");
+    let status = cmd.status().expect("run cargo to build components");
     assert!(
         status.success(),
-        "building the test plugins (tests/Cargo.toml) failed"
+        "building {} for wasm32-wasip2 failed",
+        manifest.display()
     );
-    target_dir.join("wasm32-wasip2").join("wasm")
+    target_dir.join("wasm32-wasip2").join(profile)
 }

@@ -36,10 +36,7 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 sha256: None,
             })?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&inspection_json(&inspection))?
-                );
+                println!("{}", serde_json::to_string_pretty(&inspection_json(&inspection))?);
             } else {
                 print_inspection(&inspection);
             }

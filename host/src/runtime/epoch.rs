@@ -19,9 +19,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub fn deadline_ticks(timeout: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     let whole = timeout.as_nanos().div_ceil(tick);
-    u64::try_from(whole)
-        .unwrap_or(u64::MAX - 1)
-        .saturating_add(1)
+    u64::try_from(whole).unwrap_or(u64::MAX - 1).saturating_add(1)
 }
 
 /// Advances an engine's epoch every [`EPOCH_TICK`] until dropped.

@@ -11,10 +11,7 @@ use super::bindings::ErrorKind;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read plugin file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
 
     #[error(
         "plugin {plugin}: sha256 mismatch: the spec expects {expected} but the file has {actual}; \
@@ -43,9 +40,7 @@ pub enum LoadError {
     #[error("plugin {plugin}: the component is invalid: {message}")]
     Invalid { plugin: String, message: String },
 
-    #[error(
-        "plugin {plugin}: expected a {expected} (a component exporting {expected_export}) but found {found}"
-    )]
+    #[error("plugin {plugin}: expected a {expected} (a component exporting {expected_export}) but found {found}")]
     WrongKind {
         plugin: String,
         expected: PluginKind,
@@ -53,9 +48,7 @@ pub enum LoadError {
         found: String,
     },
 
-    #[error(
-        "plugin {plugin}: it imports {import}, which this host does not provide or the spec does not grant"
-    )]
+    #[error("plugin {plugin}: it imports {import}, which this host does not provide or the spec does not grant")]
     UnsatisfiedImport { plugin: String, import: String },
 
     #[error("unknown built-in plugin {name:?}; built-in plugins are: {known}")]
@@ -120,13 +113,7 @@ pub enum CallError {
 impl CallError {
     /// Whether the plugin itself said a retry may help. Traps and limit hits are never retryable.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            CallError::Plugin {
-                retryable: true,
-                ..
-            }
-        )
+        matches!(self, CallError::Plugin { retryable: true, .. })
     }
 
     /// The limit that stopped the call, if a limit did.

@@ -57,12 +57,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(
-        plugin: Arc<str>,
-        memory_bytes: usize,
-        state: PluginState,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(plugin: Arc<str>, memory_bytes: usize, state: PluginState, clock: Arc<dyn Clock>) -> Self {
         HostState {
             plugin,
             // Nothing granted: no preopened directories, no environment, no arguments, stdio
@@ -115,11 +110,7 @@ impl log::Host for HostState {
             LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
             LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
         }
-        self.logs.push(LogRecord {
-            level,
-            message,
-            fields,
-        });
+        self.logs.push(LogRecord { level, message, fields });
     }
 }
 

@@ -12,8 +12,7 @@ use super::bindings::strategy::StrategyPlugin;
 use super::bindings::target::TargetPlugin;
 use super::bindings::verifier::VerifierPlugin;
 use super::bindings::{
-    Change, Check, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage,
-    Verdict, WitPluginError,
+    Change, Check, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage, Verdict, WitPluginError,
 };
 use super::epoch::deadline_ticks;
 use super::error::CallError;
@@ -47,10 +46,7 @@ pub trait World: Sized {
 macro_rules! world {
     ($ty:ty) => {
         impl World for $ty {
-            fn instantiate(
-                plugin: &Plugin,
-                store: &mut Store<HostState>,
-            ) -> wasmtime::Result<Self> {
+            fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
                 let instance: Instance = plugin.pre.instantiate(&mut *store)?;
                 <$ty>::new(&mut *store, &instance)
             }
@@ -128,19 +124,9 @@ impl<W: World> PluginInstance<W> {
             let mut store = self.fresh_store();
             // Start functions run during instantiation: they get the same deadline.
             store.set_epoch_deadline(ticks);
-            let bindings = W::instantiate(&self.plugin, &mut store).map_err(|e| {
-                match self.classify(call, e) {
-                    CallError::Trap {
-                        plugin,
-                        call,
-                        message,
-                    } => CallError::Instantiate {
-                        plugin,
-                        call,
-                        message,
-                    },
-                    other => other,
-                }
+            let bindings = W::instantiate(&self.plugin, &mut store).map_err(|e| match self.classify(call, e) {
+                CallError::Trap { plugin, call, message } => CallError::Instantiate { plugin, call, message },
+                other => other,
             })?;
             self.live = Some(Live { store, bindings });
         }
@@ -178,9 +164,7 @@ impl<W: World> PluginInstance<W> {
 
     fn classify(&self, call: &'static str, e: wasmtime::Error) -> CallError {
         let plugin = self.plugin.name.to_string();
-        if e.chain()
-            .any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some())
-        {
+        if e.chain().any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some()) {
             return CallError::MemoryLimit {
                 plugin,
                 call,
@@ -205,17 +189,10 @@ impl<W: World> PluginInstance<W> {
 
 impl TargetInstance {
     pub fn describe(&mut self) -> Result<Description, CallError> {
-        self.call("describe", |b, s| {
-            b.upshift_plugin_target().call_describe(s)
-        })
+        self.call("describe", |b, s| b.upshift_plugin_target().call_describe(s))
     }
 
-    pub fn observe(
-        &mut self,
-        config: &str,
-        from: &str,
-        to: &str,
-    ) -> Result<Observation, CallError> {
+    pub fn observe(&mut self, config: &str, from: &str, to: &str) -> Result<Observation, CallError> {
         self.call_fallible("observe", |b, s| {
             b.upshift_plugin_target().call_observe(s, config, from, to)
         })
@@ -226,15 +203,11 @@ impl TargetInstance {
     }
 
     pub fn rollback(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("rollback", |b, s| {
-            b.upshift_plugin_target().call_rollback(s, op)
-        })
+        self.call_fallible("rollback", |b, s| b.upshift_plugin_target().call_rollback(s, op))
     }
 
     pub fn finalize(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("finalize", |b, s| {
-            b.upshift_plugin_target().call_finalize(s, op)
-        })
+        self.call_fallible("finalize", |b, s| b.upshift_plugin_target().call_finalize(s, op))
     }
 }
 
@@ -248,9 +221,7 @@ impl VerifierInstance {
 
 impl StrategyInstance {
     pub fn plan(&mut self, config: &str, rollout: &RolloutInfo) -> Result<Vec<Stage>, CallError> {
-        self.call_fallible("plan", |b, s| {
-            b.upshift_plugin_strategy().call_plan(s, config, rollout)
-        })
+        self.call_fallible("plan", |b, s| b.upshift_plugin_strategy().call_plan(s, config, rollout))
     }
 
     pub fn next(&mut self, config: &str, progress: &Progress) -> Result<Decision, CallError> {

@@ -66,12 +66,7 @@ impl Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             // Trap at once rather than let `memory.grow` fail: a Rust plugin would abort anyway,
             // and the trap carries the reason.
@@ -84,12 +79,7 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 
@@ -120,9 +110,7 @@ mod tests {
     fn growth_past_the_limit_is_an_error_that_names_both_sizes() {
         let mut l = Limiter::new(1 << 20);
         let err = l.memory_growing(1 << 20, 2 << 20, None).unwrap_err();
-        let hit = err
-            .downcast_ref::<MemoryLimitExceeded>()
-            .expect("marker error");
+        let hit = err.downcast_ref::<MemoryLimitExceeded>().expect("marker error");
         assert_eq!((hit.limit, hit.desired), (1 << 20, 2 << 20));
     }
 

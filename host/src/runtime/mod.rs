@@ -23,19 +23,15 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use artifact::{Digest, Format};
 pub use bindings::{
-    Capabilities, Change, Check, Decision, Description, ErrorKind, LogLevel, Measurement,
-    Observation, Operation, Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
+    Capabilities, Change, Check, Decision, Description, ErrorKind, LogLevel, Measurement, Observation, Operation,
+    Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
 };
 pub use epoch::EPOCH_TICK;
 pub use error::{CallError, LoadError};
-pub use host_state::{
-    Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock,
-};
+pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
 pub use limits::Limits;
-pub use state::{
-    MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError,
-};
+pub use state::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError};
 
 use bindings::{STRATEGY_EXPORT, TARGET_EXPORT, VERIFIER_EXPORT};
 use host_state::HostState;
@@ -55,11 +51,7 @@ pub enum PluginKind {
 }
 
 impl PluginKind {
-    pub const ALL: [PluginKind; 3] = [
-        PluginKind::Target,
-        PluginKind::Verifier,
-        PluginKind::Strategy,
-    ];
+    pub const ALL: [PluginKind; 3] = [PluginKind::Target, PluginKind::Verifier, PluginKind::Strategy];
 
     /// The interface a component exports to be a plugin of this kind.
     pub fn export_name(self) -> &'static str {
@@ -96,10 +88,7 @@ pub enum PluginSource {
     /// A first-party plugin embedded in this binary, by name (`canary`, `sql-migrator`...).
     Builtin(String),
     /// A component file, with the digest the spec expects it to have.
-    File {
-        path: PathBuf,
-        sha256: Option<String>,
-    },
+    File { path: PathBuf, sha256: Option<String> },
 }
 
 impl std::fmt::Display for PluginSource {
@@ -165,16 +154,11 @@ impl Runtime {
     pub fn with_builtins(builtins: &'static [BuiltinPlugin]) -> Result<Self, LoadError> {
         let engine = new_engine()?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         // The three worlds share the same host imports; linking them once serves all.
-        bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let ticker =
-            epoch::EpochTicker::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?;
+        bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let ticker = epoch::EpochTicker::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?;
         Ok(Runtime {
             engine,
             linker,
@@ -190,11 +174,7 @@ impl Runtime {
     }
 
     /// Loads a plugin that must be of kind `expected`.
-    pub fn load(
-        &self,
-        source: &PluginSource,
-        expected: PluginKind,
-    ) -> Result<Arc<Plugin>, LoadError> {
+    pub fn load(&self, source: &PluginSource, expected: PluginKind) -> Result<Arc<Plugin>, LoadError> {
         let (name, bytes, builtin) = self.read(source)?;
         let component = self.compile(&name, &bytes)?;
         let exports = export_names(&self.engine, &component);
@@ -211,13 +191,13 @@ impl Runtime {
                 },
             });
         }
-        let pre =
-            self.linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::UnsatisfiedImport {
-                    plugin: name.to_string(),
-                    import: unsatisfied_import(&e),
-                })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnsatisfiedImport {
+                plugin: name.to_string(),
+                import: unsatisfied_import(&e),
+            })?;
         Ok(Arc::new(Plugin {
             name,
             digest: Digest::of(&bytes),
@@ -233,14 +213,14 @@ impl Runtime {
     fn read(&self, source: &PluginSource) -> Result<(Arc<str>, Vec<u8>, bool), LoadError> {
         match source {
             PluginSource::Builtin(name) => {
-                let plugin = self
-                    .builtins
-                    .iter()
-                    .find(|b| b.name == name)
-                    .ok_or_else(|| LoadError::UnknownBuiltin {
-                        name: name.clone(),
-                        known: self.builtin_names().join(", "),
-                    })?;
+                let plugin =
+                    self.builtins
+                        .iter()
+                        .find(|b| b.name == name)
+                        .ok_or_else(|| LoadError::UnknownBuiltin {
+                            name: name.clone(),
+                            known: self.builtin_names().join(", "),
+                        })?;
                 Ok((Arc::from(plugin.name), plugin.bytes.to_vec(), true))
             }
             PluginSource::File { path, sha256 } => {

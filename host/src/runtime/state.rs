@@ -105,10 +105,7 @@ mod tests {
     #[test]
     fn oversized_key_and_value_are_refused() {
         let s = PluginState::default();
-        assert_eq!(
-            s.set("k".repeat(300), String::new()),
-            Err(StateError::KeyTooLong(300))
-        );
+        assert_eq!(s.set("k".repeat(300), String::new()), Err(StateError::KeyTooLong(300)));
         let big = "v".repeat(MAX_STATE_VALUE_BYTES + 1);
         assert_eq!(
             s.set("k".into(), big),

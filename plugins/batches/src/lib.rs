@@ -56,9 +56,7 @@ impl Strategy for Batches {
             plan.reach(
                 done,
                 None,
-                Stage::new(format!("batch-{n}"))
-                    .bake(config.bake_seconds)
-                    .verified(),
+                Stage::new(format!("batch-{n}")).bake(config.bake_seconds).verified(),
             )?;
             n += 1;
         }

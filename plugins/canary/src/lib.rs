@@ -92,9 +92,7 @@ impl Strategy for Canary {
         }
         if !plan.complete(rollout.traffic_split) {
             let weight = rollout.traffic_split.then_some(100);
-            let bake = config
-                .final_bake_seconds
-                .unwrap_or(DEFAULT_FINAL_BAKE_SECONDS);
+            let bake = config.final_bake_seconds.unwrap_or(DEFAULT_FINAL_BAKE_SECONDS);
             plan.reach(total, weight, Stage::new("promote").bake(bake).verified())?;
         }
         plan.finish()
@@ -153,11 +151,7 @@ mod tests {
     fn weight_on_a_target_without_traffic_split_is_invalid() {
         let c = config(r#"{"steps": [{"weight": 5}]}"#);
         let err = Canary::plan(c, info(3, false)).unwrap_err();
-        assert!(
-            err.message.contains("cannot split traffic"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("cannot split traffic"), "{}", err.message);
     }
 
     #[test]

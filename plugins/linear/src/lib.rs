@@ -31,9 +31,7 @@ impl Strategy for Linear {
             percent = percent.saturating_add(config.step_percent).min(100);
             let units = units_for_percent(rollout.units.len(), percent);
             let weight = rollout.traffic_split.then_some(percent);
-            let stage = Stage::new(format!("{percent}%"))
-                .bake(config.bake_seconds)
-                .verified();
+            let stage = Stage::new(format!("{percent}%")).bake(config.bake_seconds).verified();
             plan.reach(units, weight, stage)?;
         }
         plan.finish()
