@@ -5,4 +5,5 @@
 //! plugins under limits; the engine (pure), the store and the CLI build on it.
 
 pub mod builtin;
+pub mod engine;
 pub mod runtime;

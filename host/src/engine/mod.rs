@@ -1,0 +1,14 @@
+//! The rollout engine: a pure state machine (`(state, event) -> (state, commands)`, no I/O, no
+//! clock, no async) and the plan it runs against. The driver, the store and the CLI sit around it.
+
+mod command;
+mod event;
+mod machine;
+mod phase;
+mod plan;
+
+pub use command::Command;
+pub use event::{Decision, Event};
+pub use machine::{State, Transition, TransitionError, start};
+pub use phase::Phase;
+pub use plan::{Context, FailurePolicy, OnError, OnFail, OnInconclusive, StagePlan};
