@@ -7,3 +7,4 @@
 pub mod builtin;
 pub mod engine;
 pub mod runtime;
+pub mod spec;

@@ -1,0 +1,257 @@
+//! The rollout spec: a TOML file naming the versions, the target, the strategy, the verifiers and
+//! the failure policy. Unknown fields are errors; parse errors carry file, line and column;
+//! relative paths resolve against the spec's own folder.
+
+mod error;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::SpecError;
+
+use crate::engine::{FailurePolicy, OnError, OnFail, OnInconclusive};
+use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
+use crate::runtime::{PluginKind, PluginSource};
+
+/// Longest rollout name; names appear in ids and on every line of output.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A parsed, validated rollout spec with every path made absolute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSpec {
+    /// Names the rollout; a new `run` of a spec whose rollout has not ended continues it.
+    pub name: String,
+    /// The version live now.
+    pub from: String,
+    /// The version to roll out.
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub target: PluginSpec,
+    pub strategy: PluginSpec,
+    #[serde(default)]
+    pub verifiers: Vec<PluginSpec>,
+    #[serde(default)]
+    pub failure_policy: FailurePolicySpec,
+}
+
+/// One plugin as a spec names it: a built-in (`plugin`) or a file pinned by its digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    /// A built-in plugin's name (`upshift plugin list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// A component file; relative to the spec's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The file's expected sha256 (64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Given to the plugin as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+    /// Seconds one call may take (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// Linear memory the instance may use (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// Verifiers only: the name shown in output and history (default: the plugin's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Verifiers only: verifications per stage (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Verifiers only: seconds between verifications of a stage (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u64>,
+}
+
+/// What happens when verification fails, is inconclusive, or errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailurePolicySpec {
+    #[serde(default)]
+    pub on_fail: Option<OnFail>,
+    #[serde(default)]
+    pub on_inconclusive: Option<OnInconclusive>,
+    #[serde(default)]
+    pub on_error: Option<OnError>,
+    #[serde(default)]
+    pub max_inconclusive: Option<u32>,
+    #[serde(default)]
+    pub max_consecutive_errors: Option<u32>,
+}
+
+impl FailurePolicySpec {
+    pub fn resolve(&self) -> FailurePolicy {
+        let d = FailurePolicy::default();
+        FailurePolicy {
+            on_fail: self.on_fail.unwrap_or(d.on_fail),
+            on_inconclusive: self.on_inconclusive.unwrap_or(d.on_inconclusive),
+            on_error: self.on_error.unwrap_or(d.on_error),
+            max_inconclusive: self.max_inconclusive.unwrap_or(d.max_inconclusive),
+            max_consecutive_errors: self.max_consecutive_errors.unwrap_or(d.max_consecutive_errors),
+        }
+    }
+}
+
+impl RolloutSpec {
+    /// Reads, parses and validates the spec at `path`.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text`, read from `path` (used for messages and relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
+        let mut spec: RolloutSpec = toml::from_str(text).map_err(|e| SpecError::parse(path, text, &e))?;
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let folder = std::path::absolute(&folder).unwrap_or(folder);
+        spec.validate(path)?;
+        for plugin in spec.plugins_mut() {
+            if let Some(file) = plugin.file.as_mut() {
+                if file.is_relative() {
+                    *file = folder.join(&*file);
+                }
+            }
+        }
+        Ok(spec)
+    }
+
+    fn plugins_mut(&mut self) -> impl Iterator<Item = &mut PluginSpec> {
+        [&mut self.target, &mut self.strategy].into_iter().chain(self.verifiers.iter_mut())
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), SpecError> {
+        let invalid = |message: String| SpecError::Invalid { path: path.to_path_buf(), message };
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= MAX_NAME_LEN
+            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !name_ok {
+            return Err(invalid(format!(
+                "name {:?} must be 1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'",
+                self.name
+            )));
+        }
+        if self.from.trim().is_empty() || self.to.trim().is_empty() {
+            return Err(invalid("`from` and `to` must both name a version".into()));
+        }
+        if self.from == self.to {
+            return Err(invalid(format!("`from` and `to` are both {:?}: there is nothing to upgrade", self.to)));
+        }
+        self.target.validate("target", false).map_err(invalid)?;
+        self.strategy.validate("strategy", false).map_err(invalid)?;
+        let mut names = BTreeSet::new();
+        for (i, v) in self.verifiers.iter().enumerate() {
+            let role = format!("verifiers[{i}]");
+            v.validate(&role, true).map_err(invalid)?;
+            if !names.insert(v.display_name()) {
+                return Err(invalid(format!(
+                    "two verifiers are named {:?}; give one of them `name = \"...\"`",
+                    v.display_name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The failure policy with defaults filled in.
+    pub fn policy(&self) -> FailurePolicy {
+        self.failure_policy.resolve()
+    }
+}
+
+impl PluginSpec {
+    fn validate(&self, role: &str, verifier: bool) -> Result<(), String> {
+        match (&self.plugin, &self.file) {
+            (Some(_), Some(_)) => return Err(format!("{role}: give either `plugin` (built-in) or `file`, not both")),
+            (None, None) => {
+                return Err(format!(
+                    "{role}: name a plugin: `plugin = \"...\"` for a built-in (see `upshift plugin list`) or `file = \"...\"` with `sha256`"
+                ));
+            }
+            (Some(_), None) if self.sha256.is_some() => {
+                return Err(format!("{role}: `sha256` pins a `file`; built-in plugins need none"));
+            }
+            _ => {}
+        }
+        if let Some(t) = self.timeout_seconds {
+            if !(t > 0.0 && t <= MAX_CALL_TIMEOUT.as_secs_f64()) {
+                return Err(format!(
+                    "{role}: timeout_seconds = {t} must be above 0 and at most {}",
+                    MAX_CALL_TIMEOUT.as_secs()
+                ));
+            }
+        }
+        if let Some(m) = self.memory_mib {
+            let max = MAX_MEMORY_LIMIT >> 20;
+            if m == 0 || m as usize > max {
+                return Err(format!("{role}: memory_mib = {m} must be between 1 and {max}"));
+            }
+        }
+        if !verifier && (self.name.is_some() || self.count.is_some() || self.interval_seconds.is_some()) {
+            return Err(format!("{role}: `name`, `count` and `interval_seconds` apply to verifiers only"));
+        }
+        if self.count == Some(0) {
+            return Err(format!("{role}: count must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// How the plugin is named in output: its `name`, else its built-in name, else its file name.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        if let Some(p) = &self.plugin {
+            return p.clone();
+        }
+        self.file
+            .as_ref()
+            .and_then(|f| f.file_stem())
+            .map_or_else(|| "plugin".to_string(), |s| s.to_string_lossy().into_owned())
+    }
+
+    pub fn source(&self) -> PluginSource {
+        match (&self.plugin, &self.file) {
+            (Some(name), _) => PluginSource::Builtin(name.clone()),
+            (None, Some(path)) => PluginSource::File { path: path.clone(), sha256: self.sha256.clone() },
+            (None, None) => PluginSource::Builtin(String::new()),
+        }
+    }
+
+    /// The plugin's config as the JSON string it receives.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.config).unwrap_or_else(|_| "{}".into())
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            call_timeout: self.timeout_seconds.map_or(DEFAULT_CALL_TIMEOUT, Duration::from_secs_f64),
+            memory_bytes: self.memory_mib.map_or(DEFAULT_MEMORY_LIMIT, |m| (m as usize) << 20),
+        }
+    }
+
+    /// Verification rounds per stage and seconds between them.
+    pub fn schedule(&self) -> (u32, u64) {
+        (self.count.unwrap_or(1), self.interval_seconds.unwrap_or(0))
+    }
+}
+
+/// The kind each role of a spec must be.
+pub fn role_kind(role: &str) -> PluginKind {
+    match role {
+        "target" => PluginKind::Target,
+        "strategy" => PluginKind::Strategy,
+        _ => PluginKind::Verifier,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+use super::*;
+
+const GOOD: &str = r#"
+name = "orders-v3"
+from = "1"
+to = "3"
+
+[target]
+file = "plugins/recorder.wasm"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+config = { units = ["a", "b"] }
+timeout_seconds = 30
+
+[strategy]
+plugin = "canary"
+config = { steps = [{ units = 1 }] }
+
+[[verifiers]]
+plugin = "threshold"
+config = { value = 0.1, max = 0.5 }
+count = 2
+interval_seconds = 1
+
+[failure_policy]
+on_fail = "pause"
+"#;
+
+fn parse(text: &str) -> Result<RolloutSpec, SpecError> {
+    RolloutSpec::parse(Path::new("/specs/rollout.toml"), text)
+}
+
+#[test]
+fn a_full_spec_parses_with_paths_resolved_against_its_folder() {
+    let spec = parse(GOOD).unwrap();
+    assert_eq!(spec.target.file.as_deref(), Some(Path::new("/specs/plugins/recorder.wasm")));
+    assert_eq!(spec.target.limits().call_timeout, Duration::from_secs(30));
+    assert_eq!(spec.verifiers[0].schedule(), (2, 1));
+    assert_eq!(spec.policy().on_fail, OnFail::Pause);
+    assert_eq!(spec.policy().on_inconclusive, OnInconclusive::Pause);
+    assert_eq!(spec.target.config_json(), r#"{"units":["a","b"]}"#);
+}
+
+#[test]
+fn unknown_fields_are_errors_with_line_and_column() {
+    let text = GOOD.replace("timeout_seconds = 30", "timeout_secs = 30");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.starts_with("/specs/rollout.toml:10:1: "), "{err}");
+    assert!(err.contains("timeout_secs"), "{err}");
+}
+
+#[test]
+fn malformed_toml_names_the_position() {
+    let err = parse("name = \"x\"\nfrom = 1.0.0\n").unwrap_err().to_string();
+    assert!(err.starts_with("/specs/rollout.toml:2:"), "{err}");
+}
+
+#[test]
+fn both_plugin_and_file_is_invalid() {
+    let text = GOOD.replace("plugin = \"canary\"", "plugin = \"canary\"\nfile = \"x.wasm\"");
+    assert!(parse(&text).unwrap_err().to_string().contains("not both"));
+}
+
+#[test]
+fn same_from_and_to_is_invalid() {
+    let text = GOOD.replace("to = \"3\"", "to = \"1\"");
+    assert!(parse(&text).unwrap_err().to_string().contains("nothing to upgrade"));
+}
+
+#[test]
+fn verifier_only_fields_on_the_target_are_invalid() {
+    let text = GOOD.replace("timeout_seconds = 30", "count = 3");
+    assert!(parse(&text).unwrap_err().to_string().contains("verifiers only"));
+}
+
+#[test]
+fn duplicate_verifier_names_are_invalid() {
+    let text = format!("{GOOD}\n[[verifiers]]\nplugin = \"threshold\"\n");
+    let text = text.replace("[failure_policy]\non_fail = \"pause\"\n", "");
+    assert!(parse(&text).unwrap_err().to_string().contains("two verifiers"));
+}
+
+#[test]
+fn out_of_range_limits_are_invalid() {
+    assert!(parse(&GOOD.replace("timeout_seconds = 30", "timeout_seconds = 0")).is_err());
+    assert!(parse(&GOOD.replace("timeout_seconds = 30", "memory_mib = 4096")).is_err());
+}
+
+#[test]
+fn bad_policy_values_are_parse_errors() {
+    let err = parse(&GOOD.replace("on_fail = \"pause\"", "on_fail = \"explode\"")).unwrap_err().to_string();
+    assert!(err.contains("explode") || err.contains("variant"), "{err}");
+}
