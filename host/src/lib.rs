@@ -8,3 +8,4 @@ pub mod builtin;
 pub mod engine;
 pub mod runtime;
 pub mod spec;
+pub mod store;

@@ -1,0 +1,403 @@
+//! The durable store: SQLite (WAL, `synchronous=FULL`) holding each rollout's record and an
+//! append-only journal of every transition and plugin call outcome. Every change is one
+//! transaction, checked against the record's version so concurrent writers (a runner and a control
+//! command from another terminal) never overwrite each other.
+
+mod journal;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use journal::{EntryKind, JournalEntry, NewEntry};
+
+/// Environment variable naming the state file; `--state` overrides it.
+pub const STATE_ENV: &str = "UPSHIFT_STATE";
+/// File name of the store inside the user's data directory.
+pub const STATE_FILE: &str = "upshift.db";
+/// How long a writer waits for another's transaction before giving up.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store {}: {source}", path.display())]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+
+    #[error("cannot create the state folder {}: {source}", path.display())]
+    Folder { path: PathBuf, source: std::io::Error },
+
+    #[error("no state store at {}: no rollout has run with this state yet (pass --state or set {STATE_ENV})", path.display())]
+    Missing { path: PathBuf },
+
+    #[error("unknown rollout {id:?}; `upshift list` shows the rollouts in {}", path.display())]
+    UnknownRollout { id: String, path: PathBuf },
+
+    #[error("rollout {id} changed while this command ran; try again")]
+    Conflict { id: String },
+
+    #[error("rollout {id} has a corrupt record ({what}): {message}")]
+    Corrupt {
+        id: String,
+        what: &'static str,
+        message: String,
+    },
+
+    #[error("state store {} was written by a newer upshift (schema {found}, this one knows {known})", path.display())]
+    NewerSchema { path: PathBuf, found: i64, known: i64 },
+}
+
+/// The default location: `$UPSHIFT_STATE`, else `<data dir>/upshift/upshift.db`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os(STATE_ENV) {
+        return PathBuf::from(p);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("upshift")
+        .join(STATE_FILE)
+}
+
+/// One rollout's record, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutRecord {
+    pub id: String,
+    pub name: String,
+    pub spec_path: PathBuf,
+    /// The resolved spec, as JSON.
+    pub spec: String,
+    /// The planned stages and policy, as JSON.
+    pub plan: String,
+    /// The engine state, as JSON.
+    pub state: String,
+    pub phase: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub runner_pid: Option<u32>,
+}
+
+/// A new rollout to create.
+#[derive(Debug, Clone)]
+pub struct NewRollout<'a> {
+    pub name: &'a str,
+    pub spec_path: &'a Path,
+    pub spec: &'a str,
+    pub plan: &'a str,
+    pub state: &'a str,
+    pub phase: &'a str,
+    pub at: i64,
+}
+
+/// One atomic change to a rollout: new state (if any), journal entries, plugin states.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    /// New engine state JSON and phase name; `None` leaves the state as it is.
+    pub state: Option<(String, &'a str)>,
+    pub entries: Vec<NewEntry>,
+    pub plugin_states: Vec<(String, BTreeMap<String, String>)>,
+    pub at: i64,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and its folder) if needed.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        Self::connect(path)
+    }
+
+    /// Opens an existing store; a missing file is an error rather than a new empty store, so a
+    /// read-only command never creates state as a side effect.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Self::connect(path)
+    }
+
+    fn connect(path: &Path) -> Result<Self, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        schema::migrate(&mut store.conn, path)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Creates a rollout with its first journal entries; returns its id (`<name>-<n>`).
+    pub fn create(&mut self, new: NewRollout<'_>, entries: Vec<NewEntry>) -> Result<String, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let n: i64 = tx
+            .query_row("SELECT COUNT(*) FROM rollouts WHERE name = ?1", [new.name], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        let id = format!("{}-{}", new.name, n + 1);
+        tx.execute(
+            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
+            params![
+                id,
+                new.name,
+                new.spec_path.to_string_lossy(),
+                new.spec,
+                new.plan,
+                new.state,
+                new.phase,
+                new.at
+            ],
+        )
+        .map_err(err)?;
+        for e in &entries {
+            journal::insert(&tx, &id, new.at, e).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(id)
+    }
+
+    /// The rollout `id`.
+    pub fn rollout(&self, id: &str) -> Result<RolloutRecord, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid
+                 FROM rollouts WHERE id = ?1",
+                [id],
+                record,
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| StoreError::UnknownRollout {
+                id: id.to_string(),
+                path: self.path.clone(),
+            })
+    }
+
+    /// Every rollout, newest first.
+    pub fn list(&self) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid
+                 FROM rollouts ORDER BY created_at DESC, rowid DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([], record).map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// The newest rollout named `name` that has not ended, if any.
+    pub fn active_by_name(&self, name: &str, terminal: &[&str]) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .find(|r| r.name == name && !terminal.contains(&r.phase.as_str()))
+            .map(|r| r.id))
+    }
+
+    /// Applies `commit` if the rollout is still at `version`; returns the new version.
+    pub fn commit(&mut self, id: &str, version: i64, commit: Commit<'_>) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let current: Option<i64> = tx
+            .query_row("SELECT version FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        match current {
+            None => {
+                return Err(StoreError::UnknownRollout {
+                    id: id.to_string(),
+                    path,
+                });
+            }
+            Some(v) if v != version => return Err(StoreError::Conflict { id: id.to_string() }),
+            Some(_) => {}
+        }
+        for e in &commit.entries {
+            journal::insert(&tx, id, commit.at, e).map_err(err)?;
+        }
+        for (plugin, entries) in &commit.plugin_states {
+            let json = serde_json::to_string(entries).unwrap_or_else(|_| "{}".into());
+            tx.execute(
+                "INSERT INTO plugin_state (rollout_id, plugin, entries) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (rollout_id, plugin) DO UPDATE SET entries = excluded.entries",
+                params![id, plugin, json],
+            )
+            .map_err(err)?;
+        }
+        let mut new_version = version;
+        if let Some((state, phase)) = &commit.state {
+            new_version = version + 1;
+            tx.execute(
+                "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
+                params![id, state, phase, new_version, commit.at],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(new_version)
+    }
+
+    /// The journal of rollout `id`, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        self.rollout(id)?;
+        journal::read(&self.conn, id).map_err(|e| self.sql(e))
+    }
+
+    /// The persisted state of `plugin` in rollout `id`.
+    pub fn plugin_state(&self, id: &str, plugin: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT entries FROM plugin_state WHERE rollout_id = ?1 AND plugin = ?2",
+                [id, plugin],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        match json {
+            None => Ok(BTreeMap::new()),
+            Some(j) => serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                what: "plugin state",
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// When the outstanding wait numbered `issued` is due, if it was started.
+    pub fn timer(&self, id: &str, issued: u64) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT timer_due FROM rollouts WHERE id = ?1 AND timer_issued = ?2",
+                params![id, issued as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Records that the wait numbered `issued` is due at `due` (ms since the epoch).
+    pub fn set_timer(&self, id: &str, issued: u64, due: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE rollouts SET timer_issued = ?2, timer_due = ?3 WHERE id = ?1",
+                params![id, issued as i64, due],
+            )
+            .map(drop)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Takes the runner lease of rollout `id` for process `pid`, unless another live process holds it.
+    /// Returns the holder's pid when refused.
+    pub fn acquire_lease(
+        &mut self,
+        id: &str,
+        pid: u32,
+        alive: impl Fn(u32) -> bool,
+    ) -> Result<Result<(), u32>, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let holder: Option<Option<u32>> = tx
+            .query_row("SELECT runner_pid FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let Some(holder) = holder else {
+            return Err(StoreError::UnknownRollout {
+                id: id.to_string(),
+                path,
+            });
+        };
+        if let Some(other) = holder.filter(|&h| h != pid && alive(h)) {
+            return Ok(Err(other));
+        }
+        tx.execute("UPDATE rollouts SET runner_pid = ?2 WHERE id = ?1", params![id, pid])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Ok(()))
+    }
+
+    /// Gives the lease of rollout `id` back, if `pid` holds it.
+    pub fn release_lease(&self, id: &str, pid: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE rollouts SET runner_pid = NULL WHERE id = ?1 AND runner_pid = ?2",
+                params![id, pid],
+            )
+            .map(drop)
+            .map_err(|e| self.sql(e))
+    }
+}
+
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RolloutRecord> {
+    Ok(RolloutRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        spec_path: PathBuf::from(r.get::<_, String>(2)?),
+        spec: r.get(3)?,
+        plan: r.get(4)?,
+        state: r.get(5)?,
+        phase: r.get(6)?,
+        version: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        runner_pid: r.get(10)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;
