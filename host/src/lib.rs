@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod engine;
+pub mod rollout;
 pub mod runtime;
 pub mod spec;
 pub mod store;

@@ -13,7 +13,8 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Our errors carry their causes in their own message; printing the chain would repeat them.
+            eprintln!("error: {e}");
             cli::exit::from_error(&e)
         }
     }

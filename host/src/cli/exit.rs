@@ -2,20 +2,61 @@
 
 use std::process::ExitCode;
 
-use upshift::runtime::LoadError;
+use upshift::engine::Phase;
+use upshift::rollout::{ControlError, PlanError, RunError};
+use upshift::runtime::{CallError, ErrorKind, LoadError};
+use upshift::spec::SpecError;
+use upshift::store::StoreError;
 
-/// The command did what was asked (for `run`: the rollout succeeded).
+/// The command did what was asked; for `run`/`resume`: the rollout succeeded.
 pub const SUCCESS: u8 = 0;
-/// Something went wrong that is not the input's fault (I/O, a plugin crash outside a rollout).
+/// Something went wrong that is not the input's fault (I/O, the store, a plugin crash outside a rollout).
 pub const FAILURE: u8 = 1;
-/// The input was invalid: a malformed spec, an unknown or refused plugin, an unknown rollout id.
+/// The input was invalid: a malformed spec, an unknown or refused plugin, an unknown rollout id, a
+/// control that does not apply (e.g. `approve` on a rollout not awaiting approval).
 pub const INVALID_INPUT: u8 = 2;
+/// The rollout waits for a human: paused or awaiting approval (`run --no-wait`).
+pub const NEEDS_HUMAN: u8 = 3;
+/// The rollout ended rolled back.
+pub const ROLLED_BACK: u8 = 4;
+/// The rollout ended failed: its rollback failed, a human must repair what is half-done.
+pub const FAILED: u8 = 5;
+
+/// The exit code of `run`/`resume`/`abort` for the phase the rollout reached.
+pub fn for_phase(phase: Phase) -> ExitCode {
+    ExitCode::from(match phase {
+        Phase::Succeeded => SUCCESS,
+        Phase::RolledBack => ROLLED_BACK,
+        Phase::Failed => FAILED,
+        _ => NEEDS_HUMAN,
+    })
+}
 
 /// Maps an error to its exit code: refused input is [`INVALID_INPUT`], anything else [`FAILURE`].
 pub fn from_error(e: &anyhow::Error) -> ExitCode {
-    if e.chain().any(|c| c.downcast_ref::<LoadError>().is_some()) {
-        ExitCode::from(INVALID_INPUT)
-    } else {
-        ExitCode::from(FAILURE)
-    }
+    let bad_id = |s: &StoreError| matches!(s, StoreError::UnknownRollout { .. } | StoreError::Missing { .. });
+    let invalid = e.chain().any(|c| {
+        c.is::<LoadError>()
+            || c.is::<SpecError>()
+            || c.downcast_ref::<StoreError>().is_some_and(bad_id)
+            || match c.downcast_ref::<ControlError>() {
+                Some(ControlError::NotAllowed { .. }) => true,
+                Some(ControlError::Store(s)) => bad_id(s),
+                _ => false,
+            }
+            || match c.downcast_ref::<RunError>() {
+                Some(RunError::Leased { .. } | RunError::Load(_)) => true,
+                Some(RunError::Store(s)) => bad_id(s),
+                _ => false,
+            }
+            || matches!(c.downcast_ref::<PlanError>(), Some(PlanError::Invalid { .. }))
+            || matches!(
+                c.downcast_ref::<CallError>(),
+                Some(CallError::Plugin {
+                    kind: ErrorKind::InvalidConfig,
+                    ..
+                })
+            )
+    });
+    ExitCode::from(if invalid { INVALID_INPUT } else { FAILURE })
 }

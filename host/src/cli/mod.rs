@@ -1,16 +1,27 @@
 //! Command definitions (clap) and dispatch to one module per command group.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub mod exit;
+mod output;
 mod plugin;
+mod rollout;
 
 /// Progressive delivery and auto-upgrades, extended by sandboxed WebAssembly plugins.
+///
+/// A rollout spec (TOML) names the versions, the target plugin (what is upgraded), the strategy
+/// (how stages are planned) and the verifiers (what judges each stage). `upshift run SPEC` drives
+/// it stage by stage, verifying each and rolling back by itself when verification fails.
 #[derive(Debug, Parser)]
-#[command(name = "upshift", version, about, long_about = None)]
+#[command(name = "upshift", version, about, long_about)]
 pub struct Cli {
+    /// The state store (SQLite): where rollouts and their journal live.
+    #[arg(long, global = true, env = "UPSHIFT_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -21,6 +32,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start (or continue) the rollout a spec describes and drive it to its end.
+    Run(rollout::RunArgs),
+    /// Show the stages a spec would run, without changing the target.
+    Plan(rollout::SpecArgs),
+    /// Check a spec: parse it, load its plugins, plan it.
+    Validate(rollout::SpecArgs),
+    /// List rollouts, newest first.
+    List(rollout::JsonArg),
+    /// Show where a rollout stands.
+    Status(rollout::IdArgs),
+    /// The audit trail: every transition and plugin call, with time, actor and reason.
+    History(rollout::IdArgs),
+    /// Approve the stage a rollout is holding for.
+    Approve(rollout::ControlArgs),
+    /// Pause a rollout at its next stage boundary.
+    Pause(rollout::ControlArgs),
+    /// Continue a paused or interrupted rollout and drive it to its end.
+    Resume(rollout::ResumeArgs),
+    /// Stop a rollout and roll back what it applied.
+    Abort(rollout::AbortArgs),
     /// Work with plugin components: inspect a file, list the built-in plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -42,7 +73,18 @@ pub fn init_logging(verbose: u8) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let state = cli.state.unwrap_or_else(upshift::store::default_path);
     match cli.command {
+        Command::Run(args) => rollout::run(&state, args),
+        Command::Plan(args) => rollout::plan(args, false),
+        Command::Validate(args) => rollout::plan(args, true),
+        Command::List(args) => rollout::list(&state, args),
+        Command::Status(args) => rollout::status(&state, args),
+        Command::History(args) => rollout::history(&state, args),
+        Command::Approve(args) => rollout::approve(&state, args),
+        Command::Pause(args) => rollout::pause(&state, args),
+        Command::Resume(args) => rollout::resume(&state, args),
+        Command::Abort(args) => rollout::abort(&state, args),
         Command::Plugin(cmd) => plugin::run(cmd),
     }
 }

@@ -46,6 +46,8 @@ pub struct State {
 pub struct Resumable {
     pub phase: Phase,
     pub outstanding: Option<Command>,
+    /// The note in force before the pause (e.g. why an approval is needed), restored on resume.
+    pub note: Option<String>,
 }
 
 /// A transition that is not allowed.
@@ -248,7 +250,7 @@ impl State {
                 let Some(to) = self.resume_to.take() else {
                     return Err(self.refuse(event, ": nothing to resume to"));
                 };
-                self.note = None;
+                self.note = to.note;
                 self.errors = 0;
                 match to.outstanding {
                     Some(cmd) => self.issue(to.phase, cmd),
@@ -307,16 +309,11 @@ impl State {
                 }
             }
 
-            (phase, Event::Approve) => {
-                return Err(self.refuse(
-                    event,
-                    &format!(": approve acts only on a rollout awaiting approval, this one is {phase}"),
-                ));
+            (_, Event::Approve) => {
+                return Err(self.refuse(event, ": only a rollout awaiting approval can be approved"));
             }
             (P::Paused, Event::Pause) => return Err(self.refuse(event, ": it is already paused")),
-            (phase, Event::Resume) => {
-                return Err(self.refuse(event, &format!(": only a paused rollout resumes, this one is {phase}")));
-            }
+            (_, Event::Resume) => return Err(self.refuse(event, ": only a paused rollout can be resumed")),
             (phase, _) if phase.is_terminal() => return Err(self.refuse(event, ": the rollout has ended")),
             _ => return Err(self.refuse(event, "")),
         }
@@ -418,10 +415,14 @@ impl State {
     /// Sets the current phase and command aside and waits for `resume`.
     fn pause(&mut self, why: String) {
         self.pause_requested = false;
-        self.resume_to = Some(Box::new(Resumable {
-            phase: self.phase,
-            outstanding: self.outstanding.clone(),
-        }));
+        // Pausing a paused rollout (a deadline under `on_fail = "pause"`) keeps where it resumes to.
+        if self.phase != Phase::Paused {
+            self.resume_to = Some(Box::new(Resumable {
+                phase: self.phase,
+                outstanding: self.outstanding.clone(),
+                note: self.note.clone(),
+            }));
+        }
         self.wait(Phase::Paused, Some(why));
     }
 
@@ -432,3 +433,7 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

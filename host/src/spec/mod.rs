@@ -104,7 +104,10 @@ impl FailurePolicySpec {
 impl RolloutSpec {
     /// Reads, parses and validates the spec at `path`.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
@@ -125,14 +128,22 @@ impl RolloutSpec {
     }
 
     fn plugins_mut(&mut self) -> impl Iterator<Item = &mut PluginSpec> {
-        [&mut self.target, &mut self.strategy].into_iter().chain(self.verifiers.iter_mut())
+        [&mut self.target, &mut self.strategy]
+            .into_iter()
+            .chain(self.verifiers.iter_mut())
     }
 
     fn validate(&self, path: &Path) -> Result<(), SpecError> {
-        let invalid = |message: String| SpecError::Invalid { path: path.to_path_buf(), message };
+        let invalid = |message: String| SpecError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
         let name_ok = !self.name.is_empty()
             && self.name.len() <= MAX_NAME_LEN
-            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !name_ok {
             return Err(invalid(format!(
                 "name {:?} must be 1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'",
@@ -143,7 +154,10 @@ impl RolloutSpec {
             return Err(invalid("`from` and `to` must both name a version".into()));
         }
         if self.from == self.to {
-            return Err(invalid(format!("`from` and `to` are both {:?}: there is nothing to upgrade", self.to)));
+            return Err(invalid(format!(
+                "`from` and `to` are both {:?}: there is nothing to upgrade",
+                self.to
+            )));
         }
         self.target.validate("target", false).map_err(invalid)?;
         self.strategy.validate("strategy", false).map_err(invalid)?;
@@ -196,7 +210,9 @@ impl PluginSpec {
             }
         }
         if !verifier && (self.name.is_some() || self.count.is_some() || self.interval_seconds.is_some()) {
-            return Err(format!("{role}: `name`, `count` and `interval_seconds` apply to verifiers only"));
+            return Err(format!(
+                "{role}: `name`, `count` and `interval_seconds` apply to verifiers only"
+            ));
         }
         if self.count == Some(0) {
             return Err(format!("{role}: count must be at least 1"));
@@ -221,7 +237,10 @@ impl PluginSpec {
     pub fn source(&self) -> PluginSource {
         match (&self.plugin, &self.file) {
             (Some(name), _) => PluginSource::Builtin(name.clone()),
-            (None, Some(path)) => PluginSource::File { path: path.clone(), sha256: self.sha256.clone() },
+            (None, Some(path)) => PluginSource::File {
+                path: path.clone(),
+                sha256: self.sha256.clone(),
+            },
             (None, None) => PluginSource::Builtin(String::new()),
         }
     }
@@ -233,7 +252,9 @@ impl PluginSpec {
 
     pub fn limits(&self) -> Limits {
         Limits {
-            call_timeout: self.timeout_seconds.map_or(DEFAULT_CALL_TIMEOUT, Duration::from_secs_f64),
+            call_timeout: self
+                .timeout_seconds
+                .map_or(DEFAULT_CALL_TIMEOUT, Duration::from_secs_f64),
             memory_bytes: self.memory_mib.map_or(DEFAULT_MEMORY_LIMIT, |m| (m as usize) << 20),
         }
     }

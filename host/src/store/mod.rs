@@ -81,6 +81,8 @@ pub struct RolloutRecord {
 /// A new rollout to create.
 #[derive(Debug, Clone)]
 pub struct NewRollout<'a> {
+    /// From [`Store::next_id`].
+    pub id: &'a str,
     pub name: &'a str,
     pub spec_path: &'a Path,
     pub spec: &'a str,
@@ -165,20 +167,29 @@ impl Store {
         }
     }
 
-    /// Creates a rollout with its first journal entries; returns its id (`<name>-<n>`).
-    pub fn create(&mut self, new: NewRollout<'_>, entries: Vec<NewEntry>) -> Result<String, StoreError> {
+    /// The id the next rollout named `name` gets: `<name>-<n>`.
+    pub fn next_id(&self, name: &str) -> Result<String, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM rollouts WHERE name = ?1", [name], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(format!("{name}-{}", n + 1))
+    }
+
+    /// Creates a rollout with its first journal entries and its plugins' state.
+    pub fn create(
+        &mut self,
+        new: NewRollout<'_>,
+        entries: Vec<NewEntry>,
+        plugin_states: Vec<(String, BTreeMap<String, String>)>,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
-        let n: i64 = tx
-            .query_row("SELECT COUNT(*) FROM rollouts WHERE name = ?1", [new.name], |r| {
-                r.get(0)
-            })
-            .map_err(err)?;
-        let id = format!("{}-{}", new.name, n + 1);
+        let id = new.id;
         tx.execute(
             "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
@@ -195,10 +206,17 @@ impl Store {
         )
         .map_err(err)?;
         for e in &entries {
-            journal::insert(&tx, &id, new.at, e).map_err(err)?;
+            journal::insert(&tx, id, new.at, e).map_err(err)?;
         }
-        tx.commit().map_err(err)?;
-        Ok(id)
+        for (plugin, entries) in &plugin_states {
+            let json = serde_json::to_string(entries).unwrap_or_else(|_| "{}".into());
+            tx.execute(
+                "INSERT INTO plugin_state (rollout_id, plugin, entries) VALUES (?1, ?2, ?3)",
+                params![id, plugin, json],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
     }
 
     /// The rollout `id`.
@@ -312,6 +330,22 @@ impl Store {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// Every plugin's persisted state in rollout `id`, by plugin key.
+    pub fn plugin_states(&self, id: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT plugin FROM plugin_state WHERE rollout_id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let keys: Vec<String> = stmt
+            .query_map([id], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        keys.into_iter()
+            .map(|k| Ok((k.clone(), self.plugin_state(id, &k)?)))
+            .collect()
     }
 
     /// When the outstanding wait numbered `issued` is due, if it was started.

@@ -1,7 +1,8 @@
 use super::*;
 
-fn new(name: &str) -> NewRollout<'_> {
+fn new<'a>(id: &'a str, name: &'a str) -> NewRollout<'a> {
     NewRollout {
+        id,
         name,
         spec_path: Path::new("/specs/r.toml"),
         spec: "{}",
@@ -34,32 +35,35 @@ fn open() -> (tempfile::TempDir, Store) {
 #[test]
 fn ids_count_per_name() {
     let (_d, mut s) = open();
-    assert_eq!(s.create(new("orders"), vec![]).unwrap(), "orders-1");
-    assert_eq!(s.create(new("orders"), vec![]).unwrap(), "orders-2");
-    assert_eq!(s.create(new("billing"), vec![]).unwrap(), "billing-1");
-    assert_eq!(s.list().unwrap().len(), 3);
+    for name in ["orders", "orders", "billing"] {
+        let id = s.next_id(name).unwrap();
+        s.create(new(&id, name), vec![], vec![]).unwrap();
+    }
+    let ids: Vec<String> = s.list().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["billing-1", "orders-2", "orders-1"]);
 }
 
 #[test]
 fn commit_checks_the_version_and_appends_to_the_journal() {
     let (_d, mut s) = open();
-    let id = s.create(new("r"), vec![note("created")]).unwrap();
+    let id = "r-1";
+    s.create(new(id, "r"), vec![note("created")], vec![]).unwrap();
     let commit = |state: &str| Commit {
         state: Some((state.to_string(), "applying")),
         entries: vec![note("moved")],
         plugin_states: vec![],
         at: 2,
     };
-    let v = s.commit(&id, 1, commit("{\"a\":1}")).unwrap();
+    let v = s.commit(id, 1, commit("{\"a\":1}")).unwrap();
     assert_eq!(v, 2);
-    let err = s.commit(&id, 1, commit("{\"a\":2}")).unwrap_err();
+    let err = s.commit(id, 1, commit("{\"a\":2}")).unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
-    let r = s.rollout(&id).unwrap();
+    let r = s.rollout(id).unwrap();
     assert_eq!(
         (r.state.as_str(), r.phase.as_str(), r.version),
         ("{\"a\":1}", "applying", 2)
     );
-    let history = s.history(&id).unwrap();
+    let history = s.history(id).unwrap();
     assert_eq!(
         history.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
         vec!["created", "moved"]
@@ -69,7 +73,8 @@ fn commit_checks_the_version_and_appends_to_the_journal() {
 #[test]
 fn plugin_state_round_trips() {
     let (_d, mut s) = open();
-    let id = s.create(new("r"), vec![]).unwrap();
+    let id = "r-1";
+    s.create(new(id, "r"), vec![], vec![]).unwrap();
     let entries: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
     s.commit(
         &id,
@@ -80,8 +85,8 @@ fn plugin_state_round_trips() {
         },
     )
     .unwrap();
-    assert_eq!(s.plugin_state(&id, "target").unwrap(), entries);
-    assert!(s.plugin_state(&id, "strategy").unwrap().is_empty());
+    assert_eq!(s.plugin_state(id, "target").unwrap(), entries);
+    assert!(s.plugin_state(id, "strategy").unwrap().is_empty());
 }
 
 #[test]
@@ -103,29 +108,35 @@ fn open_existing_does_not_create_a_store() {
 #[test]
 fn a_live_lease_holder_is_refused_and_a_dead_one_replaced() {
     let (_d, mut s) = open();
-    let id = s.create(new("r"), vec![]).unwrap();
-    assert_eq!(s.acquire_lease(&id, 10, |_| true).unwrap(), Ok(()));
-    assert_eq!(s.acquire_lease(&id, 11, |_| true).unwrap(), Err(10));
-    assert_eq!(s.acquire_lease(&id, 11, |_| false).unwrap(), Ok(()));
-    s.release_lease(&id, 11).unwrap();
-    assert_eq!(s.rollout(&id).unwrap().runner_pid, None);
+    let id = "r-1";
+    s.create(new(id, "r"), vec![], vec![]).unwrap();
+    assert_eq!(s.acquire_lease(id, 10, |_| true).unwrap(), Ok(()));
+    assert_eq!(s.acquire_lease(id, 11, |_| true).unwrap(), Err(10));
+    assert_eq!(s.acquire_lease(id, 11, |_| false).unwrap(), Ok(()));
+    s.release_lease(id, 11).unwrap();
+    assert_eq!(s.rollout(id).unwrap().runner_pid, None);
 }
 
 #[test]
 fn timers_are_keyed_by_issue_number() {
     let (_d, mut s) = open();
-    let id = s.create(new("r"), vec![]).unwrap();
-    assert_eq!(s.timer(&id, 3).unwrap(), None);
-    s.set_timer(&id, 3, 5000).unwrap();
-    assert_eq!(s.timer(&id, 3).unwrap(), Some(5000));
-    assert_eq!(s.timer(&id, 4).unwrap(), None);
+    let id = "r-1";
+    s.create(new(id, "r"), vec![], vec![]).unwrap();
+    assert_eq!(s.timer(id, 3).unwrap(), None);
+    s.set_timer(id, 3, 5000).unwrap();
+    assert_eq!(s.timer(id, 3).unwrap(), Some(5000));
+    assert_eq!(s.timer(id, 4).unwrap(), None);
 }
 
 #[test]
 fn reopening_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
-    let id = Store::open(&path).unwrap().create(new("r"), vec![note("x")]).unwrap();
+    let id = "r-1";
+    Store::open(&path)
+        .unwrap()
+        .create(new(id, "r"), vec![note("x")], vec![])
+        .unwrap();
     let s = Store::open_existing(&path).unwrap();
-    assert_eq!(s.history(&id).unwrap().len(), 1);
+    assert_eq!(s.history(id).unwrap().len(), 1);
 }

@@ -1,0 +1,424 @@
+//! The rollout commands: run, plan, validate, list, status, history, approve, pause, resume, abort.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+use upshift::engine::{self, Event, Phase, State};
+use upshift::rollout::{self, Plan, RolloutPlugins, RunOptions, Runner, now_ms};
+use upshift::runtime::Runtime;
+use upshift::spec::RolloutSpec;
+use upshift::store::{EntryKind, NewEntry, NewRollout, RolloutRecord, Store};
+
+use super::exit;
+use super::output::{Progress, stage_label, time};
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The rollout spec (TOML).
+    pub spec: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The rollout spec (TOML).
+    pub spec: PathBuf,
+    /// Return (exit code 3) when the rollout waits for an approval or a resume, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The rollout id (`upshift list` shows them).
+    pub id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// The rollout id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The rollout id.
+    pub id: String,
+    /// Return (exit code 3) when the rollout waits for a human again, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    /// The rollout id.
+    pub id: String,
+    /// Why, for the audit trail.
+    #[arg(long, default_value = "aborted by operator")]
+    pub reason: String,
+}
+
+/// Who the journal names for commands typed by this user.
+fn actor(command: &str) -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    format!("{user} (upshift {command})")
+}
+
+fn runner_actor() -> String {
+    format!("upshift run (pid {})", std::process::id())
+}
+
+/// Loads the spec and its plugins; nothing touches the store yet.
+fn load(spec_path: &Path) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins)> {
+    let spec = RolloutSpec::load(spec_path)?;
+    let runtime = Runtime::new()?;
+    let plugins = RolloutPlugins::load(&runtime, &spec, |_| Default::default())?;
+    Ok((spec, runtime, plugins))
+}
+
+pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (spec, runtime, mut plugins) = load(&args.spec)?;
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: !args.no_wait,
+    };
+    let mut store = Store::open(state)?;
+    let terminal: Vec<&str> = Phase::ALL
+        .iter()
+        .filter(|p| p.is_terminal())
+        .map(|p| p.name())
+        .collect();
+    if let Some(id) = store.active_by_name(&spec.name, &terminal)? {
+        let rec = store.rollout(&id)?;
+        println!("continuing rollout {id} ({}) from the journal", rec.phase);
+        return drive(Runner::open(&mut store, &runtime, &id, opts)?);
+    }
+    let id = store.next_id(&spec.name)?;
+    let plan = rollout::prepare(&id, &spec, &mut plugins)?;
+    let spec_json = serde_json::to_string(&spec)?;
+    let plan_json = serde_json::to_string(&plan)?;
+    let start = engine::start();
+    let state_json = serde_json::to_string(&start)?;
+    let spec_path = std::path::absolute(&args.spec).unwrap_or(args.spec.clone());
+    let created = NewEntry {
+        actor: opts.actor.clone(),
+        kind: EntryKind::Note,
+        event: None,
+        from: None,
+        to: Some(start.phase.name().to_string()),
+        stage: None,
+        message: format!(
+            "created from {}: {} → {}, {} stages planned by {}",
+            spec_path.display(),
+            spec.from,
+            spec.to,
+            plan.stages.len(),
+            spec.strategy.display_name()
+        ),
+        detail: Some(json!({ "stages": plan.stages, "irreversible": plan.irreversible })),
+    };
+    store.create(
+        NewRollout {
+            id: &id,
+            name: &spec.name,
+            spec_path: &spec_path,
+            spec: &spec_json,
+            plan: &plan_json,
+            state: &state_json,
+            phase: start.phase.name(),
+            at: now_ms(),
+        },
+        vec![created],
+        plugins.states(),
+    )?;
+    println!(
+        "rollout {id}: {} → {}, {} stages ({})",
+        spec.from,
+        spec.to,
+        plan.stages.len(),
+        stage_names(&plan)
+    );
+    drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
+}
+
+fn stage_names(plan: &Plan) -> String {
+    plan.stages
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Drives a rollout and reports where it ended.
+fn drive(mut runner: Runner<'_>) -> anyhow::Result<ExitCode> {
+    let phase = runner.run(&mut Progress)?;
+    println!("rollout {}: {phase}", runner.id());
+    Ok(exit::for_phase(phase))
+}
+
+pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
+    let (spec, _runtime, mut plugins) = load(&args.spec)?;
+    let plan = rollout::prepare(&format!("{}-plan", spec.name), &spec, &mut plugins)?;
+    if args.json {
+        let out = json!({
+            "name": spec.name,
+            "from": spec.from,
+            "to": spec.to,
+            "valid": true,
+            "stages": plan.stages,
+            "irreversible": plan.irreversible,
+            "failure_policy": plan.context.policy,
+            "verification": { "rounds": plan.context.rounds, "interval_seconds": plan.context.round_interval_seconds },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    if validate_only {
+        println!(
+            "{}: valid: {} → {}, {} stages, {} verifiers",
+            args.spec.display(),
+            spec.from,
+            spec.to,
+            plan.stages.len(),
+            spec.verifiers.len()
+        );
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    println!(
+        "{}: {} → {} on {} units",
+        spec.name,
+        spec.from,
+        spec.to,
+        plan.units.len()
+    );
+    for (i, s) in plan.stages.iter().enumerate() {
+        let mut parts = vec![];
+        if let Some(w) = s.weight {
+            parts.push(format!("weight {w}%"));
+        }
+        if !s.units.is_empty() {
+            parts.push(format!("{} units ({})", s.units.len(), s.units.join(", ")));
+        }
+        parts.push(format!("bake {}s", s.bake_seconds));
+        parts.push(if s.verify {
+            "verified".into()
+        } else {
+            "not verified".into()
+        });
+        println!("  {}. {}: {}", i + 1, s.name, parts.join(", "));
+        if let Some(why) = &s.approval_reason {
+            println!("     needs approval: {why}");
+        }
+    }
+    let p = plan.context.policy;
+    println!(
+        "verification: {} round(s) per verified stage, {}s apart, {} verifiers",
+        plan.context.rounds,
+        plan.context.round_interval_seconds,
+        spec.verifiers.len()
+    );
+    println!(
+        "on failure: {:?}; inconclusive: {:?} (max {}); errors: {:?} after {} in a row",
+        p.on_fail, p.on_inconclusive, p.max_inconclusive, p.on_error, p.max_consecutive_errors
+    );
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+fn parse_state(rec: &RolloutRecord) -> anyhow::Result<(State, Plan)> {
+    let state = serde_json::from_str(&rec.state).with_context(|| format!("rollout {}: corrupt state", rec.id))?;
+    let plan = serde_json::from_str(&rec.plan).with_context(|| format!("rollout {}: corrupt plan", rec.id))?;
+    Ok((state, plan))
+}
+
+pub fn list(state: &Path, args: JsonArg) -> anyhow::Result<ExitCode> {
+    let rows = match Store::open_existing(state) {
+        Ok(store) => store.list()?,
+        Err(upshift::store::StoreError::Missing { .. }) => vec![],
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        let mut out = vec![];
+        for r in &rows {
+            let (s, plan) = parse_state(r)?;
+            out.push(json!({
+                "id": r.id, "name": r.name, "state": r.phase,
+                "stage": s.stage, "stages": plan.stages.len(),
+                "created_at": time(r.created_at), "updated_at": time(r.updated_at),
+            }));
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if rows.is_empty() {
+        println!("no rollouts in {}", state.display());
+    } else {
+        println!("{:<28} {:<18} {:<18} {}", "ID", "STATE", "STAGE", "UPDATED");
+        for r in &rows {
+            let (s, plan) = parse_state(r)?;
+            println!(
+                "{:<28} {:<18} {:<18} {}",
+                r.id,
+                r.phase,
+                stage_label(&plan, s.stage),
+                time(r.updated_at)
+            );
+        }
+    }
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+pub fn status(state: &Path, args: IdArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(state)?;
+    let rec = store.rollout(&args.id)?;
+    let (s, plan) = parse_state(&rec)?;
+    let spec: RolloutSpec = serde_json::from_str(&rec.spec)?;
+    let driver = Runner::driven_elsewhere(&rec);
+    if args.json {
+        let out = json!({
+            "id": rec.id, "name": rec.name, "state": rec.phase,
+            "stage": { "index": s.stage, "name": plan.stages.get(s.stage).map(|st| st.name.clone()), "count": plan.stages.len() },
+            "from": spec.from, "to": spec.to,
+            "outstanding": s.outstanding, "note": s.note, "half_done": s.half_done,
+            "applied_through": s.touched, "runner_pid": driver,
+            "updated_at": time(rec.updated_at),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    println!("rollout:  {} ({} → {})", rec.id, spec.from, spec.to);
+    println!("state:    {}", rec.phase);
+    println!("stage:    {}", stage_label(&plan, s.stage));
+    if let Some(t) = s.touched {
+        println!("applied:  stages 1 to {} have been sent to the target", t + 1);
+    }
+    if let Some(n) = &s.note {
+        println!("note:     {n}");
+    }
+    if let Some(h) = &s.half_done {
+        println!("HALF-DONE: {h}");
+    }
+    match driver {
+        Some(pid) => println!("driver:   upshift pid {pid}"),
+        None if !s.phase.is_terminal() => println!("driver:   none; `upshift resume {}` continues", rec.id),
+        None => {}
+    }
+    println!("updated:  {}", time(rec.updated_at));
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+pub fn history(state: &Path, args: IdArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(state)?;
+    let entries = store.history(&args.id)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    for e in &entries {
+        let moved = match (&e.from, &e.to) {
+            (Some(f), Some(t)) if f != t => format!(" {f} → {t}:"),
+            _ => String::new(),
+        };
+        println!("{}  {:<28}{} {}", time(e.at), e.actor, moved, e.message);
+    }
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+/// Applies a control and says what happens next.
+fn apply_control(state: &Path, id: &str, event: Event, command: &str) -> anyhow::Result<(Store, State)> {
+    let mut store = Store::open_existing(state)?;
+    let new = rollout::control(&mut store, id, event, &actor(command))?;
+    Ok((store, new))
+}
+
+pub fn approve(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
+    let (store, s) = apply_control(state, &args.id, Event::Approve, "approve")?;
+    println!("approved: rollout {} is {}", args.id, s.phase);
+    hint_driver(&store, &args.id)?;
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+pub fn pause(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
+    let (store, s) = apply_control(state, &args.id, Event::Pause, "pause")?;
+    if s.pause_requested {
+        println!(
+            "pause requested: rollout {} pauses when its current {} step finishes",
+            args.id, s.phase
+        );
+    } else {
+        println!("paused: rollout {}", args.id);
+    }
+    hint_driver(&store, &args.id)?;
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+/// Says who carries the rollout on, or how to.
+fn hint_driver(store: &Store, id: &str) -> anyhow::Result<()> {
+    let rec = store.rollout(id)?;
+    match Runner::driven_elsewhere(&rec) {
+        Some(pid) => println!("the upshift process driving it (pid {pid}) carries on"),
+        None => println!("no upshift process is driving it; `upshift resume {id}` continues it"),
+    }
+    Ok(())
+}
+
+pub fn resume(state: &Path, args: ResumeArgs) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open_existing(state)?;
+    let rec = store.rollout(&args.id)?;
+    let (s, _) = parse_state(&rec)?;
+    if s.phase.is_terminal() {
+        println!("rollout {} has ended: {}", args.id, s.phase);
+        return Ok(exit::for_phase(s.phase));
+    }
+    if s.phase == Phase::Paused {
+        rollout::control(&mut store, &args.id, Event::Resume, &actor("resume"))?;
+    }
+    if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
+        println!("resumed; the upshift process driving it (pid {pid}) carries on");
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    let runtime = Runtime::new()?;
+    println!("resuming rollout {} from the journal", args.id);
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: !args.no_wait,
+    };
+    drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
+}
+
+pub fn abort(state: &Path, args: AbortArgs) -> anyhow::Result<ExitCode> {
+    let (mut store, s) = apply_control(
+        state,
+        &args.id,
+        Event::Abort {
+            reason: args.reason.clone(),
+        },
+        "abort",
+    )?;
+    println!("aborted: rollout {} is {}", args.id, s.phase);
+    if s.phase.is_terminal() {
+        return Ok(exit::for_phase(s.phase));
+    }
+    if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
+        println!("the upshift process driving it (pid {pid}) rolls it back");
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    let runtime = Runtime::new()?;
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: false,
+    };
+    drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
+}

@@ -1,0 +1,20 @@
+//! Running rollouts: preparing a plan from a spec (load plugins, observe the target, ask the
+//! strategy), driving the state machine by carrying out its commands against the plugins and the
+//! store, and applying operators' controls. This is where the pure engine meets I/O and time.
+
+mod control;
+mod plan;
+mod plugins;
+mod runner;
+
+pub use control::{ControlError, control};
+pub use plan::{Plan, PlanError, PlannedStage, prepare};
+pub use plugins::RolloutPlugins;
+pub use runner::{Reporter, RunError, RunOptions, Runner};
+
+/// Milliseconds since the Unix epoch from the system clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,319 @@
+//! Rollouts end to end through the real `upshift` binary with real components: canary stages
+//! verified one by one, automatic rollback on a failed verification, controls from a second
+//! terminal, and bad input refused with a one-line error, a non-zero exit and an untouched store.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fixture, stderr, stdout};
+
+/// A folder with the fixture plugins, specs and a state store of its own.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["recorder", "threshold"] {
+            std::fs::copy(fixture(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.path("state.db")
+    }
+
+    fn digest(&self, file: &str) -> String {
+        upshift::runtime::Digest::of(&std::fs::read(self.path(file)).unwrap()).to_hex()
+    }
+
+    /// Writes a spec named `name` whose verifier regresses from `regress_from` and whose canary
+    /// steps are `steps` (TOML inline array).
+    fn spec(&self, name: &str, regress_from: u32, steps: &str) -> PathBuf {
+        let text = format!(
+            r#"name = "{name}"
+from = "1.0.0"
+to = "1.1.0"
+
+[target]
+file = "recorder.wasm"
+sha256 = "{target}"
+config = {{ units = ["a", "b", "c", "d"] }}
+
+[strategy]
+plugin = "canary"
+config = {{ steps = {steps} }}
+
+[[verifiers]]
+name = "error-ratio"
+file = "threshold.wasm"
+sha256 = "{verifier}"
+config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
+"#,
+            target = self.digest("recorder.wasm"),
+            verifier = self.digest("threshold.wasm"),
+        );
+        let path = self.path(&format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = common::upshift();
+        cmd.arg("--state")
+            .arg(self.state())
+            .args(args)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn status(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&["status", id, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn history(&self, id: &str) -> String {
+        let out = self.run(&["history", id]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// Polls `status` until the rollout reaches `state` (bounded: a hung rollout fails the test).
+    fn wait_for(&self, id: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let out = self.run(&["status", id, "--json"]);
+            if out.status.success() {
+                let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                if json["state"] == state {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "rollout {id} never reached {state}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+const STEPS: &str = "[{ units = 1 }, { units = 2 }]";
+
+fn assert_one_line_error(out: &Output, needle: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {} stderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    let err = stderr(out);
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+}
+
+#[test]
+fn a_canary_rollout_verifies_every_stage_and_succeeds() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.trim_end().ends_with("rollout demo-1: succeeded"), "{text}");
+    assert_eq!(text.matches("verify error-ratio: pass").count(), 3, "{text}");
+    let status = sb.status("demo-1");
+    assert_eq!(status["state"], "succeeded");
+    let history = sb.history("demo-1");
+    for stage in ["canary", "step-2", "promote"] {
+        assert!(history.contains(&format!("applied stage {stage}")), "{history}");
+    }
+    assert!(history.contains("finalizing → succeeded"), "{history}");
+}
+
+#[test]
+fn a_failing_verification_rolls_back_by_itself_and_history_says_why() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("broken", 1, STEPS);
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
+    assert!(stdout(&out).trim_end().ends_with("rollout broken-1: rolled-back"));
+    let history = sb.history("broken-1");
+    assert!(
+        history.contains("verifying → rolling-back") && history.contains("error-ratio: value 0.02 > max 0.01"),
+        "{history}"
+    );
+    assert!(history.contains("rolled back 2 units"), "{history}");
+    assert!(history.contains("rolling-back → rolled-back"), "{history}");
+    let status = sb.status("broken-1");
+    assert_eq!(status["state"], "rolled-back");
+    assert_eq!(status["applied_through"], 1);
+    assert!(status["note"].as_str().unwrap().contains("failed"), "{status}");
+}
+
+#[test]
+fn a_malformed_spec_is_refused_and_creates_no_state() {
+    let sb = Sandbox::new();
+    let path = sb.path("bad.toml");
+    std::fs::write(&path, "name = \"x\"\nfrom = \"1\"\nto = 2 3\n").unwrap();
+    let out = sb.run(&["run", path.to_str().unwrap()]);
+    assert_one_line_error(&out, "bad.toml:3:");
+    assert!(!sb.state().exists(), "a refused spec created the state store");
+}
+
+#[test]
+fn an_unknown_plugin_file_is_refused_and_creates_no_state() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("file = \"recorder.wasm\"", "file = \"gone.wasm\"");
+    std::fs::write(&spec, text).unwrap();
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "gone.wasm");
+    assert!(!sb.state().exists());
+}
+
+#[test]
+fn a_plugin_of_the_wrong_kind_is_refused_naming_both_kinds() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replacen("file = \"recorder.wasm\"", "file = \"threshold.wasm\"", 1)
+        .replacen(&sb.digest("recorder.wasm"), &sb.digest("threshold.wasm"), 1);
+    std::fs::write(&spec, text).unwrap();
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "expected a target");
+    assert!(stderr(&out).contains("found a verifier"));
+}
+
+#[test]
+fn unknown_rollout_ids_are_refused() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    assert!(sb.run(&["run", spec.to_str().unwrap()]).status.success());
+    for cmd in ["status", "history", "approve", "pause", "resume", "abort"] {
+        let out = sb.run(&[cmd, "demo-7"]);
+        assert_one_line_error(&out, "unknown rollout \"demo-7\"");
+    }
+}
+
+#[test]
+fn approve_on_a_rollout_not_awaiting_approval_changes_nothing() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    assert!(sb.run(&["run", spec.to_str().unwrap()]).status.success());
+    let before = sb.history("demo-1");
+    let out = sb.run(&["approve", "demo-1"]);
+    assert_one_line_error(&out, "only a rollout awaiting approval can be approved");
+    assert_eq!(sb.history("demo-1"), before);
+    assert_eq!(sb.status("demo-1")["state"], "succeeded");
+}
+
+#[test]
+fn an_approval_from_a_second_terminal_continues_the_running_rollout() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("gated", 99, "[{ units = 1 }, { units = 4, approval = true }]");
+    let runner = sb.spawn(&["run", spec.to_str().unwrap()]);
+    sb.wait_for("gated-1", "awaiting-approval");
+    let out = sb.run(&["approve", "gated-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("carries on"), "{}", stdout(&out));
+    let out = runner.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("⏸ awaiting-approval"), "{}", stdout(&out));
+    let history = sb.history("gated-1");
+    assert!(
+        history.contains("(upshift approve)") && history.contains("awaiting-approval → applying"),
+        "{history}"
+    );
+}
+
+#[test]
+fn pause_and_resume_from_a_second_terminal() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("slow", 99, "[{ units = 1, bake_seconds = 3 }, { units = 4 }]");
+    let runner = sb.spawn(&["run", spec.to_str().unwrap()]);
+    sb.wait_for("slow-1", "baking");
+    assert!(sb.run(&["pause", "slow-1"]).status.success());
+    assert_eq!(sb.status("slow-1")["state"], "paused");
+    let out = sb.run(&["resume", "slow-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = runner.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let history = sb.history("slow-1");
+    assert!(
+        history.contains("baking → paused") && history.contains("paused → baking"),
+        "{history}"
+    );
+}
+
+#[test]
+fn no_wait_stops_at_an_approval_and_abort_rolls_back() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("held", 99, "[{ units = 1 }, { units = 4, approval = true }]");
+    let out = sb.run(&["run", "--no-wait", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let out = sb.run(&["abort", "held-1", "--reason", "changed our minds"]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sb.status("held-1")["state"], "rolled-back");
+    let history = sb.history("held-1");
+    assert!(
+        history.contains("aborted by") && history.contains("changed our minds"),
+        "{history}"
+    );
+    assert!(history.contains("rolled back 1 units"), "{history}");
+}
+
+#[test]
+fn a_second_run_of_the_same_spec_continues_the_unfinished_rollout() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("again", 99, "[{ units = 1 }, { units = 4, approval = true }]");
+    assert_eq!(
+        sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(),
+        Some(3)
+    );
+    assert!(sb.run(&["approve", "again-1"]).status.success());
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("continuing rollout again-1"), "{}", stdout(&out));
+    assert_eq!(sb.status("again-1")["state"], "succeeded");
+}
+
+#[test]
+fn list_and_status_speak_json() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    assert!(sb.run(&["run", spec.to_str().unwrap()]).status.success());
+    let out = sb.run(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["id"], "demo-1");
+    assert_eq!(list[0]["name"], "demo");
+    assert_eq!(list[0]["state"], "succeeded");
+    let status = sb.status("demo-1");
+    assert_eq!(status["id"], "demo-1");
+    assert_eq!(status["stage"]["count"], 3);
+    let out = sb.run(&["history", "demo-1", "--json"]);
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(history.as_array().unwrap().iter().any(|e| e["kind"] == "call"));
+}
