@@ -1,5 +1,9 @@
 //! Turning the JSON config the host passes into the author's typed config struct.
 
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -17,6 +21,40 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, PluginError> {
         other => other,
     };
     serde_json::from_str(json).map_err(|e| PluginError::invalid_config(format!("config: {e}")))
+}
+
+thread_local! {
+    /// The last config parsed for each config type: the host passes the same JSON on every call of
+    /// a rollout, so it is parsed once. One entry per type bounds the memory this keeps.
+    static PARSED: RefCell<Vec<(TypeId, String, Rc<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `json` parsed into `T`, parsing only when `json` differs from the last config of
+/// type `T` seen by this plugin instance.
+pub fn with_config<T: DeserializeOwned + 'static, R>(json: &str, f: impl FnOnce(&T) -> R) -> Result<R, PluginError> {
+    let id = TypeId::of::<T>();
+    let cached = PARSED.with(|p| {
+        p.borrow()
+            .iter()
+            .find(|(t, j, _)| *t == id && j == json)
+            .map(|(_, _, v)| v.clone())
+    });
+    let value: Rc<dyn Any> = match cached {
+        Some(v) => v,
+        None => {
+            let parsed: Rc<dyn Any> = Rc::new(parse_config::<T>(json)?);
+            PARSED.with(|p| {
+                let mut p = p.borrow_mut();
+                p.retain(|(t, _, _)| *t != id);
+                p.push((id, json.to_string(), parsed.clone()));
+            });
+            parsed
+        }
+    };
+    match value.downcast_ref::<T>() {
+        Some(config) => Ok(f(config)),
+        None => Err(PluginError::internal("config cache holds a value of another type")),
+    }
 }
 
 #[cfg(test)]
@@ -39,6 +77,17 @@ mod tests {
         let err = parse_config::<Limits>(r#"{"max": 3, "mx": 4}"#).unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::InvalidConfig);
         assert!(err.message.contains("mx"), "{}", err.message);
+    }
+
+    #[test]
+    fn with_config_parses_once_per_distinct_json() {
+        let a = with_config::<Limits, _>(r#"{"max": 1}"#, |l| l.max).unwrap();
+        let b = with_config::<Limits, _>(r#"{"max": 2}"#, |l| l.max).unwrap();
+        let again = with_config::<Limits, _>(r#"{"max": 2}"#, |l| l as *const Limits as usize).unwrap();
+        let same = with_config::<Limits, _>(r#"{"max": 2}"#, |l| l as *const Limits as usize).unwrap();
+        assert_eq!((a, b), (1, 2));
+        assert_eq!(again, same, "the second call reuses the parsed value");
+        assert!(with_config::<Limits, _>(r#"{"max": "x"}"#, |l| l.max).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!
 //! impl Verifier for LagCheck {
 //!     type Config = Config;
-//!     fn verify(check: Check, config: Config) -> Result<Verdict, PluginError> {
+//!     fn verify(check: Check, config: &Config) -> Result<Verdict, PluginError> {
 //!         let lag = 0.5; // measure something real here
 //!         let verdict = if lag <= config.max_lag { Verdict::pass("lag within budget") } else { Verdict::fail("lag over budget") };
 //!         Ok(verdict.measure("lag", lag, "s"))
@@ -38,7 +38,7 @@ mod target;
 mod types;
 mod verifier;
 
-pub use config::{NoConfig, parse_config};
+pub use config::{NoConfig, parse_config, with_config};
 pub use host::{clock, log, state};
 pub use strategy::{Decision, Progress, Strategy};
 pub use target::{Capabilities, Change, Description, Observation, Operation, Target, UnitVersion};

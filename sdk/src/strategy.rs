@@ -3,19 +3,19 @@
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::strategy::exports::upshift::plugin::strategy::{Decision, Progress};
-use crate::config::parse_config;
+use crate::config::with_config;
 use crate::types::{PluginError, RolloutInfo, Stage};
 
 /// Plans the stages of a rollout and decides what follows each one.
 pub trait Strategy {
     /// The plugin's config from the spec.
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + 'static;
 
     /// The stages, in order. An empty plan is an error.
-    fn plan(config: Self::Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError>;
+    fn plan(config: &Self::Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError>;
 
     /// Called after a stage has baked and passed verification. The default goes on.
-    fn next(config: Self::Config, progress: Progress) -> Result<Decision, PluginError> {
+    fn next(config: &Self::Config, progress: Progress) -> Result<Decision, PluginError> {
         let _ = (config, progress);
         Ok(Decision::Continue)
     }
@@ -23,12 +23,12 @@ pub trait Strategy {
 
 #[doc(hidden)]
 pub fn dispatch_plan<S: Strategy>(config: String, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
-    S::plan(parse_config(&config)?, rollout)
+    with_config(&config, |c| S::plan(c, rollout))?
 }
 
 #[doc(hidden)]
 pub fn dispatch_next<S: Strategy>(config: String, progress: Progress) -> Result<Decision, PluginError> {
-    S::next(parse_config(&config)?, progress)
+    with_config(&config, |c| S::next(c, progress))?
 }
 
 /// Exports a type implementing [`Strategy`] as this component's strategy.
@@ -53,6 +53,9 @@ macro_rules! export_strategy {
             }
         }
 
+        // Only a wasm32 build exports the component ABI: the export names (`upshift:plugin/...`) are
+        // not valid native symbol names, and native builds exist for unit tests.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::strategy::__export_strategy_world!(__UpshiftStrategyExport with_types_in $crate::bindings::strategy);
     };
 }

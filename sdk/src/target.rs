@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 pub use crate::bindings::target::exports::upshift::plugin::target::{
     Capabilities, Change, Description, Observation, Operation, UnitVersion,
 };
-use crate::config::parse_config;
+use crate::config::with_config;
 use crate::types::PluginError;
 
 /// The thing being upgraded.
@@ -14,41 +14,41 @@ use crate::types::PluginError;
 /// implementation must answer an id it already completed without doing the work again.
 pub trait Target {
     /// The plugin's config from the spec.
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + 'static;
 
     /// Static facts: name, version, what the target can do. Must not touch anything.
     fn describe() -> Description;
     /// What is live now. Must not change anything.
-    fn observe(config: Self::Config, from_version: String, to_version: String) -> Result<Observation, PluginError>;
+    fn observe(config: &Self::Config, from_version: String, to_version: String) -> Result<Observation, PluginError>;
     /// Moves this stage's slice (`op.weight`, `op.units`) to the new version.
-    fn apply(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
+    fn apply(op: Operation, config: &Self::Config) -> Result<Change, PluginError>;
     /// Moves everything in `op.units` (and the weight) back to the old version.
-    fn rollback(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
+    fn rollback(op: Operation, config: &Self::Config) -> Result<Change, PluginError>;
     /// Promotes the new version fully and cleans up.
-    fn finalize(op: Operation, config: Self::Config) -> Result<Change, PluginError>;
+    fn finalize(op: Operation, config: &Self::Config) -> Result<Change, PluginError>;
 }
 
 #[doc(hidden)]
 pub fn dispatch_observe<T: Target>(config: String, from: String, to: String) -> Result<Observation, PluginError> {
-    T::observe(parse_config(&config)?, from, to)
+    with_config(&config, |c| T::observe(c, from, to))?
 }
 
 #[doc(hidden)]
 pub fn dispatch_apply<T: Target>(op: Operation) -> Result<Change, PluginError> {
-    let config = parse_config(&op.config)?;
-    T::apply(op, config)
+    let json = op.config.clone();
+    with_config(&json, |c| T::apply(op, c))?
 }
 
 #[doc(hidden)]
 pub fn dispatch_rollback<T: Target>(op: Operation) -> Result<Change, PluginError> {
-    let config = parse_config(&op.config)?;
-    T::rollback(op, config)
+    let json = op.config.clone();
+    with_config(&json, |c| T::rollback(op, c))?
 }
 
 #[doc(hidden)]
 pub fn dispatch_finalize<T: Target>(op: Operation) -> Result<Change, PluginError> {
-    let config = parse_config(&op.config)?;
-    T::finalize(op, config)
+    let json = op.config.clone();
+    with_config(&json, |c| T::finalize(op, c))?
 }
 
 /// Exports a type implementing [`Target`] as this component's target.
@@ -80,6 +80,9 @@ macro_rules! export_target {
             }
         }
 
+        // Only a wasm32 build exports the component ABI: the export names (`upshift:plugin/...`) are
+        // not valid native symbol names, and native builds exist for unit tests.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::target::__export_target_world!(__UpshiftTargetExport with_types_in $crate::bindings::target);
     };
 }

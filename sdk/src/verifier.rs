@@ -3,21 +3,21 @@
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::verifier::exports::upshift::plugin::verifier::Check;
-use crate::config::parse_config;
+use crate::config::with_config;
 use crate::types::{PluginError, Verdict};
 
 /// A check that judges one stage of a rollout.
 pub trait Verifier {
     /// The plugin's config from the spec.
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + 'static;
 
     /// A verdict is a judgement (pass, fail, inconclusive); an `Err` means no judgement could be made.
-    fn verify(check: Check, config: Self::Config) -> Result<Verdict, PluginError>;
+    fn verify(check: Check, config: &Self::Config) -> Result<Verdict, PluginError>;
 }
 
 #[doc(hidden)]
 pub fn dispatch_verify<V: Verifier>(check: Check, config: String) -> Result<Verdict, PluginError> {
-    V::verify(check, parse_config(&config)?)
+    with_config(&config, |c| V::verify(check, c))?
 }
 
 /// Exports a type implementing [`Verifier`] as this component's verifier.
@@ -38,6 +38,9 @@ macro_rules! export_verifier {
             }
         }
 
+        // Only a wasm32 build exports the component ABI: the export names (`upshift:plugin/...`) are
+        // not valid native symbol names, and native builds exist for unit tests.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::verifier::__export_verifier_world!(__UpshiftVerifierExport with_types_in $crate::bindings::verifier);
     };
 }

@@ -12,7 +12,7 @@ pub struct DenyVersions;
 impl Verifier for DenyVersions {
     type Config = Config;
 
-    fn verify(check: Check, config: Config) -> Result<Verdict, PluginError> {
+    fn verify(check: Check, config: &Config) -> Result<Verdict, PluginError> {
         let verdict = match config.denied.contains(&check.to_version) {
             true => Verdict::fail(format!("{} is on the deny list", check.to_version)),
             false => Verdict::pass(format!("{} is allowed", check.to_version)),
@@ -49,14 +49,14 @@ mod tests {
 
     #[test]
     fn a_denied_version_fails() {
-        let v = DenyVersions::verify(check("1.2.3"), config()).unwrap();
+        let v = DenyVersions::verify(check("1.2.3"), &config()).unwrap();
         assert_eq!(v.outcome, Outcome::Fail);
         assert!(v.reason.contains("deny list"));
     }
 
     #[test]
     fn other_versions_pass() {
-        let v = DenyVersions::verify(check("1.2.4"), config()).unwrap();
+        let v = DenyVersions::verify(check("1.2.4"), &config()).unwrap();
         assert_eq!(v.outcome, Outcome::Pass);
         assert_eq!(v.measurements[0].value, 1.0);
     }

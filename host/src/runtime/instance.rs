@@ -152,9 +152,8 @@ impl<W: World> PluginInstance<W> {
         call: &'static str,
         f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, WitPluginError>>,
     ) -> Result<R, CallError> {
-        let plugin = self.plugin.name.to_string();
         self.call(call, f)?.map_err(|e| CallError::Plugin {
-            plugin,
+            plugin: self.plugin.name.to_string(),
             call,
             kind: e.kind,
             message: e.message,

@@ -19,7 +19,7 @@ pub struct AllAtOnce;
 impl Strategy for AllAtOnce {
     type Config = Config;
 
-    fn plan(config: Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
+    fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
         let mut stage = Stage::new("all")
             .units(rollout.units)
             .bake(config.bake_seconds)
@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn one_verified_stage_with_everything() {
-        let stages = AllAtOnce::plan(Config::default(), info(&["a", "b"], true)).unwrap();
+        let stages = AllAtOnce::plan(&Config::default(), info(&["a", "b"], true)).unwrap();
         assert_eq!(stages.len(), 1);
         assert_eq!(stages[0].units, vec!["a", "b"]);
         assert_eq!(stages[0].weight, Some(100));

@@ -28,7 +28,7 @@ pub struct Batches;
 impl Strategy for Batches {
     type Config = Config;
 
-    fn plan(config: Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
+    fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
         let cap = config.max_unavailable.unwrap_or(config.batch_size);
         let size = config.batch_size.min(cap);
         if size == 0 {
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn canary_then_batches_of_three() {
-        let stages = Batches::plan(config(3, 1, None), info(8)).unwrap();
+        let stages = Batches::plan(&config(3, 1, None), info(8)).unwrap();
         let sizes: Vec<_> = stages.iter().map(|s| s.units.len()).collect();
         assert_eq!(sizes, vec![1, 3, 3, 1]);
         assert_eq!(stages[0].name, "canary");
@@ -101,12 +101,12 @@ mod tests {
 
     #[test]
     fn max_unavailable_caps_the_batch() {
-        let stages = Batches::plan(config(5, 0, Some(2)), info(4)).unwrap();
+        let stages = Batches::plan(&config(5, 0, Some(2)), info(4)).unwrap();
         assert!(stages.iter().all(|s| s.units.len() == 2));
     }
 
     #[test]
     fn zero_batch_is_invalid() {
-        assert!(Batches::plan(config(0, 0, None), info(4)).is_err());
+        assert!(Batches::plan(&config(0, 0, None), info(4)).is_err());
     }
 }

@@ -50,7 +50,7 @@ pub struct Canary;
 impl Strategy for Canary {
     type Config = Config;
 
-    fn plan(config: Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
+    fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
         if config.steps.is_empty() {
             return Err(PluginError::invalid_config(
                 "canary: `steps` is empty; give at least one step",
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn weights_then_implicit_promotion() {
         let c = config(r#"{"steps": [{"weight": 1}, {"weight": 25, "bake_seconds": 30}]}"#);
-        let stages = Canary::plan(c, info(0, true)).unwrap();
+        let stages = Canary::plan(&c, info(0, true)).unwrap();
         let weights: Vec<_> = stages.iter().map(|s| s.weight).collect();
         assert_eq!(weights, vec![Some(1), Some(25), Some(100)]);
         assert_eq!(stages[1].bake_seconds, 30);
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn one_unit_canary_then_the_rest() {
         let c = config(r#"{"steps": [{"units": 1}, {"units_percent": 100}]}"#);
-        let stages = Canary::plan(c, info(8, false)).unwrap();
+        let stages = Canary::plan(&c, info(8, false)).unwrap();
         assert_eq!(stages.len(), 2);
         assert_eq!(stages[0].units, vec!["shard-0"]);
         assert_eq!(stages[1].units.len(), 7);
@@ -150,12 +150,12 @@ mod tests {
     #[test]
     fn weight_on_a_target_without_traffic_split_is_invalid() {
         let c = config(r#"{"steps": [{"weight": 5}]}"#);
-        let err = Canary::plan(c, info(3, false)).unwrap_err();
+        let err = Canary::plan(&c, info(3, false)).unwrap_err();
         assert!(err.message.contains("cannot split traffic"), "{}", err.message);
     }
 
     #[test]
     fn empty_steps_are_invalid() {
-        assert!(Canary::plan(config(r#"{"steps": []}"#), info(3, false)).is_err());
+        assert!(Canary::plan(&config(r#"{"steps": []}"#), info(3, false)).is_err());
     }
 }

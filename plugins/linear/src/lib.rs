@@ -19,7 +19,7 @@ pub struct Linear;
 impl Strategy for Linear {
     type Config = Config;
 
-    fn plan(config: Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
+    fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
         if !(1..=100).contains(&config.step_percent) {
             return Err(PluginError::invalid_config(
                 "linear: `step_percent` must be between 1 and 100",
@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn quarter_steps_of_traffic() {
         let stages = Linear::plan(
-            Config {
+            &Config {
                 step_percent: 25,
                 bake_seconds: 60,
             },
@@ -74,7 +74,7 @@ mod tests {
     fn steps_that_move_no_new_unit_are_merged_away() {
         // 3 units in 10% steps: 10% -> 1 unit, 40% -> 2 units, 70% -> 3 units.
         let stages = Linear::plan(
-            Config {
+            &Config {
                 step_percent: 10,
                 bake_seconds: 0,
             },
@@ -89,7 +89,7 @@ mod tests {
     fn zero_step_is_invalid() {
         assert!(
             Linear::plan(
-                Config {
+                &Config {
                     step_percent: 0,
                     bake_seconds: 0
                 },

@@ -7,7 +7,7 @@ pub struct Spin;
 impl Verifier for Spin {
     type Config = NoConfig;
 
-    fn verify(_: Check, _: NoConfig) -> Result<Verdict, PluginError> {
+    fn verify(_: Check, _: &NoConfig) -> Result<Verdict, PluginError> {
         let mut n: u64 = 0;
         loop {
             n = std::hint::black_box(n.wrapping_add(1));

@@ -8,7 +8,7 @@ pub struct Bomb;
 impl Verifier for Bomb {
     type Config = NoConfig;
 
-    fn verify(_: Check, _: NoConfig) -> Result<Verdict, PluginError> {
+    fn verify(_: Check, _: &NoConfig) -> Result<Verdict, PluginError> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
             hoard.push(std::hint::black_box(vec![0xA5; 1 << 20]));
