@@ -13,26 +13,14 @@ const WASM_PROFILE: &str = "wasm";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("host/ lives inside the workspace")
-        .to_path_buf();
-    for watched in [
-        "plugins",
-        "sdk/src",
-        "sdk/Cargo.toml",
-        "wit",
-        "Cargo.lock",
-        "Cargo.toml",
-    ] {
+    let root = manifest_dir.parent().expect("host/ lives inside the workspace").to_path_buf();
+    for watched in ["plugins", "sdk/src", "sdk/Cargo.toml", "wit", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     let plugins = plugin_names(&root.join("plugins"));
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("wasm-plugins");
+    let target_dir =
+        env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("wasm-plugins");
     if !plugins.is_empty() {
         ensure_wasm_target();
         build_plugins(&root, &target_dir, &plugins);
@@ -40,17 +28,10 @@ fn main() {
 
     let mut table = String::from("/// Every embedded first-party plugin.\npub static PLUGINS: &[BuiltinPlugin] = &[\n");
     for name in &plugins {
-        let wasm = target_dir
-            .join(WASM_TARGET)
-            .join(WASM_PROFILE)
-            .join(format!("{}.wasm", name.replace('-', "_")));
+        let wasm = target_dir.join(WASM_TARGET).join(WASM_PROFILE).join(format!("{}.wasm", name.replace('-', "_")));
         assert!(wasm.exists(), "plugin {name} built but {} is missing", wasm.display());
         let path = wasm.to_str().expect("target directory path is UTF-8");
-        writeln!(
-            table,
-            "    BuiltinPlugin {{ name: {name:?}, bytes: include_bytes!({path:?}) }},"
-        )
-        .unwrap();
+        writeln!(table, "    BuiltinPlugin {{ name: {name:?}, bytes: include_bytes!({path:?}) }},").unwrap();
     }
     table.push_str("];\n");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin_plugins.rs");
@@ -75,19 +56,13 @@ fn plugin_names(dir: &Path) -> Vec<String> {
 /// Installs the wasm32-wasip2 standard library through rustup when the toolchain lacks it.
 fn ensure_wasm_target() {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("run rustc --print sysroot");
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().expect("run rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
         return;
     }
     println!("cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)");
-    let ok = Command::new("rustup")
-        .args(["target", "add", WASM_TARGET])
-        .status()
-        .map(|s| s.success());
+    let ok = Command::new("rustup").args(["target", "add", WASM_TARGET]).status().map(|s| s.success());
     assert!(
         matches!(ok, Ok(true)),
         "the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed; install it and build again"
@@ -117,8 +92,5 @@ fn build_plugins(root: &Path, target_dir: &Path, plugins: &[String]) {
     // Whatever the nested cargo prints goes to stderr: a build script's stdout is for cargo directives.
     cmd.stdout(std::io::stderr());
     let status = cmd.status().expect("run cargo to build the plugins");
-    assert!(
-        status.success(),
-        "building the first-party plugins for {WASM_TARGET} failed (see the errors above)"
-    );
+    assert!(status.success(), "building the first-party plugins for {WASM_TARGET} failed (see the errors above)");
 }

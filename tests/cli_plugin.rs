@@ -14,10 +14,7 @@ fn inspect_shows_kind_world_digest_and_imports_of_the_example_verifier() {
     let out = run(&["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("kind:     verifier (world upshift:plugin/verifier-plugin@0.1.0)"),
-        "{text}"
-    );
+    assert!(text.contains("kind:     verifier (world upshift:plugin/verifier-plugin@0.1.0)"), "{text}");
     let digest = upshift::runtime::Digest::of(&std::fs::read(&wasm).unwrap()).to_hex();
     assert!(text.contains(&digest), "{text}");
     assert!(text.contains("upshift:plugin/verifier@0.1.0"), "{text}");
@@ -34,12 +31,7 @@ fn inspect_json_describes_a_target() {
     assert_eq!(json["describe"]["name"], "recorder");
     assert_eq!(json["describe"]["capabilities"]["rollback"], true);
     assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
-    let imports: Vec<&str> = json["imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
+    let imports: Vec<&str> = json["imports"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert!(imports.contains(&"upshift:plugin/state@0.1.0"), "{imports:?}");
 }
 
@@ -67,12 +59,7 @@ fn list_names_the_builtin_strategies() {
     let out = run(&["plugin", "list", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
+    let names: Vec<&str> = json.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
     for expected in ["all-at-once", "batches", "canary", "linear"] {
         assert!(names.contains(&expected), "{names:?}");
     }

@@ -69,10 +69,7 @@ config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = common::upshift();
-        cmd.arg("--state")
-            .arg(self.state())
-            .args(args)
-            .current_dir(self.dir.path());
+        cmd.arg("--state").arg(self.state()).args(args).current_dir(self.dir.path());
         cmd
     }
 
@@ -81,11 +78,7 @@ config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
     }
 
     fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 
     fn status(&self, id: &str) -> serde_json::Value {
@@ -120,13 +113,7 @@ config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
 const STEPS: &str = "[{ units = 1 }, { units = 2 }]";
 
 fn assert_one_line_error(out: &Output, needle: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "stdout: {} stderr: {}",
-        stdout(out),
-        stderr(out)
-    );
+    assert_eq!(out.status.code(), Some(2), "stdout: {} stderr: {}", stdout(out), stderr(out));
     let err = stderr(out);
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
@@ -184,9 +171,7 @@ fn a_malformed_spec_is_refused_and_creates_no_state() {
 fn an_unknown_plugin_file_is_refused_and_creates_no_state() {
     let sb = Sandbox::new();
     let spec = sb.spec("demo", 99, STEPS);
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace("file = \"recorder.wasm\"", "file = \"gone.wasm\"");
+    let text = std::fs::read_to_string(&spec).unwrap().replace("file = \"recorder.wasm\"", "file = \"gone.wasm\"");
     std::fs::write(&spec, text).unwrap();
     let out = sb.run(&["run", spec.to_str().unwrap()]);
     assert_one_line_error(&out, "gone.wasm");
@@ -243,10 +228,7 @@ fn an_approval_from_a_second_terminal_continues_the_running_rollout() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("⏸ awaiting-approval"), "{}", stdout(&out));
     let history = sb.history("gated-1");
-    assert!(
-        history.contains("(upshift approve)") && history.contains("awaiting-approval → applying"),
-        "{history}"
-    );
+    assert!(history.contains("(upshift approve)") && history.contains("awaiting-approval → applying"), "{history}");
 }
 
 #[test]
@@ -262,10 +244,7 @@ fn pause_and_resume_from_a_second_terminal() {
     let out = runner.wait_with_output().unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let history = sb.history("slow-1");
-    assert!(
-        history.contains("baking → paused") && history.contains("paused → baking"),
-        "{history}"
-    );
+    assert!(history.contains("baking → paused") && history.contains("paused → baking"), "{history}");
 }
 
 #[test]
@@ -278,10 +257,7 @@ fn no_wait_stops_at_an_approval_and_abort_rolls_back() {
     assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(sb.status("held-1")["state"], "rolled-back");
     let history = sb.history("held-1");
-    assert!(
-        history.contains("aborted by") && history.contains("changed our minds"),
-        "{history}"
-    );
+    assert!(history.contains("aborted by") && history.contains("changed our minds"), "{history}");
     assert!(history.contains("rolled back 1 units"), "{history}");
 }
 
@@ -289,10 +265,7 @@ fn no_wait_stops_at_an_approval_and_abort_rolls_back() {
 fn a_second_run_of_the_same_spec_continues_the_unfinished_rollout() {
     let sb = Sandbox::new();
     let spec = sb.spec("again", 99, "[{ units = 1 }, { units = 4, approval = true }]");
-    assert_eq!(
-        sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(),
-        Some(3)
-    );
+    assert_eq!(sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(), Some(3));
     assert!(sb.run(&["approve", "again-1"]).status.success());
     let out = sb.run(&["run", spec.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stdout(&out));

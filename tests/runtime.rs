@@ -15,10 +15,7 @@ use upshift::runtime::{
 use common::fixture;
 
 fn file(path: &Path) -> PluginSource {
-    PluginSource::File {
-        path: path.to_path_buf(),
-        sha256: None,
-    }
+    PluginSource::File { path: path.to_path_buf(), sha256: None }
 }
 
 fn check(stage_index: u32) -> Check {
@@ -38,9 +35,7 @@ const THRESHOLD_CONFIG: &str = r#"{"value": 0.004, "max": 0.01, "regress_from_st
 
 /// A good verifier still runs on `runtime`: the host survived whatever came before.
 fn assert_runs_good_plugin(runtime: &Runtime) {
-    let plugin = runtime
-        .load(&file(&fixture("threshold")), PluginKind::Verifier)
-        .expect("load threshold");
+    let plugin = runtime.load(&file(&fixture("threshold")), PluginKind::Verifier).expect("load threshold");
     let mut v = VerifierInstance::new(plugin, Scope::default());
     let verdict = v.verify(&check(0), THRESHOLD_CONFIG).expect("threshold verifies");
     assert_eq!(verdict.outcome, Outcome::Pass);
@@ -88,9 +83,7 @@ fn a_target_runs_and_repeated_operation_ids_apply_once() {
 #[test]
 fn a_verifier_judges_and_records_measurements() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&file(&fixture("threshold")), PluginKind::Verifier)
-        .unwrap();
+    let plugin = runtime.load(&file(&fixture("threshold")), PluginKind::Verifier).unwrap();
     let mut v = VerifierInstance::new(plugin, Scope::default());
     let pass = v.verify(&check(0), THRESHOLD_CONFIG).unwrap();
     assert_eq!(pass.outcome, Outcome::Pass);
@@ -103,30 +96,17 @@ fn a_verifier_judges_and_records_measurements() {
 #[test]
 fn a_verifier_with_bad_config_returns_a_typed_error() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&file(&fixture("threshold")), PluginKind::Verifier)
-        .unwrap();
+    let plugin = runtime.load(&file(&fixture("threshold")), PluginKind::Verifier).unwrap();
     let mut v = VerifierInstance::new(plugin, Scope::default());
     let err = v.verify(&check(0), r#"{"value": 1}"#).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CallError::Plugin {
-                kind: upshift::runtime::ErrorKind::InvalidConfig,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, CallError::Plugin { kind: upshift::runtime::ErrorKind::InvalidConfig, .. }), "{err}");
     assert!(err.to_string().contains("missing field `max`"), "{err}");
 }
 
 #[test]
 fn builtin_strategies_plan_stages() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&PluginSource::Builtin("canary".into()), PluginKind::Strategy)
-        .unwrap();
+    let plugin = runtime.load(&PluginSource::Builtin("canary".into()), PluginKind::Strategy).unwrap();
     let mut s = StrategyInstance::new(plugin, Scope::default());
     let info = RolloutInfo {
         id: "r1".into(),
@@ -136,46 +116,28 @@ fn builtin_strategies_plan_stages() {
         units: (0..8).map(|i| format!("shard-{i}")).collect(),
         traffic_split: false,
     };
-    let stages = s
-        .plan(r#"{"steps": [{"units": 1, "bake_seconds": 5}, {"units": 4}]}"#, &info)
-        .unwrap();
+    let stages = s.plan(r#"{"steps": [{"units": 1, "bake_seconds": 5}, {"units": 4}]}"#, &info).unwrap();
     let sizes: Vec<usize> = stages.iter().map(|s| s.units.len()).collect();
     assert_eq!(sizes, vec![1, 3, 4]);
     assert_eq!(stages[0].bake_seconds, 5);
 
     for name in ["all-at-once", "linear", "batches"] {
-        assert!(
-            runtime
-                .load(&PluginSource::Builtin(name.into()), PluginKind::Strategy)
-                .is_ok(),
-            "{name}"
-        );
+        assert!(runtime.load(&PluginSource::Builtin(name.into()), PluginKind::Strategy).is_ok(), "{name}");
     }
 }
 
 #[test]
 fn a_looping_plugin_is_stopped_by_its_deadline() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&file(&fixture("infinite-loop")), PluginKind::Verifier)
-        .unwrap();
+    let plugin = runtime.load(&file(&fixture("infinite-loop")), PluginKind::Verifier).unwrap();
     let limit = Duration::from_millis(200);
-    let scope = Scope {
-        limits: Limits {
-            call_timeout: limit,
-            ..Limits::default()
-        },
-        ..Scope::default()
-    };
+    let scope = Scope { limits: Limits { call_timeout: limit, ..Limits::default() }, ..Scope::default() };
     let mut v = VerifierInstance::new(plugin, scope);
     let started = Instant::now();
     let err = v.verify(&check(0), "{}").unwrap_err();
     let took = started.elapsed();
     assert!(matches!(err, CallError::Timeout { call: "verify", .. }), "{err}");
-    assert!(
-        err.to_string().contains("infinite_loop.wasm"),
-        "names the plugin: {err}"
-    );
+    assert!(err.to_string().contains("infinite_loop.wasm"), "names the plugin: {err}");
     assert!(took >= limit, "stopped before its limit: {took:?}");
     // Generous bound: this asserts the deadline works at all, not how fast.
     assert!(took < Duration::from_secs(20), "deadline not enforced: {took:?}");
@@ -185,22 +147,11 @@ fn a_looping_plugin_is_stopped_by_its_deadline() {
 #[test]
 fn a_plugin_allocating_past_its_memory_limit_is_stopped() {
     let runtime = Runtime::new().unwrap();
-    let plugin = runtime
-        .load(&file(&fixture("memory-bomb")), PluginKind::Verifier)
-        .unwrap();
-    let scope = Scope {
-        limits: Limits {
-            memory_bytes: 16 << 20,
-            ..Limits::default()
-        },
-        ..Scope::default()
-    };
+    let plugin = runtime.load(&file(&fixture("memory-bomb")), PluginKind::Verifier).unwrap();
+    let scope = Scope { limits: Limits { memory_bytes: 16 << 20, ..Limits::default() }, ..Scope::default() };
     let mut v = VerifierInstance::new(plugin, scope);
     let err = v.verify(&check(0), "{}").unwrap_err();
-    assert!(
-        matches!(err, CallError::MemoryLimit { limit_bytes, .. } if limit_bytes == 16 << 20),
-        "{err}"
-    );
+    assert!(matches!(err, CallError::MemoryLimit { limit_bytes, .. } if limit_bytes == 16 << 20), "{err}");
     let text = err.to_string();
     assert!(text.contains("memory_bomb.wasm") && text.contains("16 MiB"), "{text}");
     // The instance is discarded after the trap; calling again stops again rather than misbehaving.
@@ -212,20 +163,14 @@ fn a_plugin_allocating_past_its_memory_limit_is_stopped() {
 fn a_digest_mismatch_is_refused_showing_both_digests() {
     let runtime = Runtime::new().unwrap();
     let wrong = "0".repeat(64);
-    let source = PluginSource::File {
-        path: fixture("threshold"),
-        sha256: Some(wrong.clone()),
-    };
+    let source = PluginSource::File { path: fixture("threshold"), sha256: Some(wrong.clone()) };
     let err = runtime.load(&source, PluginKind::Verifier).unwrap_err();
     let actual = upshift::runtime::Digest::of(&std::fs::read(fixture("threshold")).unwrap()).to_hex();
     assert!(matches!(err, LoadError::DigestMismatch { .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains(&wrong) && text.contains(&actual), "{text}");
 
-    let right = PluginSource::File {
-        path: fixture("threshold"),
-        sha256: Some(format!("sha256:{actual}")),
-    };
+    let right = PluginSource::File { path: fixture("threshold"), sha256: Some(format!("sha256:{actual}")) };
     assert!(runtime.load(&right, PluginKind::Verifier).is_ok());
     assert_runs_good_plugin(&runtime);
 }
@@ -243,10 +188,7 @@ fn files_that_are_not_components_are_refused() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
 
     let err = runtime.load(&file(&core), PluginKind::Verifier).unwrap_err();
-    assert!(
-        err.to_string().contains("core WebAssembly module, not a component"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("core WebAssembly module, not a component"), "{err}");
     let err = runtime.load(&file(&text), PluginKind::Verifier).unwrap_err();
     assert!(err.to_string().contains("not WebAssembly"), "{err}");
     let err = runtime.load(&file(&truncated), PluginKind::Verifier).unwrap_err();
@@ -257,33 +199,17 @@ fn files_that_are_not_components_are_refused() {
 #[test]
 fn a_component_of_another_world_is_refused_naming_both_kinds() {
     let runtime = Runtime::new().unwrap();
-    let err = runtime
-        .load(&file(&fixture("recorder")), PluginKind::Verifier)
-        .unwrap_err();
+    let err = runtime.load(&file(&fixture("recorder")), PluginKind::Verifier).unwrap_err();
     let text = err.to_string();
-    assert!(
-        matches!(
-            err,
-            LoadError::WrongKind {
-                expected: PluginKind::Verifier,
-                ..
-            }
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("expected a verifier") && text.contains("found a target"),
-        "{text}"
-    );
+    assert!(matches!(err, LoadError::WrongKind { expected: PluginKind::Verifier, .. }), "{text}");
+    assert!(text.contains("expected a verifier") && text.contains("found a target"), "{text}");
     assert_runs_good_plugin(&runtime);
 }
 
 #[test]
 fn an_unknown_builtin_lists_the_known_ones() {
     let runtime = Runtime::new().unwrap();
-    let err = runtime
-        .load(&PluginSource::Builtin("canery".into()), PluginKind::Strategy)
-        .unwrap_err();
+    let err = runtime.load(&PluginSource::Builtin("canery".into()), PluginKind::Strategy).unwrap_err();
     assert!(err.to_string().contains("canary"), "{err}");
 }
 

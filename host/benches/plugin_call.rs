@@ -34,13 +34,7 @@ fn main() {
     let wasm = fixtures::fixture("threshold");
     let runtime = Runtime::new().expect("runtime");
     let plugin = runtime
-        .load(
-            &PluginSource::File {
-                path: wasm,
-                sha256: None,
-            },
-            PluginKind::Verifier,
-        )
+        .load(&PluginSource::File { path: wasm, sha256: None }, PluginKind::Verifier)
         .expect("load the threshold verifier");
     let check = check();
 
@@ -68,18 +62,9 @@ fn main() {
     println!();
     println!("plugin call, median of {SAMPLES} samples (ns per call)");
     println!("  (a) native call                     {native:>12.0}");
-    println!(
-        "  (b) wasm call, reused instance      {wasm_call:>12.0}   b/a = {:.1}",
-        wasm_call / native
-    );
-    println!(
-        "  (c) wasm instantiate + call         {wasm_fresh:>12.0}   c/a = {:.1}",
-        wasm_fresh / native
-    );
-    println!(
-        "  (d) subprocess, JSON lines          {subprocess:>12.0}   d/b = {:.1}",
-        subprocess / wasm_call
-    );
+    println!("  (b) wasm call, reused instance      {wasm_call:>12.0}   b/a = {:.1}", wasm_call / native);
+    println!("  (c) wasm instantiate + call         {wasm_fresh:>12.0}   c/a = {:.1}", wasm_fresh / native);
+    println!("  (d) subprocess, JSON lines          {subprocess:>12.0}   d/b = {:.1}", subprocess / wasm_call);
 
     let out_dir = fixtures::root().join("target").join("upshift-bench");
     std::fs::create_dir_all(&out_dir).expect("create target/upshift-bench");
@@ -125,11 +110,7 @@ impl NativeVerifier {
 }
 
 fn verdict(j: logic::Judgement) -> Verdict {
-    let m = |name: &str, value| Measurement {
-        name: name.into(),
-        value,
-        unit: Some("ratio".into()),
-    };
+    let m = |name: &str, value| Measurement { name: name.into(), value, unit: Some("ratio".into()) };
     Verdict {
         outcome: if j.pass { Outcome::Pass } else { Outcome::Fail },
         measurements: vec![m("value", j.value), m("max", j.max)],
@@ -174,12 +155,7 @@ impl Peer {
             .expect("start the peer process");
         let input = child.stdin.take().expect("stdin");
         let output = BufReader::new(child.stdout.take().expect("stdout"));
-        Peer {
-            child,
-            input,
-            output,
-            line: String::new(),
-        }
+        Peer { child, input, output, line: String::new() }
     }
 
     fn verify(&mut self, check: &Check) -> Verdict {

@@ -25,6 +25,7 @@ pub mod target {
             "upshift:plugin/log@0.1.0": crate::bindings::host::upshift::plugin::log,
             "upshift:plugin/clock@0.1.0": crate::bindings::host::upshift::plugin::clock,
             "upshift:plugin/state@0.1.0": crate::bindings::host::upshift::plugin::state,
+            "upshift:plugin/sql@0.1.0": crate::bindings::host::upshift::plugin::sql,
         },
     });
 }
@@ -42,6 +43,7 @@ pub mod verifier {
             "upshift:plugin/log@0.1.0": crate::bindings::host::upshift::plugin::log,
             "upshift:plugin/clock@0.1.0": crate::bindings::host::upshift::plugin::clock,
             "upshift:plugin/state@0.1.0": crate::bindings::host::upshift::plugin::state,
+            "upshift:plugin/sql@0.1.0": crate::bindings::host::upshift::plugin::sql,
         },
     });
 }
@@ -59,6 +61,7 @@ pub mod strategy {
             "upshift:plugin/log@0.1.0": crate::bindings::host::upshift::plugin::log,
             "upshift:plugin/clock@0.1.0": crate::bindings::host::upshift::plugin::clock,
             "upshift:plugin/state@0.1.0": crate::bindings::host::upshift::plugin::state,
+            "upshift:plugin/sql@0.1.0": crate::bindings::host::upshift::plugin::sql,
         },
     });
 }

@@ -33,12 +33,7 @@ thread_local! {
 /// type `T` seen by this plugin instance.
 pub fn with_config<T: DeserializeOwned + 'static, R>(json: &str, f: impl FnOnce(&T) -> R) -> Result<R, PluginError> {
     let id = TypeId::of::<T>();
-    let cached = PARSED.with(|p| {
-        p.borrow()
-            .iter()
-            .find(|(t, j, _)| *t == id && j == json)
-            .map(|(_, _, v)| v.clone())
-    });
+    let cached = PARSED.with(|p| p.borrow().iter().find(|(t, j, _)| *t == id && j == json).map(|(_, _, v)| v.clone()));
     let value: Rc<dyn Any> = match cached {
         Some(v) => v,
         None => {

@@ -4,11 +4,7 @@ use crate::types::{ErrorKind, PluginError};
 
 impl PluginError {
     fn new(kind: ErrorKind, message: impl Into<String>, retryable: bool) -> Self {
-        PluginError {
-            kind,
-            message: message.into(),
-            retryable,
-        }
+        PluginError { kind, message: message.into(), retryable }
     }
 
     /// The spec's configuration for this plugin is wrong; retrying cannot help.

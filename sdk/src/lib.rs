@@ -39,7 +39,7 @@ mod types;
 mod verifier;
 
 pub use config::{NoConfig, parse_config, with_config};
-pub use host::{clock, log, state};
+pub use host::{clock, log, sql, state};
 pub use strategy::{Decision, Progress, Strategy};
 pub use target::{Capabilities, Change, Description, Observation, Operation, Target, UnitVersion};
 pub use types::{ErrorKind, Measurement, Outcome, PluginError, RolloutInfo, Stage, Verdict};

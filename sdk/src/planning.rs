@@ -21,12 +21,7 @@ pub struct CumulativePlan<'a> {
 
 impl<'a> CumulativePlan<'a> {
     pub fn new(units: &'a [String]) -> Self {
-        CumulativePlan {
-            units,
-            done: 0,
-            weight: None,
-            stages: Vec::new(),
-        }
+        CumulativePlan { units, done: 0, weight: None, stages: Vec::new() }
     }
 
     /// Adds a stage reaching `units_total` units and `weight`; `template` gives the name, bake,
@@ -53,11 +48,7 @@ impl<'a> CumulativePlan<'a> {
         if weight.is_some() {
             self.weight = weight;
         }
-        self.stages.push(Stage {
-            units: batch,
-            weight,
-            ..template
-        });
+        self.stages.push(Stage { units: batch, weight, ..template });
         Ok(())
     }
 
@@ -68,9 +59,7 @@ impl<'a> CumulativePlan<'a> {
 
     pub fn finish(self) -> Result<Vec<Stage>, PluginError> {
         if self.stages.is_empty() {
-            return Err(PluginError::invalid_config(
-                "the plan has no stages: nothing would be moved",
-            ));
+            return Err(PluginError::invalid_config("the plan has no stages: nothing would be moved"));
         }
         Ok(self.stages)
     }

@@ -6,11 +6,7 @@ pub use crate::bindings::host::upshift::plugin::types::{
 
 impl Verdict {
     fn new(outcome: Outcome, reason: impl Into<String>) -> Self {
-        Verdict {
-            outcome,
-            reason: reason.into(),
-            measurements: Vec::new(),
-        }
+        Verdict { outcome, reason: reason.into(), measurements: Vec::new() }
     }
 
     /// The stage is healthy.
@@ -31,11 +27,7 @@ impl Verdict {
     /// Adds a measurement the host records in the audit trail.
     pub fn measure(mut self, name: impl Into<String>, value: f64, unit: &str) -> Self {
         let unit = (!unit.is_empty()).then(|| unit.to_string());
-        self.measurements.push(Measurement {
-            name: name.into(),
-            value,
-            unit,
-        });
+        self.measurements.push(Measurement { name: name.into(), value, unit });
         self
     }
 }
@@ -43,14 +35,7 @@ impl Verdict {
 impl Stage {
     /// A stage that moves nothing yet: set `weight`/`units`, bake, verify, approval with the builders.
     pub fn new(name: impl Into<String>) -> Self {
-        Stage {
-            name: name.into(),
-            weight: None,
-            units: Vec::new(),
-            bake_seconds: 0,
-            verify: false,
-            approval: false,
-        }
+        Stage { name: name.into(), weight: None, units: Vec::new(), bake_seconds: 0, verify: false, approval: false }
     }
 
     /// Percent of traffic on the new version once this stage is applied.

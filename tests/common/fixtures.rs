@@ -9,10 +9,7 @@ use std::sync::OnceLock;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ is inside the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ is inside the workspace").to_path_buf()
 }
 
 /// The compiled component of fixture or hostile crate `name` (as in its Cargo.toml).
@@ -20,11 +17,7 @@ pub fn fixture(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(build_fixtures);
     let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(
-        path.exists(),
-        "fixture {name} was not built: {} is missing",
-        path.display()
-    );
+    assert!(path.exists(), "fixture {name} was not built: {} is missing", path.display());
     path
 }
 
@@ -39,18 +32,10 @@ pub fn build_components(manifest: &Path, target_subdir: &str, profile: &str) -> 
     let target_dir = root.join("target").join(target_subdir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "--profile",
-        profile,
-        "--target",
-        "wasm32-wasip2",
-        "--manifest-path",
-    ])
-    .arg(root.join(manifest))
-    .arg("--target-dir")
-    .arg(&target_dir);
+    cmd.args(["build", "--quiet", "--profile", profile, "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(root.join(manifest))
+        .arg("--target-dir")
+        .arg(&target_dir);
     // The outer build's settings (target dir, flags) must not leak into this one.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
@@ -59,10 +44,6 @@ pub fn build_components(manifest: &Path, target_subdir: &str, profile: &str) -> 
         }
     }
     let status = cmd.status().expect("run cargo to build components");
-    assert!(
-        status.success(),
-        "building {} for wasm32-wasip2 failed",
-        manifest.display()
-    );
+    assert!(status.success(), "building {} for wasm32-wasip2 failed", manifest.display());
     target_dir.join("wasm32-wasip2").join(profile)
 }

@@ -50,13 +50,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
                 _ => false,
             }
             || matches!(c.downcast_ref::<PlanError>(), Some(PlanError::Invalid { .. }))
-            || matches!(
-                c.downcast_ref::<CallError>(),
-                Some(CallError::Plugin {
-                    kind: ErrorKind::InvalidConfig,
-                    ..
-                })
-            )
+            || matches!(c.downcast_ref::<CallError>(), Some(CallError::Plugin { kind: ErrorKind::InvalidConfig, .. }))
     });
     ExitCode::from(if invalid { INVALID_INPUT } else { FAILURE })
 }

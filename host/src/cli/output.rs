@@ -16,10 +16,7 @@ pub fn time(ms: i64) -> String {
 
 /// "2/3 canary" for stage `i` of `plan`, or "finalize" past the last.
 pub fn stage_label(plan: &Plan, i: usize) -> String {
-    plan.stages.get(i).map_or_else(
-        || "finalize".to_string(),
-        |s| format!("{}/{} {}", i + 1, plan.stages.len(), s.name),
-    )
+    plan.stages.get(i).map_or_else(|| "finalize".to_string(), |s| format!("{}/{} {}", i + 1, plan.stages.len(), s.name))
 }
 
 /// Prints a running rollout's progress to stdout, one line per event.
@@ -49,10 +46,6 @@ impl Reporter for Progress {
     }
 
     fn baking(&mut self, state: &State, plan: &Plan, remaining: Duration) {
-        println!(
-            "    … {}s left in the bake of stage {}",
-            remaining.as_secs().max(1),
-            stage_label(plan, state.stage)
-        );
+        println!("    … {}s left in the bake of stage {}", remaining.as_secs().max(1), stage_label(plan, state.stage));
     }
 }

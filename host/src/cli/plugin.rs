@@ -31,10 +31,7 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new()?;
     match cmd {
         PluginCommand::Inspect { file, json } => {
-            let inspection = runtime.inspect(&PluginSource::File {
-                path: file,
-                sha256: None,
-            })?;
+            let inspection = runtime.inspect(&PluginSource::File { path: file, sha256: None })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inspection_json(&inspection))?);
             } else {
@@ -72,10 +69,7 @@ fn print_inspection(i: &Inspection) {
     if let Some(d) = &i.description {
         let c = &d.capabilities;
         println!("target:   {} {}: {}", d.name, d.version, d.summary);
-        println!(
-            "can:      traffic-split={} unit-batches={} rollback={}",
-            c.traffic_split, c.unit_batches, c.rollback
-        );
+        println!("can:      traffic-split={} unit-batches={} rollback={}", c.traffic_split, c.unit_batches, c.rollback);
         for step in &c.irreversible {
             println!("irreversible: {step}");
         }

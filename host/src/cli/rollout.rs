@@ -93,16 +93,9 @@ fn load(spec_path: &Path) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugin
 
 pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let (spec, runtime, mut plugins) = load(&args.spec)?;
-    let opts = RunOptions {
-        actor: runner_actor(),
-        wait_for_humans: !args.no_wait,
-    };
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait };
     let mut store = Store::open(state)?;
-    let terminal: Vec<&str> = Phase::ALL
-        .iter()
-        .filter(|p| p.is_terminal())
-        .map(|p| p.name())
-        .collect();
+    let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
     if let Some(id) = store.active_by_name(&spec.name, &terminal)? {
         let rec = store.rollout(&id)?;
         println!("continuing rollout {id} ({}) from the journal", rec.phase);
@@ -146,22 +139,12 @@ pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         vec![created],
         plugins.states(),
     )?;
-    println!(
-        "rollout {id}: {} → {}, {} stages ({})",
-        spec.from,
-        spec.to,
-        plan.stages.len(),
-        stage_names(&plan)
-    );
+    println!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
     drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
 }
 
 fn stage_names(plan: &Plan) -> String {
-    plan.stages
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    plan.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Drives a rollout and reports where it ended.
@@ -199,13 +182,7 @@ pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(exit::SUCCESS));
     }
-    println!(
-        "{}: {} → {} on {} units",
-        spec.name,
-        spec.from,
-        spec.to,
-        plan.units.len()
-    );
+    println!("{}: {} → {} on {} units", spec.name, spec.from, spec.to, plan.units.len());
     for (i, s) in plan.stages.iter().enumerate() {
         let mut parts = vec![];
         if let Some(w) = s.weight {
@@ -215,11 +192,7 @@ pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
             parts.push(format!("{} units ({})", s.units.len(), s.units.join(", ")));
         }
         parts.push(format!("bake {}s", s.bake_seconds));
-        parts.push(if s.verify {
-            "verified".into()
-        } else {
-            "not verified".into()
-        });
+        parts.push(if s.verify { "verified".into() } else { "not verified".into() });
         println!("  {}. {}: {}", i + 1, s.name, parts.join(", "));
         if let Some(why) = &s.approval_reason {
             println!("     needs approval: {why}");
@@ -268,13 +241,7 @@ pub fn list(state: &Path, args: JsonArg) -> anyhow::Result<ExitCode> {
         println!("{:<28} {:<18} {:<18} {}", "ID", "STATE", "STAGE", "UPDATED");
         for r in &rows {
             let (s, plan) = parse_state(r)?;
-            println!(
-                "{:<28} {:<18} {:<18} {}",
-                r.id,
-                r.phase,
-                stage_label(&plan, s.stage),
-                time(r.updated_at)
-            );
+            println!("{:<28} {:<18} {:<18} {}", r.id, r.phase, stage_label(&plan, s.stage), time(r.updated_at));
         }
     }
     Ok(ExitCode::from(exit::SUCCESS))
@@ -353,10 +320,7 @@ pub fn approve(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
 pub fn pause(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
     let (store, s) = apply_control(state, &args.id, Event::Pause, "pause")?;
     if s.pause_requested {
-        println!(
-            "pause requested: rollout {} pauses when its current {} step finishes",
-            args.id, s.phase
-        );
+        println!("pause requested: rollout {} pauses when its current {} step finishes", args.id, s.phase);
     } else {
         println!("paused: rollout {}", args.id);
     }
@@ -391,22 +355,12 @@ pub fn resume(state: &Path, args: ResumeArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = Runtime::new()?;
     println!("resuming rollout {} from the journal", args.id);
-    let opts = RunOptions {
-        actor: runner_actor(),
-        wait_for_humans: !args.no_wait,
-    };
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait };
     drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
 }
 
 pub fn abort(state: &Path, args: AbortArgs) -> anyhow::Result<ExitCode> {
-    let (mut store, s) = apply_control(
-        state,
-        &args.id,
-        Event::Abort {
-            reason: args.reason.clone(),
-        },
-        "abort",
-    )?;
+    let (mut store, s) = apply_control(state, &args.id, Event::Abort { reason: args.reason.clone() }, "abort")?;
     println!("aborted: rollout {} is {}", args.id, s.phase);
     if s.phase.is_terminal() {
         return Ok(exit::for_phase(s.phase));
@@ -416,9 +370,6 @@ pub fn abort(state: &Path, args: AbortArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts = RunOptions {
-        actor: runner_actor(),
-        wait_for_humans: false,
-    };
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false };
     drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
 }

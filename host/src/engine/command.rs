@@ -43,10 +43,7 @@ mod tests {
         let apply = Command::Apply { stage: 2 };
         assert_eq!(apply.operation_id("r1"), apply.clone().operation_id("r1"));
         assert_ne!(apply.operation_id("r1"), Command::Apply { stage: 3 }.operation_id("r1"));
-        assert_ne!(
-            apply.operation_id("r1"),
-            Command::Rollback { through: 2 }.operation_id("r1")
-        );
+        assert_ne!(apply.operation_id("r1"), Command::Rollback { through: 2 }.operation_id("r1"));
         assert_eq!(Command::Wait { seconds: 1 }.operation_id("r1"), None);
     }
 }

@@ -91,20 +91,12 @@ impl State {
     pub fn step(&self, ctx: &Context, event: &Event) -> Result<Transition, TransitionError> {
         let mut next = self.clone();
         next.apply(ctx, event)?;
-        let commands = if next.issued != self.issued {
-            next.outstanding.clone().into_iter().collect()
-        } else {
-            vec![]
-        };
+        let commands = if next.issued != self.issued { next.outstanding.clone().into_iter().collect() } else { vec![] };
         Ok(Transition { state: next, commands })
     }
 
     fn refuse(&self, event: &Event, hint: &str) -> TransitionError {
-        TransitionError {
-            phase: self.phase,
-            event: event.name(),
-            hint: hint.to_string(),
-        }
+        TransitionError { phase: self.phase, event: event.name(), hint: hint.to_string() }
     }
 
     fn apply(&mut self, ctx: &Context, event: &Event) -> Result<(), TransitionError> {
@@ -131,13 +123,7 @@ impl State {
                 let stage = &ctx.stages[self.stage];
                 if stage.verify && ctx.rounds > 0 {
                     let round = self.passes + self.inconclusive + 1;
-                    self.issue(
-                        P::Verifying,
-                        Command::Verify {
-                            stage: self.stage,
-                            round,
-                        },
-                    );
+                    self.issue(P::Verifying, Command::Verify { stage: self.stage, round });
                 } else {
                     self.issue(P::Verifying, Command::Decide { stage: self.stage });
                 }
@@ -149,12 +135,7 @@ impl State {
                 if self.passes >= ctx.rounds {
                     self.issue(P::Verifying, Command::Decide { stage: self.stage });
                 } else {
-                    self.issue(
-                        P::Baking,
-                        Command::Wait {
-                            seconds: ctx.round_interval_seconds,
-                        },
-                    );
+                    self.issue(P::Baking, Command::Wait { seconds: ctx.round_interval_seconds });
                 }
                 self.honour_pause();
             }
@@ -166,36 +147,23 @@ impl State {
             (P::Verifying, Event::VerdictInconclusive { reason }) if self.verifying() => {
                 self.errors = 0;
                 self.inconclusive += 1;
-                let why = format!(
-                    "verification of stage {} was inconclusive: {reason}",
-                    self.stage_name(ctx)
-                );
+                let why = format!("verification of stage {} was inconclusive: {reason}", self.stage_name(ctx));
                 match ctx.policy.on_inconclusive {
                     OnInconclusive::Pause => self.on_failure(OnFail::Pause, why),
                     OnInconclusive::Rollback => self.on_failure(OnFail::Rollback, why),
                     OnInconclusive::Retry if self.inconclusive > ctx.policy.max_inconclusive => {
-                        let why = format!(
-                            "{why} ({} inconclusive rounds, more than max_inconclusive)",
-                            self.inconclusive
-                        );
+                        let why =
+                            format!("{why} ({} inconclusive rounds, more than max_inconclusive)", self.inconclusive);
                         self.on_failure(OnFail::Pause, why);
                     }
                     OnInconclusive::Retry => {
-                        self.issue(
-                            P::Baking,
-                            Command::Wait {
-                                seconds: ctx.round_interval_seconds,
-                            },
-                        );
+                        self.issue(P::Baking, Command::Wait { seconds: ctx.round_interval_seconds });
                         self.honour_pause();
                     }
                 }
             }
             (P::Verifying, Event::VerifyError { message }) if self.verifying() => {
-                self.action_error(
-                    ctx,
-                    format!("verification of stage {} errored: {message}", self.stage_name(ctx)),
-                );
+                self.action_error(ctx, format!("verification of stage {} errored: {message}", self.stage_name(ctx)));
             }
 
             (P::Verifying, Event::Decided { decision }) if self.deciding() => {
@@ -225,10 +193,7 @@ impl State {
             (P::Verifying, Event::DecideError { message }) if self.deciding() => {
                 self.action_error(
                     ctx,
-                    format!(
-                        "strategy decision after stage {} errored: {message}",
-                        self.stage_name(ctx)
-                    ),
+                    format!("strategy decision after stage {} errored: {message}", self.stage_name(ctx)),
                 );
             }
 
@@ -303,9 +268,7 @@ impl State {
                 if *retryable && self.errors < ctx.policy.max_consecutive_errors {
                     self.errors += 1;
                 } else {
-                    self.pause(format!(
-                        "finalize failed: {message}; `resume` retries it, `abort` rolls back"
-                    ));
+                    self.pause(format!("finalize failed: {message}; `resume` retries it, `abort` rolls back"));
                 }
             }
 
@@ -364,10 +327,8 @@ impl State {
         match ctx.stages.get(stage) {
             None => self.issue(Phase::Finalizing, Command::Finalize),
             Some(plan) if plan.approval && self.approved != Some(stage) => {
-                let why = plan
-                    .approval_reason
-                    .clone()
-                    .unwrap_or_else(|| format!("stage {} requires approval", plan.name));
+                let why =
+                    plan.approval_reason.clone().unwrap_or_else(|| format!("stage {} requires approval", plan.name));
                 self.wait(Phase::AwaitingApproval, Some(why));
             }
             Some(_) => self.issue(Phase::Applying, Command::Apply { stage }),

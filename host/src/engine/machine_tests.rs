@@ -17,13 +17,7 @@ const ROLLOUT: &str = "rollout-7";
 // ---------------------------------------------------------------------------------------------
 
 fn stage(name: &str, bake_seconds: u64, verify: bool, approval: bool) -> StagePlan {
-    StagePlan {
-        name: name.into(),
-        bake_seconds,
-        verify,
-        approval,
-        approval_reason: None,
-    }
+    StagePlan { name: name.into(), bake_seconds, verify, approval, approval_reason: None }
 }
 
 /// The table's rollout: a verified canary, a verified half that needs approval (with a reason), and
@@ -32,10 +26,7 @@ fn three_stages() -> Context {
     Context {
         stages: vec![
             stage("canary", 60, true, false),
-            StagePlan {
-                approval_reason: Some("irreversible migration".into()),
-                ..stage("half", 120, true, true)
-            },
+            StagePlan { approval_reason: Some("irreversible migration".into()), ..stage("half", 120, true, true) },
             stage("full", 300, false, false),
         ],
         policy: FailurePolicy::default(),
@@ -48,9 +39,7 @@ fn three_stages() -> Context {
 /// seconds apart, under `policy`.
 fn linear(n: usize, rounds: u32, policy: FailurePolicy) -> Context {
     Context {
-        stages: (0..n)
-            .map(|i| stage(&format!("s{i}"), 60 * (i as u64 + 1), true, false))
-            .collect(),
+        stages: (0..n).map(|i| stage(&format!("s{i}"), 60 * (i as u64 + 1), true, false)).collect(),
         policy,
         rounds,
         round_interval_seconds: 30,
@@ -64,28 +53,19 @@ fn policy(f: impl FnOnce(&mut FailurePolicy)) -> FailurePolicy {
 }
 
 fn apply_error(retryable: bool) -> Event {
-    Event::ApplyError {
-        message: "connection reset".into(),
-        retryable,
-    }
+    Event::ApplyError { message: "connection reset".into(), retryable }
 }
 
 fn fail() -> Event {
-    Event::VerdictFail {
-        reason: "error rate 7% > 1%".into(),
-    }
+    Event::VerdictFail { reason: "error rate 7% > 1%".into() }
 }
 
 fn inconclusive() -> Event {
-    Event::VerdictInconclusive {
-        reason: "too few requests".into(),
-    }
+    Event::VerdictInconclusive { reason: "too few requests".into() }
 }
 
 fn verify_error() -> Event {
-    Event::VerifyError {
-        message: "prometheus unreachable".into(),
-    }
+    Event::VerifyError { message: "prometheus unreachable".into() }
 }
 
 fn decided(decision: Decision) -> Event {
@@ -93,41 +73,27 @@ fn decided(decision: Decision) -> Event {
 }
 
 fn decide_error() -> Event {
-    Event::DecideError {
-        message: "strategy trapped".into(),
-    }
+    Event::DecideError { message: "strategy trapped".into() }
 }
 
 fn abort() -> Event {
-    Event::Abort {
-        reason: "operator saw 500s".into(),
-    }
+    Event::Abort { reason: "operator saw 500s".into() }
 }
 
 fn rollback_requested() -> Event {
-    Event::RollbackRequested {
-        reason: "alert fired".into(),
-    }
+    Event::RollbackRequested { reason: "alert fired".into() }
 }
 
 fn deadline() -> Event {
-    Event::DeadlineExceeded {
-        what: "change window".into(),
-    }
+    Event::DeadlineExceeded { what: "change window".into() }
 }
 
 fn rollback_error(retryable: bool) -> Event {
-    Event::RollbackError {
-        message: "api timeout".into(),
-        retryable,
-    }
+    Event::RollbackError { message: "api timeout".into(), retryable }
 }
 
 fn finalize_error(retryable: bool) -> Event {
-    Event::FinalizeError {
-        message: "quota exceeded".into(),
-        retryable,
-    }
+    Event::FinalizeError { message: "quota exceeded".into(), retryable }
 }
 
 /// One event of every kind, with both values of every `retryable` and every kind of decision.
@@ -191,9 +157,7 @@ const EVENT_KINDS: usize = 20;
 
 #[track_caller]
 fn accept(state: &State, ctx: &Context, event: &Event) -> Transition {
-    state
-        .step(ctx, event)
-        .unwrap_or_else(|e| panic!("{} was refused in {}: {e}", event.name(), state.phase))
+    state.step(ctx, event).unwrap_or_else(|e| panic!("{} was refused in {}: {e}", event.name(), state.phase))
 }
 
 /// The state after `events`, every one of which must be accepted, from `start()`.
@@ -216,12 +180,7 @@ fn drive(ctx: &Context, from: State, events: &[Event]) -> (State, Vec<Command>) 
 
 /// A verified stage from its apply to the strategy's `Continue`, with one passing round.
 fn one_round_stage() -> Vec<Event> {
-    vec![
-        Event::ApplyOk,
-        Event::TimerElapsed,
-        Event::VerdictPass,
-        decided(Decision::Continue),
-    ]
+    vec![Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass, decided(Decision::Continue)]
 }
 
 fn concat(parts: &[&[Event]]) -> Vec<Event> {
@@ -257,11 +216,7 @@ struct Row {
 /// `through`.
 fn roll_back_on_controls(through: usize) -> Vec<(Event, Outcome)> {
     let rollback = To(Phase::RollingBack, Some(Command::Rollback { through }));
-    vec![
-        (abort(), rollback.clone()),
-        (rollback_requested(), rollback.clone()),
-        (deadline(), rollback),
-    ]
+    vec![(abort(), rollback.clone()), (rollback_requested(), rollback.clone()), (deadline(), rollback)]
 }
 
 fn table() -> Vec<Row> {
@@ -269,14 +224,7 @@ fn table() -> Vec<Row> {
     use Event as E;
     use Phase as P;
 
-    let canary_decide = vec![
-        E::Start,
-        E::ApplyOk,
-        E::TimerElapsed,
-        E::VerdictPass,
-        E::TimerElapsed,
-        E::VerdictPass,
-    ];
+    let canary_decide = vec![E::Start, E::ApplyOk, E::TimerElapsed, E::VerdictPass, E::TimerElapsed, E::VerdictPass];
     let half_awaiting = concat(&[&canary_decide, &[decided(Decision::Continue)]]);
     let full_applying = concat(&[
         &half_awaiting,
@@ -327,10 +275,7 @@ fn table() -> Vec<Row> {
             phase: P::Baking,
             accepts: [
                 vec![
-                    (
-                        E::TimerElapsed,
-                        To(P::Verifying, Some(C::Verify { stage: 0, round: 1 })),
-                    ),
+                    (E::TimerElapsed, To(P::Verifying, Some(C::Verify { stage: 0, round: 1 }))),
                     (E::Pause, To(P::Paused, None)),
                 ],
                 roll_back_on_controls(0),
@@ -359,10 +304,7 @@ fn table() -> Vec<Row> {
             phase: P::Baking,
             accepts: [
                 vec![
-                    (
-                        E::TimerElapsed,
-                        To(P::Verifying, Some(C::Verify { stage: 0, round: 2 })),
-                    ),
+                    (E::TimerElapsed, To(P::Verifying, Some(C::Verify { stage: 0, round: 2 }))),
                     (E::Pause, To(P::Paused, None)),
                 ],
                 roll_back_on_controls(0),
@@ -377,14 +319,8 @@ fn table() -> Vec<Row> {
                 vec![
                     // The next stage needs approval.
                     (decided(Decision::Continue), To(P::AwaitingApproval, None)),
-                    (
-                        decided(Decision::ExtendBake(45)),
-                        To(P::Baking, Some(C::Wait { seconds: 45 })),
-                    ),
-                    (
-                        decided(Decision::Hold("business hours only".into())),
-                        To(P::AwaitingApproval, None),
-                    ),
+                    (decided(Decision::ExtendBake(45)), To(P::Baking, Some(C::Wait { seconds: 45 }))),
+                    (decided(Decision::Hold("business hours only".into())), To(P::AwaitingApproval, None)),
                     (
                         decided(Decision::RollBack("error budget spent".into())),
                         To(P::RollingBack, Some(C::Rollback { through: 0 })),
@@ -401,10 +337,7 @@ fn table() -> Vec<Row> {
             reach: half_awaiting,
             phase: P::AwaitingApproval,
             accepts: [
-                vec![
-                    (E::Approve, To(P::Applying, Some(C::Apply { stage: 1 }))),
-                    (E::Pause, To(P::Paused, None)),
-                ],
+                vec![(E::Approve, To(P::Applying, Some(C::Apply { stage: 1 }))), (E::Pause, To(P::Paused, None))],
                 roll_back_on_controls(0),
             ]
             .concat(),
@@ -431,14 +364,8 @@ fn table() -> Vec<Row> {
             accepts: [
                 vec![
                     (decided(Decision::Continue), To(P::Finalizing, Some(C::Finalize))),
-                    (
-                        decided(Decision::ExtendBake(45)),
-                        To(P::Baking, Some(C::Wait { seconds: 45 })),
-                    ),
-                    (
-                        decided(Decision::Hold("business hours only".into())),
-                        To(P::AwaitingApproval, None),
-                    ),
+                    (decided(Decision::ExtendBake(45)), To(P::Baking, Some(C::Wait { seconds: 45 }))),
+                    (decided(Decision::Hold("business hours only".into())), To(P::AwaitingApproval, None)),
                     (
                         decided(Decision::RollBack("error budget spent".into())),
                         To(P::RollingBack, Some(C::Rollback { through: 2 })),
@@ -454,11 +381,8 @@ fn table() -> Vec<Row> {
             name: "paused while baking canary",
             reach: vec![E::Start, E::ApplyOk, E::Pause],
             phase: P::Paused,
-            accepts: [
-                vec![(E::Resume, To(P::Baking, Some(C::Wait { seconds: 60 })))],
-                roll_back_on_controls(0),
-            ]
-            .concat(),
+            accepts: [vec![(E::Resume, To(P::Baking, Some(C::Wait { seconds: 60 })))], roll_back_on_controls(0)]
+                .concat(),
         },
         Row {
             name: "paused before start",
@@ -485,11 +409,7 @@ fn table() -> Vec<Row> {
             name: "paused after finalize failed",
             reach: concat(&[&finalizing, &[finalize_error(false)]]),
             phase: P::Paused,
-            accepts: [
-                vec![(E::Resume, To(P::Finalizing, Some(C::Finalize)))],
-                roll_back_on_controls(2),
-            ]
-            .concat(),
+            accepts: [vec![(E::Resume, To(P::Finalizing, Some(C::Finalize)))], roll_back_on_controls(2)].concat(),
         },
         Row {
             name: "succeeded",
@@ -552,18 +472,10 @@ fn transition_table() {
         let state = run(&ctx, &row.reach);
         assert_eq!(state.phase, row.phase, "row `{}` does not reach its phase", row.name);
         for (event, _) in &row.accepts {
-            assert!(
-                events.contains(event),
-                "row `{}` lists an unknown event {event:?}",
-                row.name
-            );
+            assert!(events.contains(event), "row `{}` lists an unknown event {event:?}", row.name);
         }
         for event in &events {
-            let expected = row
-                .accepts
-                .iter()
-                .find(|(e, _)| e == event)
-                .map_or(Refused, |(_, outcome)| outcome.clone());
+            let expected = row.accepts.iter().find(|(e, _)| e == event).map_or(Refused, |(_, outcome)| outcome.clone());
             if let Err(why) = check_outcome(&ctx, &state, event, &expected) {
                 mismatches.push(format!("{} + {}: expected {expected:?}: {why}", row.name, event.name()));
             }
@@ -623,13 +535,8 @@ fn check_outcome(ctx: &Context, state: &State, event: &Event, expected: &Outcome
 #[test]
 fn happy_path_applies_bakes_verifies_and_decides_every_stage_then_finalizes() {
     let ctx = linear(3, 1, FailurePolicy::default());
-    let events = concat(&[
-        &[Event::Start],
-        &one_round_stage(),
-        &one_round_stage(),
-        &one_round_stage(),
-        &[Event::FinalizeOk],
-    ]);
+    let events =
+        concat(&[&[Event::Start], &one_round_stage(), &one_round_stage(), &one_round_stage(), &[Event::FinalizeOk]]);
     let (state, commands) = drive(&ctx, start(), &events);
     assert_eq!(
         commands,
@@ -699,11 +606,7 @@ fn no_rounds_means_no_verification_even_for_a_verified_stage() {
 
 /// Stage 1 of `linear(3, rounds, ..)` with its first verification round outstanding.
 fn verifying_stage_one() -> Vec<Event> {
-    concat(&[
-        &[Event::Start],
-        &one_round_stage(),
-        &[Event::ApplyOk, Event::TimerElapsed],
-    ])
+    concat(&[&[Event::Start], &one_round_stage(), &[Event::ApplyOk, Event::TimerElapsed]])
 }
 
 #[test]
@@ -779,10 +682,7 @@ fn inconclusive_under_retry_verifies_again_after_the_round_interval() {
     let ctx = linear(3, 1, policy(|p| p.on_inconclusive = OnInconclusive::Retry));
     let state = run(&ctx, &verifying_stage_one());
     let (state, commands) = drive(&ctx, state, &[inconclusive(), Event::TimerElapsed]);
-    assert_eq!(
-        commands,
-        vec![Command::Wait { seconds: 30 }, Command::Verify { stage: 1, round: 2 }]
-    );
+    assert_eq!(commands, vec![Command::Wait { seconds: 30 }, Command::Verify { stage: 1, round: 2 }]);
     // An inconclusive round is not a pass: one pass is still needed.
     let t = accept(&state, &ctx, &Event::VerdictPass);
     assert_eq!(t.commands, vec![Command::Decide { stage: 1 }]);
@@ -799,11 +699,7 @@ fn inconclusive_under_retry_pauses_past_max_inconclusive() {
         }),
     );
     let state = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed]);
-    let (state, _) = drive(
-        &ctx,
-        state,
-        &[inconclusive(), Event::TimerElapsed, inconclusive(), Event::TimerElapsed],
-    );
+    let (state, _) = drive(&ctx, state, &[inconclusive(), Event::TimerElapsed, inconclusive(), Event::TimerElapsed]);
     assert_eq!(state.outstanding, Some(Command::Verify { stage: 0, round: 3 }));
     let t = accept(&state, &ctx, &inconclusive());
     assert_eq!(t.state.phase, Phase::Paused);
@@ -851,11 +747,7 @@ fn verify_errors_past_the_budget_roll_back_under_on_error_rollback() {
 fn a_verdict_resets_the_consecutive_error_count() {
     let ctx = linear(1, 2, FailurePolicy::default());
     let state = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed]);
-    let (state, _) = drive(
-        &ctx,
-        state,
-        &[verify_error(), verify_error(), Event::VerdictPass, Event::TimerElapsed],
-    );
+    let (state, _) = drive(&ctx, state, &[verify_error(), verify_error(), Event::VerdictPass, Event::TimerElapsed]);
     // Three more errors are tolerated in round 2, not one.
     let (state, _) = drive(&ctx, state, &[verify_error(), verify_error(), verify_error()]);
     assert_eq!(state.phase, Phase::Verifying);
@@ -872,10 +764,7 @@ fn decide_errors_are_retried_then_follow_on_error() {
             p.max_consecutive_errors = 2;
         }),
     );
-    let state = run(
-        &ctx,
-        &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass],
-    );
+    let state = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass]);
     let (state, commands) = drive(&ctx, state, &[decide_error(), decide_error()]);
     assert!(commands.is_empty());
     assert_eq!(state.outstanding, Some(Command::Decide { stage: 0 }));
@@ -913,14 +802,8 @@ fn retryable_apply_errors_are_retried_then_follow_on_fail() {
 fn a_successful_apply_resets_the_consecutive_error_count() {
     let ctx = linear(3, 1, FailurePolicy::default());
     let state = run(&ctx, &[Event::Start, apply_error(true), apply_error(true)]);
-    let (state, _) = drive(
-        &ctx,
-        state,
-        &concat(&[
-            &one_round_stage(),
-            &[apply_error(true), apply_error(true), apply_error(true)],
-        ]),
-    );
+    let (state, _) =
+        drive(&ctx, state, &concat(&[&one_round_stage(), &[apply_error(true), apply_error(true), apply_error(true)]]));
     assert_eq!(state.phase, Phase::Applying);
     assert_eq!(state.errors, 3);
 }
@@ -993,10 +876,7 @@ fn finalize_errors_past_the_retry_budget_pause_and_resume_finalizes_again() {
     let resumed = accept(&paused.state, &ctx, &Event::Resume);
     assert_eq!(resumed.state.phase, Phase::Finalizing);
     assert_eq!(resumed.commands, vec![Command::Finalize]);
-    assert_eq!(
-        accept(&resumed.state, &ctx, &Event::FinalizeOk).state.phase,
-        Phase::Succeeded
-    );
+    assert_eq!(accept(&resumed.state, &ctx, &Event::FinalizeOk).state.phase, Phase::Succeeded);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,10 +919,7 @@ fn a_first_stage_needing_approval_waits_before_any_apply() {
     assert!(t.commands.is_empty());
     assert_eq!(t.state.touched, None);
     assert!(t.state.note.as_deref().unwrap().contains("s0 requires approval"));
-    assert_eq!(
-        accept(&t.state, &ctx, &Event::Approve).commands,
-        vec![Command::Apply { stage: 0 }]
-    );
+    assert_eq!(accept(&t.state, &ctx, &Event::Approve).commands, vec![Command::Apply { stage: 0 }]);
 }
 
 #[test]
@@ -1102,10 +979,7 @@ fn pause_while_verifying_is_deferred_until_the_verdict() {
 #[test]
 fn a_pause_requested_before_a_decision_takes_effect_before_the_next_apply() {
     let ctx = linear(2, 1, FailurePolicy::default());
-    let deciding = run(
-        &ctx,
-        &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass],
-    );
+    let deciding = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass]);
     let (paused, commands) = drive(&ctx, deciding, &[Event::Pause, decided(Decision::Continue)]);
     assert_eq!(paused.phase, Phase::Paused);
     assert!(commands.is_empty(), "the next apply is not sent while paused");
@@ -1135,10 +1009,7 @@ fn resume_is_refused_unless_paused() {
     let ctx = linear(1, 1, FailurePolicy::default());
     let baking = run(&ctx, &[Event::Start, Event::ApplyOk]);
     let err = baking.step(&ctx, &Event::Resume).unwrap_err();
-    assert!(
-        err.to_string().contains("only a paused rollout can be resumed"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("only a paused rollout can be resumed"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1164,10 +1035,7 @@ fn abort_after_an_apply_was_sent_rolls_it_back_even_before_it_completed() {
     let applying = run(&ctx, &[Event::Start]);
     let t = accept(&applying, &ctx, &abort());
     assert_eq!(t.commands, vec![Command::Rollback { through: 0 }]);
-    assert!(
-        t.state.step(&ctx, &Event::ApplyOk).is_err(),
-        "a late apply result is refused"
-    );
+    assert!(t.state.step(&ctx, &Event::ApplyOk).is_err(), "a late apply result is refused");
 }
 
 #[test]
@@ -1202,17 +1070,11 @@ fn deadline_while_awaiting_approval_follows_on_fail() {
     let rolled = accept(&waiting, &ctx, &deadline());
     assert_eq!(rolled.commands, vec![Command::Rollback { through: 0 }]);
 
-    let pausing = Context {
-        policy: policy(|p| p.on_fail = OnFail::Pause),
-        ..ctx.clone()
-    };
+    let pausing = Context { policy: policy(|p| p.on_fail = OnFail::Pause), ..ctx.clone() };
     let paused = accept(&waiting, &pausing, &deadline());
     assert_eq!(paused.state.phase, Phase::Paused);
     assert!(paused.state.note.as_deref().unwrap().contains("change window"));
-    assert_eq!(
-        accept(&paused.state, &pausing, &Event::Resume).state.phase,
-        Phase::AwaitingApproval
-    );
+    assert_eq!(accept(&paused.state, &pausing, &Event::Resume).state.phase, Phase::AwaitingApproval);
 }
 
 #[test]
@@ -1255,10 +1117,7 @@ fn hold_after_the_last_stage_waits_for_approval_before_finalize() {
     let deciding = run(&ctx, &deciding_stage_zero());
     let held = accept(&deciding, &ctx, &decided(Decision::Hold("sign-off".into())));
     assert_eq!(held.state.phase, Phase::AwaitingApproval);
-    assert_eq!(
-        accept(&held.state, &ctx, &Event::Approve).commands,
-        vec![Command::Finalize]
-    );
+    assert_eq!(accept(&held.state, &ctx, &Event::Approve).commands, vec![Command::Finalize]);
 }
 
 #[test]
@@ -1266,11 +1125,7 @@ fn a_held_stage_that_also_needs_approval_asks_only_once() {
     let mut ctx = linear(3, 1, FailurePolicy::default());
     ctx.stages[1].approval = true;
     let deciding = run(&ctx, &deciding_stage_zero());
-    let (_, commands) = drive(
-        &ctx,
-        deciding,
-        &[decided(Decision::Hold("freeze".into())), Event::Approve],
-    );
+    let (_, commands) = drive(&ctx, deciding, &[decided(Decision::Hold("freeze".into())), Event::Approve]);
     assert_eq!(commands, vec![Command::Apply { stage: 1 }]);
 }
 
@@ -1288,15 +1143,8 @@ fn extend_bake_waits_the_given_seconds_then_verifies_from_round_one() {
             Event::VerdictPass,
         ],
     );
-    let (state, commands) = drive(
-        &ctx,
-        deciding,
-        &[decided(Decision::ExtendBake(45)), Event::TimerElapsed],
-    );
-    assert_eq!(
-        commands,
-        vec![Command::Wait { seconds: 45 }, Command::Verify { stage: 0, round: 1 }]
-    );
+    let (state, commands) = drive(&ctx, deciding, &[decided(Decision::ExtendBake(45)), Event::TimerElapsed]);
+    assert_eq!(commands, vec![Command::Wait { seconds: 45 }, Command::Verify { stage: 0, round: 1 }]);
     assert_eq!(state.extensions, 1);
 }
 
@@ -1375,11 +1223,7 @@ fn operation_ids_are_the_same_for_a_resend_and_distinct_per_change() {
     assert_eq!(op(&retried), op(&applying));
 
     let (resumed, _) = drive(&ctx, retried, &[apply_error(false), Event::Resume]);
-    assert_eq!(
-        op(&resumed),
-        op(&applying),
-        "the apply re-sent after a pause is the same change"
-    );
+    assert_eq!(op(&resumed), op(&applying), "the apply re-sent after a pause is the same change");
 
     let (next_apply, _) = drive(&ctx, resumed, &one_round_stage());
     assert_eq!(op(&next_apply), Some(format!("{ROLLOUT}/apply/1")));
@@ -1436,14 +1280,8 @@ fn answers(command: &Command, event: &Event) -> bool {
                     | Event::VerdictInconclusive { .. }
                     | Event::VerifyError { .. }
             )
-            | (
-                Command::Decide { .. },
-                Event::Decided { .. } | Event::DecideError { .. }
-            )
-            | (
-                Command::Rollback { .. },
-                Event::RollbackOk | Event::RollbackError { .. }
-            )
+            | (Command::Decide { .. }, Event::Decided { .. } | Event::DecideError { .. })
+            | (Command::Rollback { .. }, Event::RollbackOk | Event::RollbackError { .. })
             | (Command::Finalize, Event::FinalizeOk | Event::FinalizeError { .. })
     )
 }
@@ -1467,10 +1305,7 @@ fn phase_matches_command(ctx: &Context, state: &State, phase: Phase, command: &O
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{phase} with {command:?} (stage {}, touched {:?})",
-            state.stage, state.touched
-        ))
+        Err(format!("{phase} with {command:?} (stage {}, touched {:?})", state.stage, state.touched))
     }
 }
 
@@ -1485,55 +1320,27 @@ fn check_step(
     let s = &t.state;
     let n = ctx.stages.len();
 
-    prop_assert!(
-        !before.phase.is_terminal(),
-        "{} accepted after the rollout ended",
-        event.name()
-    );
+    prop_assert!(!before.phase.is_terminal(), "{} accepted after the rollout ended", event.name());
     if event.is_outcome() {
         let answered = before.outstanding.as_ref().is_some_and(|c| answers(c, event));
-        prop_assert!(
-            answered,
-            "{} accepted with {:?} outstanding",
-            event.name(),
-            before.outstanding
-        );
+        prop_assert!(answered, "{} accepted with {:?} outstanding", event.name(), before.outstanding);
     }
 
     if let Err(why) = phase_matches_command(ctx, s, s.phase, &s.outstanding) {
         prop_assert!(false, "outstanding does not match the phase: {}", why);
     }
-    prop_assert!(
-        s.stage <= n && s.stage >= before.stage,
-        "stage {} -> {}",
-        before.stage,
-        s.stage
-    );
+    prop_assert!(s.stage <= n && s.stage >= before.stage, "stage {} -> {}", before.stage, s.stage);
 
     // What a rollback must undo only grows, and covers everything on the new version.
-    prop_assert!(
-        s.touched >= before.touched,
-        "touched {:?} -> {:?}",
-        before.touched,
-        s.touched
-    );
+    prop_assert!(s.touched >= before.touched, "touched {:?} -> {:?}", before.touched, s.touched);
     for stage in &target.on_new {
-        prop_assert!(
-            Some(*stage) <= s.touched,
-            "stage {} applied beyond touched {:?}",
-            stage,
-            s.touched
-        );
+        prop_assert!(Some(*stage) <= s.touched, "stage {} applied beyond touched {:?}", stage, s.touched);
     }
 
     // A new command is announced with a new issue number and returned; a re-send is neither.
     prop_assert!(s.issued >= before.issued);
     if s.outstanding.is_some() && s.outstanding != before.outstanding {
-        prop_assert!(
-            s.issued > before.issued,
-            "{:?} became outstanding without a new number",
-            s.outstanding
-        );
+        prop_assert!(s.issued > before.issued, "{:?} became outstanding without a new number", s.outstanding);
         prop_assert_eq!(&t.commands, &s.outstanding.iter().cloned().collect::<Vec<_>>());
     }
     if s.issued == before.issued {
@@ -1579,11 +1386,7 @@ fn check_step(
                 prop_assert_eq!(&target.on_new, &(0..n).collect::<BTreeSet<_>>());
             }
             Phase::RolledBack => {
-                prop_assert!(
-                    target.on_new.is_empty(),
-                    "rolled back with {:?} on the new version",
-                    target.on_new
-                );
+                prop_assert!(target.on_new.is_empty(), "rolled back with {:?} on the new version", target.on_new);
                 if s.touched.is_some() {
                     prop_assert!(target.rolled_back && matches!(event, Event::RollbackOk));
                 }
@@ -1615,12 +1418,7 @@ fn check_run(ctx: &Context, steps: &[Step]) -> Result<(), TestCaseError> {
     }
     if state.phase.is_terminal() {
         for event in every_event() {
-            prop_assert!(
-                state.step(ctx, &event).is_err(),
-                "{} accepted in {}",
-                event.name(),
-                state.phase
-            );
+            prop_assert!(state.step(ctx, &event).is_err(), "{} accepted in {}", event.name(), state.phase);
         }
     }
     Ok(())
@@ -1633,30 +1431,17 @@ enum Step {
     Any(Event),
     /// An event the current state plausibly gets next: an outcome of the outstanding command, or the
     /// control a waiting phase waits for. Keeps random runs going deep instead of being refused.
-    Likely {
-        pick: u8,
-        retryable: bool,
-        decision: Decision,
-        text: String,
-    },
+    Likely { pick: u8, retryable: bool, decision: Decision, text: String },
 }
 
 impl Step {
     fn event(&self, state: &State) -> Event {
         let (pick, retryable, decision, text) = match self {
             Step::Any(event) => return event.clone(),
-            Step::Likely {
-                pick,
-                retryable,
-                decision,
-                text,
-            } => (*pick, *retryable, decision.clone(), text.clone()),
+            Step::Likely { pick, retryable, decision, text } => (*pick, *retryable, decision.clone(), text.clone()),
         };
         match (&state.outstanding, state.phase) {
-            (Some(Command::Apply { .. }), _) if pick % 3 == 0 => Event::ApplyError {
-                message: text,
-                retryable,
-            },
+            (Some(Command::Apply { .. }), _) if pick % 3 == 0 => Event::ApplyError { message: text, retryable },
             (Some(Command::Apply { .. }), _) => Event::ApplyOk,
             (Some(Command::Wait { .. }), _) => Event::TimerElapsed,
             (Some(Command::Verify { .. }), _) => match pick % 6 {
@@ -1668,15 +1453,9 @@ impl Step {
             (Some(Command::Decide { .. }), _) if pick % 4 == 0 => Event::DecideError { message: text },
             (Some(Command::Decide { .. }), _) => Event::Decided { decision },
             (Some(Command::Rollback { .. }), _) if pick % 2 == 0 => Event::RollbackOk,
-            (Some(Command::Rollback { .. }), _) => Event::RollbackError {
-                message: text,
-                retryable,
-            },
+            (Some(Command::Rollback { .. }), _) => Event::RollbackError { message: text, retryable },
             (Some(Command::Finalize), _) if pick % 2 == 0 => Event::FinalizeOk,
-            (Some(Command::Finalize), _) => Event::FinalizeError {
-                message: text,
-                retryable,
-            },
+            (Some(Command::Finalize), _) => Event::FinalizeError { message: text, retryable },
             (None, Phase::Pending) => Event::Start,
             (None, Phase::AwaitingApproval) => Event::Approve,
             (None, _) => Event::Resume,
@@ -1740,48 +1519,32 @@ fn likely_step() -> impl Strategy<Value = Step> {
 fn any_policy() -> impl Strategy<Value = FailurePolicy> {
     (
         prop_oneof![Just(OnFail::Rollback), Just(OnFail::Pause)],
-        prop_oneof![
-            Just(OnInconclusive::Pause),
-            Just(OnInconclusive::Rollback),
-            Just(OnInconclusive::Retry)
-        ],
+        prop_oneof![Just(OnInconclusive::Pause), Just(OnInconclusive::Rollback), Just(OnInconclusive::Retry)],
         prop_oneof![Just(OnError::Pause), Just(OnError::Rollback)],
         0u32..=3,
         0u32..=3,
     )
-        .prop_map(
-            |(on_fail, on_inconclusive, on_error, max_inconclusive, max_consecutive_errors)| FailurePolicy {
-                on_fail,
-                on_inconclusive,
-                on_error,
-                max_inconclusive,
-                max_consecutive_errors,
-            },
-        )
+        .prop_map(|(on_fail, on_inconclusive, on_error, max_inconclusive, max_consecutive_errors)| FailurePolicy {
+            on_fail,
+            on_inconclusive,
+            on_error,
+            max_inconclusive,
+            max_consecutive_errors,
+        })
 }
 
 fn any_context() -> impl Strategy<Value = Context> {
-    let stage = (
-        "[a-z]{1,8}",
-        0u64..600,
-        any::<bool>(),
-        prop::bool::weighted(0.3),
-        prop::option::of(text()),
-    )
-        .prop_map(|(name, bake_seconds, verify, approval, approval_reason)| StagePlan {
+    let stage = ("[a-z]{1,8}", 0u64..600, any::<bool>(), prop::bool::weighted(0.3), prop::option::of(text())).prop_map(
+        |(name, bake_seconds, verify, approval, approval_reason)| StagePlan {
             name,
             bake_seconds,
             verify,
             approval,
             approval_reason,
-        });
-    (prop::collection::vec(stage, 1..=4), any_policy(), 0u32..=3, 0u64..120).prop_map(
-        |(stages, policy, rounds, round_interval_seconds)| Context {
-            stages,
-            policy,
-            rounds,
-            round_interval_seconds,
         },
+    );
+    (prop::collection::vec(stage, 1..=4), any_policy(), 0u32..=3, 0u64..120).prop_map(
+        |(stages, policy, rounds, round_interval_seconds)| Context { stages, policy, rounds, round_interval_seconds },
     )
 }
 

@@ -22,20 +22,14 @@ pub enum ControlError {
 /// Applies `event` to rollout `id` on behalf of `actor`; returns the new state. A transition the
 /// machine does not allow changes nothing.
 pub fn control(store: &mut Store, id: &str, event: Event, actor: &str) -> Result<State, ControlError> {
-    let corrupt = |e: serde_json::Error| ControlError::Corrupt {
-        id: id.to_string(),
-        message: e.to_string(),
-    };
+    let corrupt = |e: serde_json::Error| ControlError::Corrupt { id: id.to_string(), message: e.to_string() };
     for _ in 0..MAX_CONFLICT_RETRIES {
         let rec = store.rollout(id)?;
         let state: State = serde_json::from_str(&rec.state).map_err(corrupt)?;
         let plan: Plan = serde_json::from_str(&rec.plan).map_err(corrupt)?;
         let t = state
             .step(&plan.context, &event)
-            .map_err(|source| ControlError::NotAllowed {
-                id: id.to_string(),
-                source,
-            })?;
+            .map_err(|source| ControlError::NotAllowed { id: id.to_string(), source })?;
         let entry = NewEntry {
             actor: actor.to_string(),
             kind: EntryKind::Transition,

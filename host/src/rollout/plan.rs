@@ -35,11 +35,7 @@ pub struct Plan {
 impl Plan {
     /// Units moved by stages `0..=through`.
     pub fn units_through(&self, through: usize) -> Vec<String> {
-        self.stages
-            .iter()
-            .take(through + 1)
-            .flat_map(|s| s.units.iter().cloned())
-            .collect()
+        self.stages.iter().take(through + 1).flat_map(|s| s.units.iter().cloned()).collect()
     }
 
     pub fn to_wit_stage(s: &PlannedStage) -> Stage {
@@ -78,10 +74,7 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
     };
     let stages = plugins.strategy.plan(&plugins.strategy_config, &info)?;
     let strategy = plugins.strategy.plugin().name.to_string();
-    let invalid = |message: String| PlanError::Invalid {
-        strategy: strategy.clone(),
-        message,
-    };
+    let invalid = |message: String| PlanError::Invalid { strategy: strategy.clone(), message };
     if stages.is_empty() {
         return Err(invalid("planned no stages".into()));
     }
@@ -96,25 +89,16 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
                 )));
             }
             if w > 100 || w < last_weight {
-                return Err(invalid(format!(
-                    "stage {:?} has weight {w}: weights must rise, up to 100",
-                    s.name
-                )));
+                return Err(invalid(format!("stage {:?} has weight {w}: weights must rise, up to 100", s.name)));
             }
             last_weight = w;
         }
         if !s.units.is_empty() && !caps.unit_batches {
-            return Err(invalid(format!(
-                "stage {:?} names units but the target moves no unit batches",
-                s.name
-            )));
+            return Err(invalid(format!("stage {:?} names units but the target moves no unit batches", s.name)));
         }
         for u in &s.units {
             if !units.contains(u) {
-                return Err(invalid(format!(
-                    "stage {:?} names unit {u:?}, which the target did not report",
-                    s.name
-                )));
+                return Err(invalid(format!("stage {:?} names unit {u:?}, which the target did not report", s.name)));
             }
             if !seen.insert(u.clone()) {
                 return Err(invalid(format!("unit {u:?} is in more than one stage")));
@@ -130,9 +114,7 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
             bake_seconds: u64::from(s.bake_seconds),
             verify: s.verify,
             approval: s.approval,
-            approval_reason: s
-                .approval
-                .then(|| format!("the strategy asks for approval before stage {}", s.name)),
+            approval_reason: s.approval.then(|| format!("the strategy asks for approval before stage {}", s.name)),
         })
         .collect();
     if !observed.irreversible.is_empty() {
@@ -140,11 +122,8 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
         // these changes, so a human approves before it.
         let first = &mut planned[0];
         first.approval = true;
-        first.approval_reason = Some(format!(
-            "stage {} makes irreversible changes: {}",
-            first.name,
-            observed.irreversible.join("; ")
-        ));
+        first.approval_reason =
+            Some(format!("stage {} makes irreversible changes: {}", first.name, observed.irreversible.join("; ")));
     }
     let (rounds, interval) = spec
         .verifiers
@@ -166,11 +145,5 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
         rounds,
         round_interval_seconds: interval,
     };
-    Ok(Plan {
-        stages: planned,
-        context,
-        traffic_split: caps.traffic_split,
-        units,
-        irreversible: observed.irreversible,
-    })
+    Ok(Plan { stages: planned, context, traffic_split: caps.traffic_split, units, irreversible: observed.irreversible })
 }

@@ -42,6 +42,7 @@ impl RolloutPlugins {
     ) -> Result<Self, LoadError> {
         let scope = |p: &PluginSpec, key: &str| Scope {
             limits: p.limits(),
+            grants: spec.grants(p),
             state: PluginState::from_entries(state(key)),
             ..Scope::default()
         };
@@ -73,11 +74,7 @@ impl RolloutPlugins {
             (TARGET_KEY.to_string(), self.target.state().snapshot()),
             (STRATEGY_KEY.to_string(), self.strategy.state().snapshot()),
         ];
-        all.extend(
-            self.verifiers
-                .iter()
-                .map(|v| (verifier_key(&v.name), v.instance.state().snapshot())),
-        );
+        all.extend(self.verifiers.iter().map(|v| (verifier_key(&v.name), v.instance.state().snapshot())));
         all
     }
 }

@@ -38,11 +38,7 @@ pub enum RunError {
     #[error("rollout {id} has a corrupt record: {message}")]
     Corrupt { id: String, message: String },
     #[error("rollout {id}: the engine refused {event} while {phase}: this is a bug, the journal holds the details")]
-    Engine {
-        id: String,
-        event: &'static str,
-        phase: Phase,
-    },
+    Engine { id: String, event: &'static str, phase: Phase },
 }
 
 /// What the runner tells a human as it goes.
@@ -98,10 +94,7 @@ impl<'s> Runner<'s> {
     /// persisted state) through `runtime`, and holds the runner lease.
     pub fn open(store: &'s mut Store, runtime: &Runtime, id: &str, opts: RunOptions) -> Result<Self, RunError> {
         let rec = store.rollout(id)?;
-        let corrupt = |e: serde_json::Error| RunError::Corrupt {
-            id: id.to_string(),
-            message: e.to_string(),
-        };
+        let corrupt = |e: serde_json::Error| RunError::Corrupt { id: id.to_string(), message: e.to_string() };
         let spec: RolloutSpec = serde_json::from_str(&rec.spec).map_err(corrupt)?;
         let plan: Plan = serde_json::from_str(&rec.plan).map_err(corrupt)?;
         let states = store.plugin_states(id)?;
@@ -119,26 +112,14 @@ impl<'s> Runner<'s> {
         opts: RunOptions,
     ) -> Result<Self, RunError> {
         if let Err(pid) = store.acquire_lease(id, std::process::id(), process_alive)? {
-            return Err(RunError::Leased {
-                id: id.to_string(),
-                pid,
-            });
+            return Err(RunError::Leased { id: id.to_string(), pid });
         }
-        Ok(Runner {
-            store,
-            id: id.to_string(),
-            spec,
-            plan,
-            plugins,
-            opts,
-            verdicts: (usize::MAX, Vec::new()),
-        })
+        Ok(Runner { store, id: id.to_string(), spec, plan, plugins, opts, verdicts: (usize::MAX, Vec::new()) })
     }
 
     /// Whether a live process other than this one holds the runner lease of `rec`.
     pub fn driven_elsewhere(rec: &RolloutRecord) -> Option<u32> {
-        rec.runner_pid
-            .filter(|&pid| pid != std::process::id() && process_alive(pid))
+        rec.runner_pid.filter(|&pid| pid != std::process::id() && process_alive(pid))
     }
 
     pub fn id(&self) -> &str {
@@ -151,10 +132,8 @@ impl<'s> Runner<'s> {
 
     fn load(&self) -> Result<(RolloutRecord, State), RunError> {
         let rec = self.store.rollout(&self.id)?;
-        let state = serde_json::from_str(&rec.state).map_err(|e| RunError::Corrupt {
-            id: self.id.clone(),
-            message: e.to_string(),
-        })?;
+        let state = serde_json::from_str(&rec.state)
+            .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
         Ok((rec, state))
     }
 
@@ -168,15 +147,7 @@ impl<'s> Runner<'s> {
             }
             let Some(command) = state.outstanding.clone() else {
                 if state.phase == Phase::Pending {
-                    self.commit_outcome(
-                        &rec,
-                        &state,
-                        Outcome2 {
-                            event: Event::Start,
-                            entries: vec![],
-                        },
-                        reporter,
-                    )?;
+                    self.commit_outcome(&rec, &state, Outcome2 { event: Event::Start, entries: vec![] }, reporter)?;
                     continue;
                 }
                 if !self.opts.wait_for_humans {
@@ -190,9 +161,7 @@ impl<'s> Runner<'s> {
                 continue;
             };
             if state.errors > 0 {
-                let backoff = RETRY_DELAY
-                    .saturating_mul(1 << (state.errors - 1).min(6))
-                    .min(MAX_RETRY_DELAY);
+                let backoff = RETRY_DELAY.saturating_mul(1 << (state.errors - 1).min(6)).min(MAX_RETRY_DELAY);
                 if self.sleep_unless_changed(&rec, backoff)? {
                     continue;
                 }
@@ -200,10 +169,7 @@ impl<'s> Runner<'s> {
             let outcome = match command {
                 Command::Wait { seconds } => match self.wait(&rec, &state, seconds, reporter)? {
                     true => continue,
-                    false => Outcome2 {
-                        event: Event::TimerElapsed,
-                        entries: vec![],
-                    },
+                    false => Outcome2 { event: Event::TimerElapsed, entries: vec![] },
                 },
                 other => self.execute(&other, &state),
             };
@@ -273,20 +239,11 @@ impl<'s> Runner<'s> {
 
     /// The traffic weight in force once stages `0..=stage` are applied.
     fn weight_through(&self, stage: usize) -> Option<u8> {
-        self.plan
-            .stages
-            .iter()
-            .take(stage + 1)
-            .filter_map(|s| s.weight)
-            .next_back()
+        self.plan.stages.iter().take(stage + 1).filter_map(|s| s.weight).next_back()
     }
 
     fn operation(&self, command: &Command, stage_index: usize, weight: Option<u8>, units: Vec<String>) -> Operation {
-        let stage_name = self
-            .plan
-            .stages
-            .get(stage_index)
-            .map_or_else(|| "finalize".to_string(), |s| s.name.clone());
+        let stage_name = self.plan.stages.get(stage_index).map_or_else(|| "finalize".to_string(), |s| s.name.clone());
         Operation {
             id: command.operation_id(&self.id).unwrap_or_default(),
             rollout_id: self.id.clone(),
@@ -313,15 +270,9 @@ impl<'s> Runner<'s> {
                 });
                 let event = match result {
                     Ok(_) => Event::ApplyOk,
-                    Err(e) => Event::ApplyError {
-                        retryable: e.retryable(),
-                        message: e.to_string(),
-                    },
+                    Err(e) => Event::ApplyError { retryable: e.retryable(), message: e.to_string() },
                 };
-                Outcome2 {
-                    event,
-                    entries: vec![entry],
-                }
+                Outcome2 { event, entries: vec![entry] }
             }
             Command::Rollback { through } => {
                 let weight = self.plan.traffic_split.then_some(0);
@@ -333,15 +284,9 @@ impl<'s> Runner<'s> {
                 });
                 let event = match result {
                     Ok(_) => Event::RollbackOk,
-                    Err(e) => Event::RollbackError {
-                        retryable: e.retryable(),
-                        message: e.to_string(),
-                    },
+                    Err(e) => Event::RollbackError { retryable: e.retryable(), message: e.to_string() },
                 };
-                Outcome2 {
-                    event,
-                    entries: vec![entry],
-                }
+                Outcome2 { event, entries: vec![entry] }
             }
             Command::Finalize => {
                 let weight = self.plan.traffic_split.then_some(100);
@@ -354,22 +299,13 @@ impl<'s> Runner<'s> {
                 });
                 let event = match result {
                     Ok(_) => Event::FinalizeOk,
-                    Err(e) => Event::FinalizeError {
-                        retryable: e.retryable(),
-                        message: e.to_string(),
-                    },
+                    Err(e) => Event::FinalizeError { retryable: e.retryable(), message: e.to_string() },
                 };
-                Outcome2 {
-                    event,
-                    entries: vec![entry],
-                }
+                Outcome2 { event, entries: vec![entry] }
             }
             Command::Verify { stage, round } => self.verify(stage, round),
             Command::Decide { stage } => self.decide(stage, state),
-            Command::Wait { .. } => Outcome2 {
-                event: Event::TimerElapsed,
-                entries: vec![],
-            },
+            Command::Wait { .. } => Outcome2 { event: Event::TimerElapsed, entries: vec![] },
         }
     }
 
@@ -390,12 +326,7 @@ impl<'s> Runner<'s> {
             attempt: round,
         };
         let (mut fails, mut inconclusive, mut errors, mut entries) = (vec![], vec![], vec![], vec![]);
-        for v in self
-            .plugins
-            .verifiers
-            .iter_mut()
-            .filter(|v| v.spec.schedule().0 >= round)
-        {
+        for v in self.plugins.verifiers.iter_mut().filter(|v| v.spec.schedule().0 >= round) {
             let result = v.instance.verify(&check, &v.config);
             let (logs, dropped) = v.instance.last_logs();
             let mut detail =
@@ -439,17 +370,11 @@ impl<'s> Runner<'s> {
             entries.push(entry("call", Some(stage), message, detail));
         }
         let event = if !fails.is_empty() {
-            Event::VerdictFail {
-                reason: fails.join("; "),
-            }
+            Event::VerdictFail { reason: fails.join("; ") }
         } else if !errors.is_empty() {
-            Event::VerifyError {
-                message: errors.join("; "),
-            }
+            Event::VerifyError { message: errors.join("; ") }
         } else if !inconclusive.is_empty() {
-            Event::VerdictInconclusive {
-                reason: inconclusive.join("; "),
-            }
+            Event::VerdictInconclusive { reason: inconclusive.join("; ") }
         } else {
             Event::VerdictPass
         };
@@ -458,11 +383,7 @@ impl<'s> Runner<'s> {
 
     /// Asks the strategy what follows `stage`.
     fn decide(&mut self, stage: usize, state: &State) -> Outcome2 {
-        let verdicts = if self.verdicts.0 == stage {
-            self.verdicts.1.clone()
-        } else {
-            Vec::new()
-        };
+        let verdicts = if self.verdicts.0 == stage { self.verdicts.1.clone() } else { Vec::new() };
         let progress = Progress {
             rollout: self.info(),
             stages: self.plan.stages.iter().map(Plan::to_wit_stage).collect(),
@@ -491,10 +412,7 @@ impl<'s> Runner<'s> {
                 (Event::DecideError { message: e.to_string() }, message)
             }
         };
-        Outcome2 {
-            event,
-            entries: vec![entry("call", Some(stage), message, detail)],
-        }
+        Outcome2 { event, entries: vec![entry("call", Some(stage), message, detail)] }
     }
 
     /// Commits an outcome and the transition it causes in one transaction. If an operator changed
@@ -536,13 +454,11 @@ impl<'s> Runner<'s> {
                 reporter.committed(&entries, &state, &self.plan);
                 return Ok(());
             }
-            let t = state
-                .step(&self.plan.context, &outcome.event)
-                .map_err(|e| RunError::Engine {
-                    id: self.id.clone(),
-                    event: e.event,
-                    phase: e.phase,
-                })?;
+            let t = state.step(&self.plan.context, &outcome.event).map_err(|e| RunError::Engine {
+                id: self.id.clone(),
+                event: e.event,
+                phase: e.phase,
+            })?;
             let mut entries = outcome.entries.clone();
             entries.push(NewEntry {
                 actor: self.opts.actor.clone(),
@@ -554,10 +470,8 @@ impl<'s> Runner<'s> {
                 message: transition_text(&t.state, &self.plan),
                 detail: serde_json::to_value(&outcome.event).ok(),
             });
-            let json = serde_json::to_string(&t.state).map_err(|e| RunError::Corrupt {
-                id: self.id.clone(),
-                message: e.to_string(),
-            })?;
+            let json = serde_json::to_string(&t.state)
+                .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
             let commit = Commit {
                 state: Some((json, t.state.phase.name())),
                 entries: entries.clone(),
@@ -593,14 +507,7 @@ fn measurements(v: &Verdict) -> String {
     let parts: Vec<String> = v
         .measurements
         .iter()
-        .map(|m| {
-            format!(
-                "{}={}{}",
-                m.name,
-                m.value,
-                m.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
-            )
-        })
+        .map(|m| format!("{}={}{}", m.name, m.value, m.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()))
         .collect();
     format!(" [{}]", parts.join(", "))
 }
@@ -617,10 +524,9 @@ fn decision_text(d: &Decision) -> String {
 /// One line saying where the rollout now stands.
 fn transition_text(state: &State, plan: &Plan) -> String {
     let stage = |i: usize| {
-        plan.stages.get(i).map_or_else(
-            || "finalize".to_string(),
-            |s| format!("stage {}/{} {}", i + 1, plan.stages.len(), s.name),
-        )
+        plan.stages
+            .get(i)
+            .map_or_else(|| "finalize".to_string(), |s| format!("stage {}/{} {}", i + 1, plan.stages.len(), s.name))
     };
     let said = match &state.outstanding {
         Some(Command::Apply { stage: i }) => format!("applying {}", stage(*i)),
@@ -648,14 +554,8 @@ fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value {
 
 fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::Value) -> NewEntry {
     NewEntry {
-        actor: detail["plugin"]
-            .as_str()
-            .map_or_else(|| "plugin".to_string(), |p| format!("plugin {p}")),
-        kind: if kind == "call" {
-            EntryKind::Call
-        } else {
-            EntryKind::Note
-        },
+        actor: detail["plugin"].as_str().map_or_else(|| "plugin".to_string(), |p| format!("plugin {p}")),
+        kind: if kind == "call" { EntryKind::Call } else { EntryKind::Note },
         event: None,
         from: None,
         to: None,

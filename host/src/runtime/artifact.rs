@@ -73,10 +73,7 @@ mod tests {
     #[test]
     fn digest_round_trips_through_hex_with_or_without_prefix() {
         let d = Digest::of(b"abc");
-        assert_eq!(
-            d.to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(d.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Digest::parse(&d.to_hex()), Some(d));
         assert_eq!(Digest::parse(&format!("sha256:{d}")), Some(d));
         assert_eq!(Digest::parse("abc"), None);

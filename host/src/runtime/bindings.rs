@@ -17,6 +17,7 @@ pub mod verifier {
             "upshift:plugin/log": super::target::upshift::plugin::log,
             "upshift:plugin/clock": super::target::upshift::plugin::clock,
             "upshift:plugin/state": super::target::upshift::plugin::state,
+            "upshift:plugin/sql": super::target::upshift::plugin::sql,
         },
     });
 }
@@ -30,6 +31,7 @@ pub mod strategy {
             "upshift:plugin/log": super::target::upshift::plugin::log,
             "upshift:plugin/clock": super::target::upshift::plugin::clock,
             "upshift:plugin/state": super::target::upshift::plugin::state,
+            "upshift:plugin/sql": super::target::upshift::plugin::sql,
         },
     });
 }

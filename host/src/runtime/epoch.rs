@@ -34,18 +34,13 @@ impl EpochTicker {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = engine.clone();
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("upshift-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })?;
-        Ok(EpochTicker {
-            stop,
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("upshift-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
+        Ok(EpochTicker { stop, thread: Some(thread) })
     }
 }
 

@@ -17,11 +17,7 @@ pub enum LoadError {
         "plugin {plugin}: sha256 mismatch: the spec expects {expected} but the file has {actual}; \
          if the file was updated on purpose, put the new digest in the spec"
     )]
-    DigestMismatch {
-        plugin: String,
-        expected: String,
-        actual: String,
-    },
+    DigestMismatch { plugin: String, expected: String, actual: String },
 
     #[error("plugin {plugin}: `sha256` {given:?} is not 64 hex digits")]
     BadDigest { plugin: String, given: String },
@@ -41,12 +37,7 @@ pub enum LoadError {
     Invalid { plugin: String, message: String },
 
     #[error("plugin {plugin}: expected a {expected} (a component exporting {expected_export}) but found {found}")]
-    WrongKind {
-        plugin: String,
-        expected: PluginKind,
-        expected_export: &'static str,
-        found: String,
-    },
+    WrongKind { plugin: String, expected: PluginKind, expected_export: &'static str, found: String },
 
     #[error("plugin {plugin}: it imports {import}, which this host does not provide or the spec does not grant")]
     UnsatisfiedImport { plugin: String, import: String },
@@ -66,48 +57,26 @@ pub enum CallError {
          if it is legitimately slow, raise `timeout` for this plugin in the spec",
         limit.as_secs_f64()
     )]
-    Timeout {
-        plugin: String,
-        call: &'static str,
-        limit: Duration,
-    },
+    Timeout { plugin: String, call: &'static str, limit: Duration },
 
     #[error(
         "plugin {plugin}: {call} was stopped for exceeding its memory limit of {} MiB; \
          raise `memory_mib` for this plugin in the spec if it really needs more",
         limit_bytes >> 20
     )]
-    MemoryLimit {
-        plugin: String,
-        call: &'static str,
-        limit_bytes: usize,
-    },
+    MemoryLimit { plugin: String, call: &'static str, limit_bytes: usize },
 
     #[error("plugin {plugin}: {call} overflowed its stack (runaway recursion?)")]
     StackOverflow { plugin: String, call: &'static str },
 
     #[error("plugin {plugin}: {call} crashed: {message}")]
-    Trap {
-        plugin: String,
-        call: &'static str,
-        message: String,
-    },
+    Trap { plugin: String, call: &'static str, message: String },
 
     #[error("plugin {plugin}: could not be instantiated for {call}: {message}")]
-    Instantiate {
-        plugin: String,
-        call: &'static str,
-        message: String,
-    },
+    Instantiate { plugin: String, call: &'static str, message: String },
 
     #[error("plugin {plugin}: {call} returned an error ({kind}): {message}")]
-    Plugin {
-        plugin: String,
-        call: &'static str,
-        kind: ErrorKind,
-        message: String,
-        retryable: bool,
-    },
+    Plugin { plugin: String, call: &'static str, kind: ErrorKind, message: String, retryable: bool },
 }
 
 impl CallError {

@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::target::upshift::plugin::{clock, log, state, types};
+use super::bindings::target::upshift::plugin::sql::{Rows, Value};
+use super::bindings::target::upshift::plugin::{clock, log, sql, state, types};
 use super::bindings::{ErrorKind, LogLevel, WitPluginError};
+use super::grants::Grants;
 use super::limits::Limiter;
+use super::sql::SqlHost;
 use super::state::PluginState;
 
 /// Log records one call may emit; past it the rest are counted and dropped, so a chatty or hostile
@@ -49,6 +52,7 @@ pub struct HostState {
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) state: PluginState,
+    pub(crate) sql: SqlHost,
     clock: Arc<dyn Clock>,
     /// Records emitted during the current call.
     pub(crate) logs: Vec<LogRecord>,
@@ -57,19 +61,33 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, memory_bytes: usize, state: PluginState, clock: Arc<dyn Clock>) -> Self {
-        HostState {
+    /// The store data for `plugin`: WASI with only the granted folders preopened (no environment,
+    /// no arguments, stdio closed or discarded, every socket address denied), and `sql` answering
+    /// only for the granted connections. Fails when a granted folder cannot be opened.
+    pub fn new(
+        plugin: Arc<str>,
+        memory_bytes: usize,
+        state: PluginState,
+        clock: Arc<dyn Clock>,
+        grants: &Grants,
+    ) -> Result<Self, String> {
+        let mut wasi = WasiCtx::builder();
+        for f in &grants.files {
+            let perms = if f.write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+            wasi.preopened_dir(&f.host, &f.guest, perms)
+                .map_err(|e| format!("cannot open granted folder {}: {e}", f.host.display()))?;
+        }
+        Ok(HostState {
+            sql: SqlHost::new(plugin.clone(), Arc::new(grants.sql.clone())),
             plugin,
-            // Nothing granted: no preopened directories, no environment, no arguments, stdio
-            // closed or discarded, every socket address denied.
-            wasi: WasiCtx::builder().build(),
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter: Limiter::new(memory_bytes),
             state,
             clock,
             logs: Vec::new(),
             logs_dropped: 0,
-        }
+        })
     }
 
     /// Clears the per-call log buffer before a call.
@@ -81,10 +99,7 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -97,11 +112,8 @@ impl log::Host for HostState {
             return;
         }
         let message = truncate(message, MAX_LOG_MESSAGE_BYTES);
-        let fields: Vec<(String, String)> = fields
-            .into_iter()
-            .take(16)
-            .map(|f| (truncate(f.key, 64), truncate(f.value, 256)))
-            .collect();
+        let fields: Vec<(String, String)> =
+            fields.into_iter().take(16).map(|f| (truncate(f.key, 64), truncate(f.value, 256))).collect();
         let plugin = &*self.plugin;
         match level {
             LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
@@ -139,6 +151,36 @@ impl state::Host for HostState {
 
     fn keys(&mut self) -> Vec<String> {
         self.state.keys()
+    }
+}
+
+impl sql::Host for HostState {
+    fn databases(&mut self, connection: String) -> Result<Vec<String>, WitPluginError> {
+        self.sql.databases(&connection)
+    }
+
+    fn execute(&mut self, database: String, statement: String, params: Vec<Value>) -> Result<u64, WitPluginError> {
+        self.sql.execute(&database, &statement, params)
+    }
+
+    fn execute_batch(&mut self, database: String, script: String) -> Result<(), WitPluginError> {
+        self.sql.execute_batch(&database, &script)
+    }
+
+    fn query(&mut self, database: String, statement: String, params: Vec<Value>) -> Result<Rows, WitPluginError> {
+        self.sql.query(&database, &statement, params)
+    }
+
+    fn begin(&mut self, database: String) -> Result<(), WitPluginError> {
+        self.sql.begin(&database)
+    }
+
+    fn commit(&mut self, database: String) -> Result<(), WitPluginError> {
+        self.sql.commit(&database)
+    }
+
+    fn rollback(&mut self, database: String) -> Result<(), WitPluginError> {
+        self.sql.rollback(&database)
     }
 }
 

@@ -16,14 +16,16 @@ use super::bindings::{
 };
 use super::epoch::deadline_ticks;
 use super::error::CallError;
+use super::grants::Grants;
 use super::host_state::{Clock, HostState, LogRecord, SystemClock};
 use super::limits::{Limits, MemoryLimitExceeded};
 use super::state::PluginState;
 
-/// What an invocation scope gives a plugin: its limits, its persisted state and the clock.
+/// What an invocation scope gives a plugin: its limits, its grants, its persisted state, the clock.
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub limits: Limits,
+    pub grants: Grants,
     pub state: PluginState,
     pub clock: Arc<dyn Clock>,
 }
@@ -32,6 +34,7 @@ impl Default for Scope {
     fn default() -> Self {
         Scope {
             limits: Limits::default(),
+            grants: Grants::default(),
             state: PluginState::default(),
             clock: Arc::new(SystemClock),
         }
@@ -78,13 +81,7 @@ pub type StrategyInstance = PluginInstance<StrategyPlugin>;
 impl<W: World> PluginInstance<W> {
     /// Nothing is instantiated until the first call.
     pub fn new(plugin: Arc<Plugin>, scope: Scope) -> Self {
-        PluginInstance {
-            plugin,
-            scope,
-            live: None,
-            logs: Vec::new(),
-            logs_dropped: 0,
-        }
+        PluginInstance { plugin, scope, live: None, logs: Vec::new(), logs_dropped: 0 }
     }
 
     pub fn plugin(&self) -> &Arc<Plugin> {
@@ -101,16 +98,18 @@ impl<W: World> PluginInstance<W> {
         (&self.logs, self.logs_dropped)
     }
 
-    fn fresh_store(&self) -> Store<HostState> {
+    fn fresh_store(&self, call: &'static str) -> Result<Store<HostState>, CallError> {
         let data = HostState::new(
             self.plugin.name.clone(),
             self.scope.limits.memory_bytes,
             self.scope.state.clone(),
             self.scope.clock.clone(),
-        );
+            &self.scope.grants,
+        )
+        .map_err(|message| CallError::Instantiate { plugin: self.plugin.name.to_string(), call, message })?;
         let mut store = Store::new(&self.plugin.engine, data);
         store.limiter(|s| &mut s.limiter);
-        store
+        Ok(store)
     }
 
     /// Runs one call under the scope's deadline and limits.
@@ -121,7 +120,7 @@ impl<W: World> PluginInstance<W> {
     ) -> Result<R, CallError> {
         let ticks = deadline_ticks(self.scope.limits.call_timeout);
         if self.live.is_none() {
-            let mut store = self.fresh_store();
+            let mut store = self.fresh_store(call)?;
             // Start functions run during instantiation: they get the same deadline.
             store.set_epoch_deadline(ticks);
             let bindings = W::instantiate(&self.plugin, &mut store).map_err(|e| match self.classify(call, e) {
@@ -137,6 +136,9 @@ impl<W: World> PluginInstance<W> {
         live.store.set_epoch_deadline(ticks);
         let result = f(&live.bindings, &mut live.store);
         let data = live.store.data_mut();
+        for database in data.sql.end_call() {
+            tracing::warn!(plugin = &*self.plugin.name, "{call} left a transaction open on {database}; rolled back");
+        }
         self.logs = std::mem::take(&mut data.logs);
         self.logs_dropped = data.logs_dropped;
         result.map_err(|e| {
@@ -164,24 +166,12 @@ impl<W: World> PluginInstance<W> {
     fn classify(&self, call: &'static str, e: wasmtime::Error) -> CallError {
         let plugin = self.plugin.name.to_string();
         if e.chain().any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some()) {
-            return CallError::MemoryLimit {
-                plugin,
-                call,
-                limit_bytes: self.scope.limits.memory_bytes,
-            };
+            return CallError::MemoryLimit { plugin, call, limit_bytes: self.scope.limits.memory_bytes };
         }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => CallError::Timeout {
-                plugin,
-                call,
-                limit: self.scope.limits.call_timeout,
-            },
+            Some(Trap::Interrupt) => CallError::Timeout { plugin, call, limit: self.scope.limits.call_timeout },
             Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, call },
-            _ => CallError::Trap {
-                plugin,
-                call,
-                message: format!("{e:#}").replace('\n', " "),
-            },
+            _ => CallError::Trap { plugin, call, message: format!("{e:#}").replace('\n', " ") },
         }
     }
 }
@@ -192,9 +182,7 @@ impl TargetInstance {
     }
 
     pub fn observe(&mut self, config: &str, from: &str, to: &str) -> Result<Observation, CallError> {
-        self.call_fallible("observe", |b, s| {
-            b.upshift_plugin_target().call_observe(s, config, from, to)
-        })
+        self.call_fallible("observe", |b, s| b.upshift_plugin_target().call_observe(s, config, from, to))
     }
 
     pub fn apply(&mut self, op: &Operation) -> Result<Change, CallError> {
@@ -212,9 +200,7 @@ impl TargetInstance {
 
 impl VerifierInstance {
     pub fn verify(&mut self, check: &Check, config: &str) -> Result<Verdict, CallError> {
-        self.call_fallible("verify", |b, s| {
-            b.upshift_plugin_verifier().call_verify(s, check, config)
-        })
+        self.call_fallible("verify", |b, s| b.upshift_plugin_verifier().call_verify(s, check, config))
     }
 }
 
@@ -224,8 +210,6 @@ impl StrategyInstance {
     }
 
     pub fn next(&mut self, config: &str, progress: &Progress) -> Result<Decision, CallError> {
-        self.call_fallible("next", |b, s| {
-            b.upshift_plugin_strategy().call_next(s, config, progress)
-        })
+        self.call_fallible("next", |b, s| b.upshift_plugin_strategy().call_next(s, config, progress))
     }
 }

@@ -37,10 +37,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            call_timeout: DEFAULT_CALL_TIMEOUT,
-            memory_bytes: DEFAULT_MEMORY_LIMIT,
-        }
+        Limits { call_timeout: DEFAULT_CALL_TIMEOUT, memory_bytes: DEFAULT_MEMORY_LIMIT }
     }
 }
 
@@ -70,11 +67,7 @@ impl ResourceLimiter for Limiter {
         if desired > self.memory_bytes {
             // Trap at once rather than let `memory.grow` fail: a Rust plugin would abort anyway,
             // and the trap carries the reason.
-            return Err(MemoryLimitExceeded {
-                limit: self.memory_bytes,
-                desired,
-            }
-            .into());
+            return Err(MemoryLimitExceeded { limit: self.memory_bytes, desired }.into());
         }
         Ok(true)
     }

@@ -9,9 +9,11 @@ mod artifact;
 pub mod bindings;
 mod epoch;
 mod error;
+pub mod grants;
 mod host_state;
 mod instance;
 pub mod limits;
+mod sql;
 mod state;
 
 use std::collections::HashMap;
@@ -28,9 +30,11 @@ pub use bindings::{
 };
 pub use epoch::EPOCH_TICK;
 pub use error::{CallError, LoadError};
+pub use grants::{FileGrant, Grants, SqlConnection, SqlDriver};
 pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
 pub use limits::Limits;
+pub use sql::{MAX_SQL_ROWS, SQL_BUSY_TIMEOUT};
 pub use state::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError};
 
 use bindings::{STRATEGY_EXPORT, TARGET_EXPORT, VERIFIER_EXPORT};
@@ -159,13 +163,7 @@ impl Runtime {
         bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let ticker = epoch::EpochTicker::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?;
-        Ok(Runtime {
-            engine,
-            linker,
-            builtins,
-            compiled: Mutex::new(HashMap::new()),
-            _ticker: ticker,
-        })
+        Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), _ticker: ticker })
     }
 
     /// Names of the embedded first-party plugins.
@@ -194,10 +192,7 @@ impl Runtime {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::UnsatisfiedImport {
-                plugin: name.to_string(),
-                import: unsatisfied_import(&e),
-            })?;
+            .map_err(|e| LoadError::UnsatisfiedImport { plugin: name.to_string(), import: unsatisfied_import(&e) })?;
         Ok(Arc::new(Plugin {
             name,
             digest: Digest::of(&bytes),
@@ -213,27 +208,17 @@ impl Runtime {
     fn read(&self, source: &PluginSource) -> Result<(Arc<str>, Vec<u8>, bool), LoadError> {
         match source {
             PluginSource::Builtin(name) => {
-                let plugin =
-                    self.builtins
-                        .iter()
-                        .find(|b| b.name == name)
-                        .ok_or_else(|| LoadError::UnknownBuiltin {
-                            name: name.clone(),
-                            known: self.builtin_names().join(", "),
-                        })?;
+                let plugin = self.builtins.iter().find(|b| b.name == name).ok_or_else(|| {
+                    LoadError::UnknownBuiltin { name: name.clone(), known: self.builtin_names().join(", ") }
+                })?;
                 Ok((Arc::from(plugin.name), plugin.bytes.to_vec(), true))
             }
             PluginSource::File { path, sha256 } => {
                 let name: Arc<str> = Arc::from(path.display().to_string());
-                let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
                 if let Some(given) = sha256 {
-                    let expected = Digest::parse(given).ok_or_else(|| LoadError::BadDigest {
-                        plugin: name.to_string(),
-                        given: given.clone(),
-                    })?;
+                    let expected = Digest::parse(given)
+                        .ok_or_else(|| LoadError::BadDigest { plugin: name.to_string(), given: given.clone() })?;
                     let actual = Digest::of(&bytes);
                     if expected != actual {
                         return Err(LoadError::DigestMismatch {
@@ -252,20 +237,15 @@ impl Runtime {
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
         let format = Format::of(bytes);
         if format != Format::Component {
-            return Err(LoadError::NotAComponent {
-                plugin: name.to_string(),
-                found: format.describe(),
-            });
+            return Err(LoadError::NotAComponent { plugin: name.to_string(), found: format.describe() });
         }
         let digest = Digest::of(bytes);
         let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = compiled.get(&digest) {
             return Ok(c.clone());
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            plugin: name.to_string(),
-            message: format!("{e:#}"),
-        })?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| LoadError::Invalid { plugin: name.to_string(), message: format!("{e:#}") })?;
         compiled.insert(digest, component.clone());
         Ok(component)
     }
@@ -280,10 +260,11 @@ impl Runtime {
             Some(PluginKind::Target) => {
                 let plugin = self.load(source, PluginKind::Target)?;
                 let mut instance = TargetInstance::new(plugin, Scope::default());
-                Some(instance.describe().map_err(|e| LoadError::Invalid {
-                    plugin: name.to_string(),
-                    message: e.to_string(),
-                })?)
+                Some(
+                    instance
+                        .describe()
+                        .map_err(|e| LoadError::Invalid { plugin: name.to_string(), message: e.to_string() })?,
+                )
             }
             _ => None,
         };
@@ -345,11 +326,7 @@ fn base_config() -> Config {
 }
 
 fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect()
+    component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect()
 }
 
 fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
@@ -364,9 +341,7 @@ fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
 }
 
 fn kind_of(exports: &[String]) -> Option<PluginKind> {
-    PluginKind::ALL
-        .into_iter()
-        .find(|k| exports.iter().any(|e| e == k.export_name()))
+    PluginKind::ALL.into_iter().find(|k| exports.iter().any(|e| e == k.export_name()))
 }
 
 /// The first line of a linker error, which names the missing import.

@@ -32,9 +32,7 @@ pub struct PluginState {
 
 impl PluginState {
     pub fn from_entries(entries: BTreeMap<String, String>) -> Self {
-        PluginState {
-            entries: Arc::new(Mutex::new(entries)),
-        }
+        PluginState { entries: Arc::new(Mutex::new(entries)) }
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
@@ -107,10 +105,7 @@ mod tests {
         let s = PluginState::default();
         assert_eq!(s.set("k".repeat(300), String::new()), Err(StateError::KeyTooLong(300)));
         let big = "v".repeat(MAX_STATE_VALUE_BYTES + 1);
-        assert_eq!(
-            s.set("k".into(), big),
-            Err(StateError::ValueTooLarge(MAX_STATE_VALUE_BYTES + 1))
-        );
+        assert_eq!(s.set("k".into(), big), Err(StateError::ValueTooLarge(MAX_STATE_VALUE_BYTES + 1)));
     }
 
     #[test]

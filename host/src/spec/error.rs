@@ -8,12 +8,7 @@ pub enum SpecError {
     Read { path: PathBuf, source: std::io::Error },
 
     #[error("{}:{line}:{column}: {message}", path.display())]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Parse { path: PathBuf, line: usize, column: usize, message: String },
 
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
@@ -27,11 +22,6 @@ impl SpecError {
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         let message = e.message().trim().replace('\n', " ");
-        SpecError::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message,
-        }
+        SpecError::Parse { path: path.to_path_buf(), line, column, message }
     }
 }

@@ -4,7 +4,7 @@
 
 mod error;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ pub use error::SpecError;
 
 use crate::engine::{FailurePolicy, OnError, OnFail, OnInconclusive};
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
-use crate::runtime::{PluginKind, PluginSource};
+use crate::runtime::{FileGrant, Grants, PluginKind, PluginSource, SqlConnection, SqlDriver};
 
 /// Longest rollout name; names appear in ids and on every line of output.
 pub const MAX_NAME_LEN: usize = 64;
@@ -37,6 +37,79 @@ pub struct RolloutSpec {
     pub verifiers: Vec<PluginSpec>,
     #[serde(default)]
     pub failure_policy: FailurePolicySpec,
+    /// Databases plugins may be granted, by connection name.
+    #[serde(default)]
+    pub connections: BTreeMap<String, ConnectionSpec>,
+    /// The spec's folder, against which relative paths resolve; set when the spec is parsed (a value
+    /// in the file is overwritten) and kept with the stored spec so a resumed rollout agrees.
+    #[serde(default, rename = "_folder")]
+    pub folder: PathBuf,
+}
+
+/// A named group of databases (`[connections.NAME]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSpec {
+    #[serde(default = "default_driver")]
+    pub driver: SqlDriver,
+    /// Database files, relative to the spec's folder; each is named by its file stem.
+    #[serde(default)]
+    pub databases: Vec<PathBuf>,
+    /// Instead of `databases`: a file pattern with `{n}` numbered 1 to `count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+
+fn default_driver() -> SqlDriver {
+    SqlDriver::Sqlite
+}
+
+impl ConnectionSpec {
+    /// `(name, path)` of every database, in order.
+    pub fn databases(&self) -> Vec<(String, PathBuf)> {
+        let mut files = self.databases.clone();
+        if let (Some(pattern), Some(count)) = (&self.pattern, self.count) {
+            files.extend((1..=count).map(|n| PathBuf::from(pattern.replace("{n}", &n.to_string()))));
+        }
+        files
+            .into_iter()
+            .map(|f| (f.file_stem().map_or_else(|| f.display().to_string(), |s| s.to_string_lossy().into_owned()), f))
+            .collect()
+    }
+}
+
+/// What a plugin is granted beyond the defaults (`grants.sql`, `grants.files`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantsSpec {
+    /// Connection names from `[connections]`.
+    #[serde(default)]
+    pub sql: Vec<String>,
+    /// Folders, relative to the spec's folder; read-only unless given as `{ path = "...", write = true }`.
+    #[serde(default)]
+    pub files: Vec<FileGrantSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FileGrantSpec {
+    ReadOnly(PathBuf),
+    Table {
+        path: PathBuf,
+        #[serde(default)]
+        write: bool,
+    },
+}
+
+impl FileGrantSpec {
+    fn parts(&self) -> (&Path, bool) {
+        match self {
+            FileGrantSpec::ReadOnly(p) => (p, false),
+            FileGrantSpec::Table { path, write } => (path, *write),
+        }
+    }
 }
 
 /// One plugin as a spec names it: a built-in (`plugin`) or a file pinned by its digest.
@@ -70,6 +143,9 @@ pub struct PluginSpec {
     /// Verifiers only: seconds between verifications of a stage (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_seconds: Option<u64>,
+    /// Capabilities granted to this plugin.
+    #[serde(default)]
+    pub grants: GrantsSpec,
 }
 
 /// What happens when verification fails, is inconclusive, or errors.
@@ -104,10 +180,8 @@ impl FailurePolicySpec {
 impl RolloutSpec {
     /// Reads, parses and validates the spec at `path`.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
         Self::parse(path, &text)
     }
 
@@ -117,33 +191,89 @@ impl RolloutSpec {
         let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let folder = std::path::absolute(&folder).unwrap_or(folder);
         spec.validate(path)?;
+        let absolute = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = folder.join(&*p);
+            }
+        };
         for plugin in spec.plugins_mut() {
             if let Some(file) = plugin.file.as_mut() {
-                if file.is_relative() {
-                    *file = folder.join(&*file);
-                }
+                absolute(file);
             }
         }
+        for c in spec.connections.values_mut() {
+            c.databases.iter_mut().for_each(absolute);
+            if let Some(p) = c.pattern.as_mut().filter(|p| Path::new(p.as_str()).is_relative()) {
+                *p = folder.join(&*p).to_string_lossy().into_owned();
+            }
+        }
+        spec.resolve_file_grants(&folder, path)?;
+        spec.folder = folder;
         Ok(spec)
     }
 
+    /// Checks every granted folder and records where it lives (the guest path stays as written).
+    fn resolve_file_grants(&mut self, folder: &Path, path: &Path) -> Result<(), SpecError> {
+        let invalid = |message: String| SpecError::Invalid { path: path.to_path_buf(), message };
+        for plugin in self.plugins_mut() {
+            for g in &mut plugin.grants.files {
+                let (rel, write) = g.parts();
+                if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                    return Err(invalid(format!(
+                        "grants.files entry {:?} must be a plain relative folder (no '/', '..' or '.' at its start)",
+                        rel.display()
+                    )));
+                }
+                let host = folder.join(rel);
+                if !host.is_dir() {
+                    return Err(invalid(format!("granted folder {} does not exist", host.display())));
+                }
+                *g = FileGrantSpec::Table { path: rel.to_path_buf(), write };
+            }
+        }
+        Ok(())
+    }
+
+    /// The grants of `plugin`, resolved against this spec's connections and folder.
+    pub fn grants(&self, plugin: &PluginSpec) -> Grants {
+        let folder = &self.folder;
+        let files = plugin
+            .grants
+            .files
+            .iter()
+            .map(|g| {
+                let (rel, write) = g.parts();
+                FileGrant { host: folder.join(rel), guest: format!("/{}", rel.display()), write }
+            })
+            .collect();
+        let sql = plugin
+            .grants
+            .sql
+            .iter()
+            .filter_map(|name| {
+                self.connections.get(name).map(|c| SqlConnection {
+                    name: name.clone(),
+                    driver: c.driver,
+                    databases: c.databases(),
+                })
+            })
+            .collect();
+        Grants { files, sql }
+    }
+
+    fn plugins(&self) -> impl Iterator<Item = &PluginSpec> {
+        [&self.target, &self.strategy].into_iter().chain(self.verifiers.iter())
+    }
+
     fn plugins_mut(&mut self) -> impl Iterator<Item = &mut PluginSpec> {
-        [&mut self.target, &mut self.strategy]
-            .into_iter()
-            .chain(self.verifiers.iter_mut())
+        [&mut self.target, &mut self.strategy].into_iter().chain(self.verifiers.iter_mut())
     }
 
     fn validate(&self, path: &Path) -> Result<(), SpecError> {
-        let invalid = |message: String| SpecError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
+        let invalid = |message: String| SpecError::Invalid { path: path.to_path_buf(), message };
         let name_ok = !self.name.is_empty()
             && self.name.len() <= MAX_NAME_LEN
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !name_ok {
             return Err(invalid(format!(
                 "name {:?} must be 1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'",
@@ -154,13 +284,33 @@ impl RolloutSpec {
             return Err(invalid("`from` and `to` must both name a version".into()));
         }
         if self.from == self.to {
-            return Err(invalid(format!(
-                "`from` and `to` are both {:?}: there is nothing to upgrade",
-                self.to
-            )));
+            return Err(invalid(format!("`from` and `to` are both {:?}: there is nothing to upgrade", self.to)));
         }
         self.target.validate("target", false).map_err(invalid)?;
         self.strategy.validate("strategy", false).map_err(invalid)?;
+        for (name, c) in &self.connections {
+            if c.databases.is_empty() && c.pattern.is_none() {
+                return Err(invalid(format!("connection {name}: list `databases`, or give `pattern` and `count`")));
+            }
+            if c.pattern.is_some() != c.count.is_some() {
+                return Err(invalid(format!("connection {name}: `pattern` and `count` go together")));
+            }
+            if c.pattern.as_ref().is_some_and(|p| !p.contains("{n}")) {
+                return Err(invalid(format!("connection {name}: `pattern` must contain {{n}}")));
+            }
+        }
+        for p in self.plugins() {
+            for g in &p.grants.sql {
+                if !self.connections.contains_key(g) {
+                    let known: Vec<&str> = self.connections.keys().map(String::as_str).collect();
+                    return Err(invalid(format!(
+                        "{}: grants.sql names connection {g:?}, which is not declared; declared: [{}]",
+                        p.display_name(),
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
         let mut names = BTreeSet::new();
         for (i, v) in self.verifiers.iter().enumerate() {
             let role = format!("verifiers[{i}]");
@@ -210,9 +360,7 @@ impl PluginSpec {
             }
         }
         if !verifier && (self.name.is_some() || self.count.is_some() || self.interval_seconds.is_some()) {
-            return Err(format!(
-                "{role}: `name`, `count` and `interval_seconds` apply to verifiers only"
-            ));
+            return Err(format!("{role}: `name`, `count` and `interval_seconds` apply to verifiers only"));
         }
         if self.count == Some(0) {
             return Err(format!("{role}: count must be at least 1"));
@@ -237,10 +385,7 @@ impl PluginSpec {
     pub fn source(&self) -> PluginSource {
         match (&self.plugin, &self.file) {
             (Some(name), _) => PluginSource::Builtin(name.clone()),
-            (None, Some(path)) => PluginSource::File {
-                path: path.clone(),
-                sha256: self.sha256.clone(),
-            },
+            (None, Some(path)) => PluginSource::File { path: path.clone(), sha256: self.sha256.clone() },
             (None, None) => PluginSource::Builtin(String::new()),
         }
     }
@@ -252,9 +397,7 @@ impl PluginSpec {
 
     pub fn limits(&self) -> Limits {
         Limits {
-            call_timeout: self
-                .timeout_seconds
-                .map_or(DEFAULT_CALL_TIMEOUT, Duration::from_secs_f64),
+            call_timeout: self.timeout_seconds.map_or(DEFAULT_CALL_TIMEOUT, Duration::from_secs_f64),
             memory_bytes: self.memory_mib.map_or(DEFAULT_MEMORY_LIMIT, |m| (m as usize) << 20),
         }
     }

@@ -32,10 +32,7 @@ fn parse(text: &str) -> Result<RolloutSpec, SpecError> {
 #[test]
 fn a_full_spec_parses_with_paths_resolved_against_its_folder() {
     let spec = parse(GOOD).unwrap();
-    assert_eq!(
-        spec.target.file.as_deref(),
-        Some(Path::new("/specs/plugins/recorder.wasm"))
-    );
+    assert_eq!(spec.target.file.as_deref(), Some(Path::new("/specs/plugins/recorder.wasm")));
     assert_eq!(spec.target.limits().call_timeout, Duration::from_secs(30));
     assert_eq!(spec.verifiers[0].schedule(), (2, 1));
     assert_eq!(spec.policy().on_fail, OnFail::Pause);
@@ -90,8 +87,6 @@ fn out_of_range_limits_are_invalid() {
 
 #[test]
 fn bad_policy_values_are_parse_errors() {
-    let err = parse(&GOOD.replace("on_fail = \"pause\"", "on_fail = \"explode\""))
-        .unwrap_err()
-        .to_string();
+    let err = parse(&GOOD.replace("on_fail = \"pause\"", "on_fail = \"explode\"")).unwrap_err().to_string();
     assert!(err.contains("explode") || err.contains("variant"), "{err}");
 }

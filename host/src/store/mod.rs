@@ -38,11 +38,7 @@ pub enum StoreError {
     Conflict { id: String },
 
     #[error("rollout {id} has a corrupt record ({what}): {message}")]
-    Corrupt {
-        id: String,
-        what: &'static str,
-        message: String,
-    },
+    Corrupt { id: String, what: &'static str, message: String },
 
     #[error("state store {} was written by a newer upshift (schema {found}, this one knows {known})", path.display())]
     NewerSchema { path: PathBuf, found: i64, known: i64 },
@@ -53,10 +49,7 @@ pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os(STATE_ENV) {
         return PathBuf::from(p);
     }
-    dirs::data_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("upshift")
-        .join(STATE_FILE)
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("upshift").join(STATE_FILE)
 }
 
 /// One rollout's record, as stored.
@@ -109,9 +102,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -119,10 +110,7 @@ impl Store {
     /// Opens the store at `path`, creating it (and its folder) if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.to_path_buf(), source })?;
         }
         Self::connect(path)
     }
@@ -131,27 +119,19 @@ impl Store {
     /// read-only command never creates state as a side effect.
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
+            return Err(StoreError::Missing { path: path.to_path_buf() });
         }
         Self::connect(path)
     }
 
     fn connect(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let mut store = Store { conn, path: path.to_path_buf() };
         schema::migrate(&mut store.conn, path)?;
         Ok(store)
     }
@@ -161,10 +141,7 @@ impl Store {
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::Sqlite { path: self.path.clone(), source }
     }
 
     /// The id the next rollout named `name` gets: `<name>-<n>`.
@@ -184,25 +161,13 @@ impl Store {
         plugin_states: Vec<(String, BTreeMap<String, String>)>,
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
         let id = new.id;
         tx.execute(
             "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
-            params![
-                id,
-                new.name,
-                new.spec_path.to_string_lossy(),
-                new.spec,
-                new.plan,
-                new.state,
-                new.phase,
-                new.at
-            ],
+            params![id, new.name, new.spec_path.to_string_lossy(), new.spec, new.plan, new.state, new.phase, new.at],
         )
         .map_err(err)?;
         for e in &entries {
@@ -230,10 +195,7 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.sql(e))?
-            .ok_or_else(|| StoreError::UnknownRollout {
-                id: id.to_string(),
-                path: self.path.clone(),
-            })
+            .ok_or_else(|| StoreError::UnknownRollout { id: id.to_string(), path: self.path.clone() })
     }
 
     /// Every rollout, newest first.
@@ -251,31 +213,19 @@ impl Store {
 
     /// The newest rollout named `name` that has not ended, if any.
     pub fn active_by_name(&self, name: &str, terminal: &[&str]) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .list()?
-            .into_iter()
-            .find(|r| r.name == name && !terminal.contains(&r.phase.as_str()))
-            .map(|r| r.id))
+        Ok(self.list()?.into_iter().find(|r| r.name == name && !terminal.contains(&r.phase.as_str())).map(|r| r.id))
     }
 
     /// Applies `commit` if the rollout is still at `version`; returns the new version.
     pub fn commit(&mut self, id: &str, version: i64, commit: Commit<'_>) -> Result<i64, StoreError> {
         let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let current: Option<i64> = tx
-            .query_row("SELECT version FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(err)?;
+        let current: Option<i64> =
+            tx.query_row("SELECT version FROM rollouts WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(err)?;
         match current {
             None => {
-                return Err(StoreError::UnknownRollout {
-                    id: id.to_string(),
-                    path,
-                });
+                return Err(StoreError::UnknownRollout { id: id.to_string(), path });
             }
             Some(v) if v != version => return Err(StoreError::Conflict { id: id.to_string() }),
             Some(_) => {}
@@ -315,11 +265,9 @@ impl Store {
     pub fn plugin_state(&self, id: &str, plugin: &str) -> Result<BTreeMap<String, String>, StoreError> {
         let json: Option<String> = self
             .conn
-            .query_row(
-                "SELECT entries FROM plugin_state WHERE rollout_id = ?1 AND plugin = ?2",
-                [id, plugin],
-                |r| r.get(0),
-            )
+            .query_row("SELECT entries FROM plugin_state WHERE rollout_id = ?1 AND plugin = ?2", [id, plugin], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.sql(e))?;
         match json {
@@ -334,18 +282,14 @@ impl Store {
 
     /// Every plugin's persisted state in rollout `id`, by plugin key.
     pub fn plugin_states(&self, id: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT plugin FROM plugin_state WHERE rollout_id = ?1")
-            .map_err(|e| self.sql(e))?;
+        let mut stmt =
+            self.conn.prepare("SELECT plugin FROM plugin_state WHERE rollout_id = ?1").map_err(|e| self.sql(e))?;
         let keys: Vec<String> = stmt
             .query_map([id], |r| r.get(0))
             .map_err(|e| self.sql(e))?
             .collect::<Result<_, _>>()
             .map_err(|e| self.sql(e))?;
-        keys.into_iter()
-            .map(|k| Ok((k.clone(), self.plugin_state(id, &k)?)))
-            .collect()
+        keys.into_iter().map(|k| Ok((k.clone(), self.plugin_state(id, &k)?))).collect()
     }
 
     /// When the outstanding wait numbered `issued` is due, if it was started.
@@ -381,26 +325,19 @@ impl Store {
         alive: impl Fn(u32) -> bool,
     ) -> Result<Result<(), u32>, StoreError> {
         let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
         let holder: Option<Option<u32>> = tx
             .query_row("SELECT runner_pid FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(err)?;
         let Some(holder) = holder else {
-            return Err(StoreError::UnknownRollout {
-                id: id.to_string(),
-                path,
-            });
+            return Err(StoreError::UnknownRollout { id: id.to_string(), path });
         };
         if let Some(other) = holder.filter(|&h| h != pid && alive(h)) {
             return Ok(Err(other));
         }
-        tx.execute("UPDATE rollouts SET runner_pid = ?2 WHERE id = ?1", params![id, pid])
-            .map_err(err)?;
+        tx.execute("UPDATE rollouts SET runner_pid = ?2 WHERE id = ?1", params![id, pid]).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Ok(()))
     }
@@ -408,10 +345,7 @@ impl Store {
     /// Gives the lease of rollout `id` back, if `pid` holds it.
     pub fn release_lease(&self, id: &str, pid: u32) -> Result<(), StoreError> {
         self.conn
-            .execute(
-                "UPDATE rollouts SET runner_pid = NULL WHERE id = ?1 AND runner_pid = ?2",
-                params![id, pid],
-            )
+            .execute("UPDATE rollouts SET runner_pid = NULL WHERE id = ?1 AND runner_pid = ?2", params![id, pid])
             .map(drop)
             .map_err(|e| self.sql(e))
     }

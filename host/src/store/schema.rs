@@ -47,21 +47,12 @@ CREATE TABLE plugin_state (
 "#];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(err)?;
+    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StoreError::NewerSchema {
-            path: path.to_path_buf(),
-            found: version,
-            known,
-        });
+        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found: version, known });
     }
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql).map_err(err)?;

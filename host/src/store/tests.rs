@@ -59,15 +59,9 @@ fn commit_checks_the_version_and_appends_to_the_journal() {
     let err = s.commit(id, 1, commit("{\"a\":2}")).unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
     let r = s.rollout(id).unwrap();
-    assert_eq!(
-        (r.state.as_str(), r.phase.as_str(), r.version),
-        ("{\"a\":1}", "applying", 2)
-    );
+    assert_eq!((r.state.as_str(), r.phase.as_str(), r.version), ("{\"a\":1}", "applying", 2));
     let history = s.history(id).unwrap();
-    assert_eq!(
-        history.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
-        vec!["created", "moved"]
-    );
+    assert_eq!(history.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), vec!["created", "moved"]);
 }
 
 #[test]
@@ -76,15 +70,7 @@ fn plugin_state_round_trips() {
     let id = "r-1";
     s.create(new(id, "r"), vec![], vec![]).unwrap();
     let entries: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
-    s.commit(
-        &id,
-        1,
-        Commit {
-            plugin_states: vec![("target".into(), entries.clone())],
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    s.commit(&id, 1, Commit { plugin_states: vec![("target".into(), entries.clone())], ..Commit::default() }).unwrap();
     assert_eq!(s.plugin_state(id, "target").unwrap(), entries);
     assert!(s.plugin_state(id, "strategy").unwrap().is_empty());
 }
@@ -133,10 +119,7 @@ fn reopening_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let id = "r-1";
-    Store::open(&path)
-        .unwrap()
-        .create(new(id, "r"), vec![note("x")], vec![])
-        .unwrap();
+    Store::open(&path).unwrap().create(new(id, "r"), vec![note("x")], vec![]).unwrap();
     let s = Store::open_existing(&path).unwrap();
     assert_eq!(s.history(id).unwrap().len(), 1);
 }

@@ -20,10 +20,7 @@ impl Strategy for AllAtOnce {
     type Config = Config;
 
     fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
-        let mut stage = Stage::new("all")
-            .units(rollout.units)
-            .bake(config.bake_seconds)
-            .verified();
+        let mut stage = Stage::new("all").units(rollout.units).bake(config.bake_seconds).verified();
         if rollout.traffic_split {
             stage = stage.weight(100);
         }

@@ -32,9 +32,7 @@ impl Strategy for Batches {
         let cap = config.max_unavailable.unwrap_or(config.batch_size);
         let size = config.batch_size.min(cap);
         if size == 0 {
-            return Err(PluginError::invalid_config(
-                "batches: `batch_size` and `max_unavailable` must be at least 1",
-            ));
+            return Err(PluginError::invalid_config("batches: `batch_size` and `max_unavailable` must be at least 1"));
         }
         if config.canary > cap {
             return Err(PluginError::invalid_config(format!(
@@ -53,11 +51,7 @@ impl Strategy for Batches {
         let mut n = 1;
         while done < total {
             done = (done + size).min(total);
-            plan.reach(
-                done,
-                None,
-                Stage::new(format!("batch-{n}")).bake(config.bake_seconds).verified(),
-            )?;
+            plan.reach(done, None, Stage::new(format!("batch-{n}")).bake(config.bake_seconds).verified())?;
             n += 1;
         }
         plan.finish()
@@ -82,13 +76,7 @@ mod tests {
     }
 
     fn config(batch_size: usize, canary: usize, max_unavailable: Option<usize>) -> Config {
-        Config {
-            batch_size,
-            canary,
-            max_unavailable,
-            bake_seconds: 0,
-            canary_bake_seconds: None,
-        }
+        Config { batch_size, canary, max_unavailable, bake_seconds: 0, canary_bake_seconds: None }
     }
 
     #[test]

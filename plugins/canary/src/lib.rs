@@ -52,9 +52,7 @@ impl Strategy for Canary {
 
     fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
         if config.steps.is_empty() {
-            return Err(PluginError::invalid_config(
-                "canary: `steps` is empty; give at least one step",
-            ));
+            return Err(PluginError::invalid_config("canary: `steps` is empty; give at least one step"));
         }
         let total = rollout.units.len();
         let mut plan = CumulativePlan::new(&rollout.units);
@@ -72,10 +70,7 @@ impl Strategy for Canary {
                 (None, None) => reached_units,
             };
             if step.weight.is_some_and(|w| w > 100) {
-                return Err(PluginError::invalid_config(format!(
-                    "canary: step {} has a weight over 100",
-                    i + 1
-                )));
+                return Err(PluginError::invalid_config(format!("canary: step {} has a weight over 100", i + 1)));
             }
             if step.weight.is_some() && !rollout.traffic_split {
                 return Err(PluginError::invalid_config(format!(

@@ -21,9 +21,7 @@ impl Strategy for Linear {
 
     fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
         if !(1..=100).contains(&config.step_percent) {
-            return Err(PluginError::invalid_config(
-                "linear: `step_percent` must be between 1 and 100",
-            ));
+            return Err(PluginError::invalid_config("linear: `step_percent` must be between 1 and 100"));
         }
         let mut plan = CumulativePlan::new(&rollout.units);
         let mut percent: u8 = 0;
@@ -57,14 +55,7 @@ mod tests {
 
     #[test]
     fn quarter_steps_of_traffic() {
-        let stages = Linear::plan(
-            &Config {
-                step_percent: 25,
-                bake_seconds: 60,
-            },
-            info(0, true),
-        )
-        .unwrap();
+        let stages = Linear::plan(&Config { step_percent: 25, bake_seconds: 60 }, info(0, true)).unwrap();
         let weights: Vec<_> = stages.iter().map(|s| s.weight.unwrap()).collect();
         assert_eq!(weights, vec![25, 50, 75, 100]);
         assert!(stages.iter().all(|s| s.bake_seconds == 60 && s.verify));
@@ -73,29 +64,13 @@ mod tests {
     #[test]
     fn steps_that_move_no_new_unit_are_merged_away() {
         // 3 units in 10% steps: 10% -> 1 unit, 40% -> 2 units, 70% -> 3 units.
-        let stages = Linear::plan(
-            &Config {
-                step_percent: 10,
-                bake_seconds: 0,
-            },
-            info(3, false),
-        )
-        .unwrap();
+        let stages = Linear::plan(&Config { step_percent: 10, bake_seconds: 0 }, info(3, false)).unwrap();
         assert_eq!(stages.len(), 3);
         assert!(stages.iter().all(|s| s.units.len() == 1));
     }
 
     #[test]
     fn zero_step_is_invalid() {
-        assert!(
-            Linear::plan(
-                &Config {
-                    step_percent: 0,
-                    bake_seconds: 0
-                },
-                info(3, false)
-            )
-            .is_err()
-        );
+        assert!(Linear::plan(&Config { step_percent: 0, bake_seconds: 0 }, info(3, false)).is_err());
     }
 }

@@ -1,0 +1,315 @@
+//! What a rollout transition costs: (1) the pure engine's `step` alone, (2) a journaled transition
+//! (step, state serialized to JSON, one durable `Store::commit` with its journal entry, as the
+//! runner does it) and (3) the floor under (2): one bare SQLite insert-and-commit with the same
+//! durability pragmas. (2) and (3) alternate call by call so machine noise affects both alike; the
+//! median across rounds is reported. Prints a table; writes target/upshift-bench/engine.json.
+//!
+//! Run: `cargo bench -p upshift --bench engine`.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+use upshift::engine::{Context, Decision, Event, FailurePolicy, Phase, StagePlan, State, start};
+use upshift::store::{Commit, EntryKind, NewEntry, NewRollout, Store};
+
+/// Stages of the benchmark rollout: with one verification round, a rollout is 1 + 4 × 10 + 1 = 42
+/// transitions.
+const STAGES: usize = 10;
+/// Transitions per sample of the pure engine, and samples taken (the median is reported).
+const PURE_BATCH: u64 = 1_000_000;
+const PURE_SAMPLES: usize = 7;
+/// Durable commits: rounds of `PER_ROUND` commits of (2) and of (3), one by one in turn.
+const ROUNDS: usize = 7;
+const PER_ROUND: usize = 100;
+/// Commits of each kind made before measuring (page cache, statement cache, WAL file growth).
+const WARM_UP: usize = 10;
+/// Pages written to grow each write-ahead log past SQLite's auto-checkpoint threshold (1000 pages).
+const WAL_PRESIZE_PAGES: usize = 1200;
+
+const PURE_TARGET_PER_S: f64 = 1_000_000.0;
+const RATIO_TARGET: f64 = 1.5;
+
+fn main() {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate sits in the workspace").to_path_buf();
+    let ctx = context();
+
+    let pure_per_s = pure_transitions_per_s(&ctx);
+
+    // On the same filesystem as the workspace, so each fsync costs what it costs in real use.
+    let scratch_parent = root.join("target");
+    std::fs::create_dir_all(&scratch_parent).expect("create target/");
+    let scratch = tempfile::tempdir_in(&scratch_parent).expect("temporary folder in target/");
+    let (store_path, floor_path) = (scratch.path().join("upshift.db"), scratch.path().join("floor.db"));
+    let mut journaled = Journaled::new(&store_path, ctx);
+    let mut floor = Floor::new(&floor_path, journaled.state_json_len());
+    presize_wal(&store_path);
+    presize_wal(&floor_path);
+
+    for _ in 0..WARM_UP {
+        journaled.transition();
+        floor.commit();
+    }
+    let mut journaled_us = Vec::with_capacity(ROUNDS);
+    let mut floor_us = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let (j, f) = alternate(PER_ROUND, || journaled.transition(), || floor.commit());
+        journaled_us.push(j);
+        floor_us.push(f);
+    }
+    let commits = WARM_UP + ROUNDS * PER_ROUND;
+    assert_eq!(journaled.journal_len(), commits, "one journal entry per transition");
+    let journaled_us = median(&mut journaled_us);
+    let floor_us = median(&mut floor_us);
+    let ratio = journaled_us / floor_us;
+    let journaled_per_s = 1e6 / journaled_us;
+    let floor_per_s = 1e6 / floor_us;
+
+    let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+    println!();
+    println!("rollout transitions ({STAGES} stages, 1 round; durable: median of {ROUNDS} rounds of {PER_ROUND})");
+    println!(
+        "  (1) pure engine step          {pure_per_s:>14.0} transitions/s   target >= {PURE_TARGET_PER_S:.0}  {}",
+        verdict(pure_per_s >= PURE_TARGET_PER_S)
+    );
+    println!("  (2) journaled transition      {journaled_per_s:>14.1} transitions/s   {journaled_us:>9.1} us each");
+    println!("  (3) floor: SQLite insert+commit {floor_per_s:>12.1} commits/s       {floor_us:>9.1} us each");
+    println!(
+        "  (2)/(3) time ratio            {ratio:>14.2}                 target <= {RATIO_TARGET}  {}",
+        verdict(ratio <= RATIO_TARGET)
+    );
+
+    let out_dir = root.join("target").join("upshift-bench");
+    std::fs::create_dir_all(&out_dir).expect("create target/upshift-bench");
+    let json = serde_json::json!({
+        "pure_transitions_per_s": pure_per_s,
+        "journaled_transitions_per_s": journaled_per_s,
+        "floor_commits_per_s": floor_per_s,
+        "journaled_us": journaled_us,
+        "floor_us": floor_us,
+        "ratio_journal_to_floor": ratio,
+    });
+    let path = out_dir.join("engine.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write engine.json");
+    println!("wrote {}", path.display());
+}
+
+/// A plan of [`STAGES`] verified stages, no approvals, one verification round.
+fn context() -> Context {
+    Context {
+        stages: (0..STAGES)
+            .map(|i| StagePlan {
+                name: format!("stage-{}", i + 1),
+                bake_seconds: 60,
+                verify: true,
+                approval: false,
+                approval_reason: None,
+            })
+            .collect(),
+        policy: FailurePolicy::default(),
+        rounds: 1,
+        round_interval_seconds: 30,
+    }
+}
+
+/// The event that answers what `state` waits for: every command succeeds, every stage continues.
+/// `None` once the rollout has ended.
+fn answer(state: &State) -> Option<Event> {
+    use upshift::engine::Command as C;
+    Some(match (&state.outstanding, state.phase) {
+        (None, Phase::Pending) => Event::Start,
+        (Some(C::Apply { .. }), _) => Event::ApplyOk,
+        (Some(C::Wait { .. }), _) => Event::TimerElapsed,
+        (Some(C::Verify { .. }), _) => Event::VerdictPass,
+        (Some(C::Decide { .. }), _) => Event::Decided { decision: Decision::Continue },
+        (Some(C::Finalize), _) => Event::FinalizeOk,
+        (None, phase) if phase.is_terminal() => return None,
+        (outstanding, phase) => panic!("the benchmark rollout never waits in {phase} with {outstanding:?}"),
+    })
+}
+
+/// The next event of whole rollouts run back to back: restarts `state` once the rollout has ended.
+fn next_event(state: &mut State) -> Event {
+    answer(state).unwrap_or_else(|| {
+        *state = start();
+        Event::Start
+    })
+}
+
+/// Median over [`PURE_SAMPLES`] samples of [`PURE_BATCH`] transitions each.
+fn pure_transitions_per_s(ctx: &Context) -> f64 {
+    let mut state = start();
+    let mut run = |n: u64| {
+        for _ in 0..n {
+            let event = next_event(&mut state);
+            let t = black_box(&state).step(black_box(ctx), black_box(&event)).expect("an allowed transition");
+            black_box(&t.commands);
+            state = t.state;
+        }
+    };
+    run(PURE_BATCH / 10);
+    let mut samples: Vec<f64> = (0..PURE_SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            run(PURE_BATCH);
+            PURE_BATCH as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(&mut samples)
+}
+
+/// A rollout driven through the real store: every transition is committed before the next.
+struct Journaled {
+    store: Store,
+    ctx: Context,
+    id: String,
+    version: i64,
+    state: State,
+}
+
+impl Journaled {
+    fn new(path: &Path, ctx: Context) -> Self {
+        let mut store = Store::open(path).expect("open the store");
+        let id = store.next_id("bench").expect("next id");
+        let state = start();
+        let plan = serde_json::to_string(&ctx).expect("plan json");
+        let state_json = serde_json::to_string(&state).expect("state json");
+        store
+            .create(
+                NewRollout {
+                    id: &id,
+                    name: "bench",
+                    spec_path: &PathBuf::from("bench.toml"),
+                    spec: "{}",
+                    plan: &plan,
+                    state: &state_json,
+                    phase: state.phase.name(),
+                    at: now_ms(),
+                },
+                vec![],
+                vec![],
+            )
+            .expect("create the rollout");
+        Journaled { store, ctx, id, version: 1, state }
+    }
+
+    /// The size of a mid-rollout state's JSON, for the floor's payload.
+    fn state_json_len(&self) -> usize {
+        let mut state = start();
+        for _ in 0..STAGES * 2 {
+            let event = next_event(&mut state);
+            state = state.step(&self.ctx, &event).expect("an allowed transition").state;
+        }
+        serde_json::to_string(&state).expect("state json").len()
+    }
+
+    fn journal_len(&self) -> usize {
+        self.store.history(&self.id).expect("read the journal").len()
+    }
+
+    /// One transition as the runner makes it: step, serialize, commit with its journal entry.
+    fn transition(&mut self) {
+        let event = next_event(&mut self.state);
+        let t = self.state.step(&self.ctx, &event).expect("an allowed transition");
+        let entry = NewEntry {
+            actor: "bench".into(),
+            kind: EntryKind::Transition,
+            event: Some(event.name().to_string()),
+            from: Some(self.state.phase.name().to_string()),
+            to: Some(t.state.phase.name().to_string()),
+            stage: Some(t.state.stage),
+            message: format!("{} at stage {}", t.state.phase, t.state.stage + 1),
+            detail: serde_json::to_value(&event).ok(),
+        };
+        let json = serde_json::to_string(&t.state).expect("state json");
+        let commit = Commit {
+            state: Some((json, t.state.phase.name())),
+            entries: vec![entry],
+            plugin_states: vec![],
+            at: now_ms(),
+        };
+        self.version = self.store.commit(&self.id, self.version, commit).expect("commit");
+        self.state = t.state;
+    }
+}
+
+/// The least a durable transition could cost: one row inserted and committed, same pragmas.
+struct Floor {
+    conn: Connection,
+    payload: String,
+}
+
+impl Floor {
+    fn new(path: &Path, payload_len: usize) -> Self {
+        let conn = open_durable(path);
+        conn.execute_batch("CREATE TABLE rows (payload TEXT NOT NULL)").expect("create table");
+        Floor { conn, payload: "x".repeat(payload_len) }
+    }
+
+    fn commit(&mut self) {
+        let tx = self.conn.transaction().expect("begin");
+        tx.prepare_cached("INSERT INTO rows (payload) VALUES (?1)")
+            .expect("prepare")
+            .execute([&self.payload])
+            .expect("insert");
+        tx.commit().expect("commit");
+    }
+}
+
+/// Grows the write-ahead log of the database at `path` to its steady-state size and has it
+/// checkpointed, so the commits measured next overwrite the log in place, as in a long-lived store.
+/// Otherwise whichever database wraps its log first (the store writes more pages per commit) stops
+/// growing its file, and its fsyncs get cheaper than the other's for a reason that is not its own.
+fn presize_wal(path: &Path) {
+    let conn = open_durable(path);
+    conn.execute_batch(&format!(
+        "CREATE TABLE wal_presize (filler BLOB NOT NULL);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {WAL_PRESIZE_PAGES})
+         INSERT INTO wal_presize SELECT zeroblob(4000) FROM n;
+         DROP TABLE wal_presize;
+         PRAGMA wal_checkpoint(PASSIVE);"
+    ))
+    .expect("presize the write-ahead log");
+}
+
+/// A connection with the store's durability pragmas.
+fn open_durable(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("open a database");
+    conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+    conn.pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
+    conn
+}
+
+/// Microseconds per call of `a` and of `b`, over `n` calls of each. The calls alternate one by one
+/// (and which of the pair goes first alternates too), so a burst of someone else's disk traffic
+/// lands on both alike rather than on whichever block of calls it happened to overlap.
+fn alternate(n: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    let (mut in_a, mut in_b) = (Duration::ZERO, Duration::ZERO);
+    let mut timed = |f: &mut dyn FnMut(), total: &mut Duration| {
+        let start = Instant::now();
+        f();
+        *total += start.elapsed();
+    };
+    for i in 0..n {
+        if i % 2 == 0 {
+            timed(&mut a, &mut in_a);
+            timed(&mut b, &mut in_b);
+        } else {
+            timed(&mut b, &mut in_b);
+            timed(&mut a, &mut in_a);
+        }
+    }
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    (us(in_a), us(in_b))
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64
+}

@@ -1,0 +1,230 @@
+//! Target `sql-migrator`: applies versioned migrations to every database (unit) of a granted
+//! connection, one transaction per database, recording applied versions in the database itself
+//! (`upshift_migrations`, plus an append-only `upshift_migration_log`), so `observe` reports the
+//! true live version and a repeated operation is a no-op. A migration without a down script is
+//! irreversible: `observe` says so, and the host requires approval before applying it.
+
+mod migrations;
+
+use upshift_sdk::serde::Deserialize;
+use upshift_sdk::sql::{self, Value};
+use upshift_sdk::{
+    Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, clock, log, state,
+};
+
+pub use migrations::{Migration, between, from_files, parse_version};
+
+#[derive(Debug, Deserialize)]
+#[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+pub struct Config {
+    /// The granted connection whose databases are the units.
+    pub connection: String,
+    /// The migrations folder as the plugin sees it (a granted folder, e.g. "/migrations").
+    pub migrations: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS upshift_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL, operation TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS upshift_migration_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, operation TEXT NOT NULL, direction TEXT NOT NULL,
+    version INTEGER NOT NULL, at INTEGER NOT NULL);";
+
+pub struct SqlMigrator;
+
+fn database(config: &Config, unit: &str) -> String {
+    format!("{}/{unit}", config.connection)
+}
+
+/// The version recorded in `db` (0 when nothing was ever applied). Reads only.
+fn version_of(db: &str) -> Result<u32, PluginError> {
+    let tracked = sql::query_value(
+        db,
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'upshift_migrations'",
+        &[],
+    )?;
+    if tracked.and_then(|v| v.as_f64()) != Some(1.0) {
+        return Ok(0);
+    }
+    let v = sql::query_value(db, "SELECT COALESCE(MAX(version), 0) FROM upshift_migrations", &[])?;
+    Ok(v.and_then(|v| v.as_f64()).unwrap_or(0.0) as u32)
+}
+
+fn moved_key(unit: &str) -> String {
+    format!("moved/{unit}")
+}
+
+fn record(db: &str, op: &Operation, direction: &str, m: &Migration) -> Result<(), PluginError> {
+    let now = Value::Integer(clock::now_millis() as i64);
+    sql::execute(
+        db,
+        "INSERT INTO upshift_migration_log (operation, direction, version, at) VALUES (?1, ?2, ?3, ?4)",
+        &[Value::Text(op.id.clone()), Value::Text(direction.into()), Value::Integer(m.version.into()), now],
+    )?;
+    Ok(())
+}
+
+/// Moves one database from `from` to `to` (up) in one transaction; a no-op when it is already there.
+fn migrate_up(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32) -> Result<bool, PluginError> {
+    sql::transaction(db, || {
+        sql::execute_batch(db, SCHEMA)?;
+        let current = version_of(db)?;
+        if current == to {
+            return Ok(false);
+        }
+        if current != from {
+            return Err(PluginError::conflict(format!(
+                "{db} is at version {current}, expected {from} (or {to}): it drifted; repair it or change `from`"
+            )));
+        }
+        for m in between(all, from, to) {
+            sql::execute_batch(db, &m.up).map_err(|e| PluginError {
+                message: format!("migration {:04}_{} on {db}: {}", m.version, m.name, e.message),
+                ..e
+            })?;
+            sql::execute(
+                db,
+                "INSERT INTO upshift_migrations (version, name, applied_at, operation) VALUES (?1, ?2, ?3, ?4)",
+                &[
+                    Value::Integer(m.version.into()),
+                    Value::Text(m.name.clone()),
+                    Value::Integer(clock::now_millis() as i64),
+                    Value::Text(op.id.clone()),
+                ],
+            )?;
+            record(db, op, "up", m)?;
+        }
+        Ok(true)
+    })
+}
+
+/// Moves one database from `to` back to `from` in one transaction; a no-op when it is at `from`.
+fn migrate_down(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32) -> Result<bool, PluginError> {
+    sql::transaction(db, || {
+        sql::execute_batch(db, SCHEMA)?;
+        let current = version_of(db)?;
+        if current == from {
+            return Ok(false);
+        }
+        for m in between(all, from, current.min(to)).into_iter().rev() {
+            let Some(down) = &m.down else {
+                return Err(PluginError::conflict(format!(
+                    "migration {:04}_{} has no down script (irreversible): {db} stays at version {current}",
+                    m.version, m.name
+                )));
+            };
+            sql::execute_batch(db, down).map_err(|e| PluginError {
+                message: format!("undoing {:04}_{} on {db}: {}", m.version, m.name, e.message),
+                ..e
+            })?;
+            sql::execute(db, "DELETE FROM upshift_migrations WHERE version = ?1", &[Value::Integer(m.version.into())])?;
+            record(db, op, "down", m)?;
+        }
+        Ok(true)
+    })
+}
+
+fn versions(op: &Operation) -> Result<(u32, u32), PluginError> {
+    Ok((parse_version(&op.from_version)?, parse_version(&op.to_version)?))
+}
+
+fn unit_versions(config: &Config, units: &[String]) -> Vec<UnitVersion> {
+    units
+        .iter()
+        .map(|u| UnitVersion { unit: u.clone(), version: version_of(&database(config, u)).ok().map(|v| v.to_string()) })
+        .collect()
+}
+
+impl Target for SqlMigrator {
+    type Config = Config;
+
+    fn describe() -> Description {
+        Description {
+            name: "sql-migrator".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "versioned SQL migrations, one transaction per database".into(),
+            capabilities: Capabilities {
+                traffic_split: false,
+                unit_batches: true,
+                rollback: true,
+                irreversible: vec!["a migration without a down script cannot be rolled back".into()],
+            },
+        }
+    }
+
+    fn observe(config: &Config, from: String, to: String) -> Result<Observation, PluginError> {
+        let all = migrations::read(&config.migrations)?;
+        let (from, to) = (parse_version(&from)?, parse_version(&to)?);
+        if to > from && !all.iter().any(|m| m.version == to) {
+            return Err(PluginError::invalid_config(format!("no migration numbered {to} in {}", config.migrations)));
+        }
+        let prefix = format!("{}/", config.connection);
+        let units: Vec<String> = sql::databases(&config.connection)?
+            .into_iter()
+            .map(|d| d.trim_start_matches(&prefix).to_string())
+            .collect();
+        let irreversible = between(&all, from, to)
+            .into_iter()
+            .filter(|m| m.down.is_none())
+            .map(|m| format!("migration {:04}_{} has no down script", m.version, m.name))
+            .collect();
+        Ok(Observation { units: unit_versions(config, &units), weight: None, irreversible })
+    }
+
+    fn apply(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        let all = migrations::read(&config.migrations)?;
+        let (from, to) = versions(&op)?;
+        let mut migrated = 0;
+        for unit in &op.units {
+            let db = database(config, unit);
+            if migrate_up(&op, &db, &all, from, to)? {
+                migrated += 1;
+                log::emit(log::Level::Info, &format!("{db}: {from} → {to}"), &[("operation", &op.id)]);
+            }
+            state::set(&moved_key(unit), &op.id)?;
+        }
+        Ok(Change {
+            message: format!("{migrated} of {} databases migrated to {to}", op.units.len()),
+            weight: None,
+            units: unit_versions(config, &op.units),
+        })
+    }
+
+    fn rollback(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        let all = migrations::read(&config.migrations)?;
+        let (from, to) = versions(&op)?;
+        let mut undone = 0;
+        for unit in &op.units {
+            let db = database(config, unit);
+            let moved = state::get(&moved_key(unit)).is_some();
+            match migrate_down(&op, &db, &all, from, to) {
+                Ok(changed) => undone += usize::from(changed),
+                // A database this rollout never moved and cannot even read (corrupt) has nothing to undo.
+                Err(e) if !moved && e.kind == upshift_sdk::ErrorKind::Conflict && e.message.contains("corrupt") => {
+                    log::emit(log::Level::Warn, &format!("{db}: never migrated and unreadable; left as is"), &[]);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            state::remove(&moved_key(unit));
+        }
+        Ok(Change {
+            message: format!("{undone} of {} databases back at {from}", op.units.len()),
+            weight: None,
+            units: unit_versions(config, &op.units),
+        })
+    }
+
+    fn finalize(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        let (_, to) = versions(&op)?;
+        let units = unit_versions(config, &op.units);
+        let behind: Vec<&str> =
+            units.iter().filter(|u| u.version != Some(to.to_string())).map(|u| u.unit.as_str()).collect();
+        if !behind.is_empty() {
+            return Err(PluginError::conflict(format!("not at version {to}: {}", behind.join(", "))));
+        }
+        Ok(Change { message: format!("all {} databases at version {to}", units.len()), weight: None, units })
+    }
+}
+
+upshift_sdk::export_target!(SqlMigrator);
