@@ -287,7 +287,7 @@ fn open_durable(path: &Path) -> Connection {
 /// lands on both alike rather than on whichever block of calls it happened to overlap.
 fn alternate(n: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
     let (mut in_a, mut in_b) = (Duration::ZERO, Duration::ZERO);
-    let mut timed = |f: &mut dyn FnMut(), total: &mut Duration| {
+    let timed = |f: &mut dyn FnMut(), total: &mut Duration| {
         let start = Instant::now();
         f();
         *total += start.elapsed();

@@ -63,22 +63,22 @@ pub struct JournalEntry {
 
 pub fn insert(tx: &Transaction<'_>, rollout: &str, at: i64, e: &NewEntry) -> rusqlite::Result<()> {
     let detail = e.detail.as_ref().map(|d| d.to_string());
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO journal (rollout_id, at, actor, kind, event, from_phase, to_phase, stage, message, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            rollout,
-            at,
-            e.actor,
-            e.kind.name(),
-            e.event,
-            e.from,
-            e.to,
-            e.stage.map(|s| s as i64),
-            e.message,
-            detail
-        ],
-    )?;
+    )?
+    .execute(params![
+        rollout,
+        at,
+        e.actor,
+        e.kind.name(),
+        e.event,
+        e.from,
+        e.to,
+        e.stage.map(|s| s as i64),
+        e.message,
+        detail
+    ])?;
     Ok(())
 }
 

@@ -221,8 +221,11 @@ impl Store {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let current: Option<i64> =
-            tx.query_row("SELECT version FROM rollouts WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(err)?;
+        // Cached statements: this runs once per transition, on the hot path of every rollout.
+        let current: Option<i64> = tx
+            .prepare_cached("SELECT version FROM rollouts WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+            .map_err(err)?;
         match current {
             None => {
                 return Err(StoreError::UnknownRollout { id: id.to_string(), path });
@@ -245,10 +248,10 @@ impl Store {
         let mut new_version = version;
         if let Some((state, phase)) = &commit.state {
             new_version = version + 1;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
-                params![id, state, phase, new_version, commit.at],
             )
+            .and_then(|mut st| st.execute(params![id, state, phase, new_version, commit.at]))
             .map_err(err)?;
         }
         tx.commit().map_err(err)?;
