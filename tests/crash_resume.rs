@@ -25,10 +25,10 @@ const ID: &str = "crash-1";
 /// How long any wait may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(50);
-/// Rows counted by migration 0003's slow statement: roughly 0.5 to 1 s per shard.
-const SLOW_APPLY_ROWS: u32 = 3_000_000;
-/// Rows counted by the verifier's slow check, per upgraded shard: about 0.25 s each.
-const SLOW_CHECK_ROWS: u32 = 800_000;
+/// Rows counted by migration 0003's slow statement: about 0.5 to 1 s per shard.
+const SLOW_APPLY_ROWS: u32 = 2_500_000;
+/// Rows counted by the verifier's slow check, per upgraded shard: about 0.15 s each.
+const SLOW_CHECK_ROWS: u32 = 600_000;
 
 /// A copy of the quickstart, provisioned to v1, with a state store of its own and a slow v1 → v3
 /// rollout spec.
@@ -293,10 +293,8 @@ fn assert_done_exactly_once(lab: &Lab) {
             .count();
         assert_eq!(applies, 1, "stage {index}: {applies} apply calls journaled");
     }
-    let transitions: Vec<&Value> = history
-        .iter()
-        .filter(|e| e["kind"] == "transition" && e["from"].is_string() && e["to"].is_string())
-        .collect();
+    let transitions: Vec<&Value> =
+        history.iter().filter(|e| e["kind"] == "transition" && e["from"].is_string() && e["to"].is_string()).collect();
     assert_eq!(transitions.first().unwrap()["from"], "pending");
     assert_eq!(transitions.last().unwrap()["to"], "succeeded");
     for pair in transitions.windows(2) {

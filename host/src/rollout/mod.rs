@@ -3,11 +3,13 @@
 //! store, and applying operators' controls. This is where the pure engine meets I/O and time.
 
 mod control;
+mod create;
 mod plan;
 mod plugins;
 mod runner;
 
 pub use control::{ControlError, control};
+pub use create::{CreateError, create};
 pub use plan::{Plan, PlanError, PlannedStage, prepare};
 pub use plugins::RolloutPlugins;
 pub use runner::{Reporter, RunError, RunOptions, Runner};

@@ -66,6 +66,11 @@ pub enum CallError {
     )]
     MemoryLimit { plugin: String, call: &'static str, limit_bytes: usize },
 
+    #[error(
+        "plugin {plugin}: {call} returned {bytes} bytes, more than the {limit}-byte limit on answers; the answer was discarded"
+    )]
+    OversizedReturn { plugin: String, call: &'static str, bytes: usize, limit: usize },
+
     #[error("plugin {plugin}: {call} overflowed its stack (runaway recursion?)")]
     StackOverflow { plugin: String, call: &'static str },
 
@@ -91,6 +96,7 @@ impl CallError {
             CallError::Timeout { .. } => Some("time"),
             CallError::MemoryLimit { .. } => Some("memory"),
             CallError::StackOverflow { .. } => Some("stack"),
+            CallError::OversizedReturn { .. } => Some("return size"),
             _ => None,
         }
     }

@@ -12,13 +12,14 @@ use super::bindings::strategy::StrategyPlugin;
 use super::bindings::target::TargetPlugin;
 use super::bindings::verifier::VerifierPlugin;
 use super::bindings::{
-    Change, Check, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage, Verdict, WitPluginError,
+    Change, Check, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
+    WitPluginError,
 };
 use super::epoch::deadline_ticks;
 use super::error::CallError;
 use super::grants::Grants;
 use super::host_state::{Clock, HostState, LogRecord, SystemClock};
-use super::limits::{Limits, MemoryLimitExceeded};
+use super::limits::{Limits, MAX_RETURN_BYTES, MemoryLimitExceeded};
 use super::state::PluginState;
 
 /// What an invocation scope gives a plugin: its limits, its grants, its persisted state, the clock.
@@ -148,13 +149,32 @@ impl<W: World> PluginInstance<W> {
         })
     }
 
+    /// Refuses an answer larger than [`MAX_RETURN_BYTES`].
+    fn bounded<R: AnswerSize>(&self, call: &'static str, value: R) -> Result<R, CallError> {
+        let bytes = value.size();
+        if bytes > MAX_RETURN_BYTES {
+            return Err(CallError::OversizedReturn {
+                plugin: self.plugin.name.to_string(),
+                call,
+                bytes,
+                limit: MAX_RETURN_BYTES,
+            });
+        }
+        Ok(value)
+    }
+
     /// Runs a call whose WIT result is `result<R, plugin-error>`.
-    fn call_fallible<R>(
+    fn call_fallible<R: AnswerSize>(
         &mut self,
         call: &'static str,
         f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, WitPluginError>>,
     ) -> Result<R, CallError> {
-        self.call(call, f)?.map_err(|e| CallError::Plugin {
+        let result = self.call(call, f)?;
+        let result = match result {
+            Ok(v) => Ok(self.bounded(call, v)?),
+            Err(e) => Err(self.bounded(call, e)?),
+        };
+        result.map_err(|e| CallError::Plugin {
             plugin: self.plugin.name.to_string(),
             call,
             kind: e.kind,
@@ -178,7 +198,8 @@ impl<W: World> PluginInstance<W> {
 
 impl TargetInstance {
     pub fn describe(&mut self) -> Result<Description, CallError> {
-        self.call("describe", |b, s| b.upshift_plugin_target().call_describe(s))
+        let d = self.call("describe", |b, s| b.upshift_plugin_target().call_describe(s))?;
+        self.bounded("describe", d)
     }
 
     pub fn observe(&mut self, config: &str, from: &str, to: &str) -> Result<Observation, CallError> {
@@ -211,5 +232,79 @@ impl StrategyInstance {
 
     pub fn next(&mut self, config: &str, progress: &Progress) -> Result<Decision, CallError> {
         self.call_fallible("next", |b, s| b.upshift_plugin_strategy().call_next(s, config, progress))
+    }
+}
+
+/// The approximate size of an answer: the bytes of its strings and lists.
+pub trait AnswerSize {
+    fn size(&self) -> usize;
+}
+
+impl AnswerSize for String {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T: AnswerSize> AnswerSize for Vec<T> {
+    fn size(&self) -> usize {
+        self.iter().map(|x| x.size() + 8).sum()
+    }
+}
+
+impl<T: AnswerSize> AnswerSize for Option<T> {
+    fn size(&self) -> usize {
+        self.as_ref().map_or(0, AnswerSize::size)
+    }
+}
+
+impl AnswerSize for WitPluginError {
+    fn size(&self) -> usize {
+        self.message.len()
+    }
+}
+
+impl AnswerSize for Verdict {
+    fn size(&self) -> usize {
+        self.reason.len() + self.measurements.iter().map(|m| m.name.len() + m.unit.size() + 8).sum::<usize>()
+    }
+}
+
+impl AnswerSize for Stage {
+    fn size(&self) -> usize {
+        self.name.len() + self.units.size()
+    }
+}
+
+impl AnswerSize for UnitVersion {
+    fn size(&self) -> usize {
+        self.unit.len() + self.version.size()
+    }
+}
+
+impl AnswerSize for Change {
+    fn size(&self) -> usize {
+        self.message.len() + self.units.size()
+    }
+}
+
+impl AnswerSize for Observation {
+    fn size(&self) -> usize {
+        self.units.size() + self.irreversible.size()
+    }
+}
+
+impl AnswerSize for Description {
+    fn size(&self) -> usize {
+        self.name.len() + self.version.len() + self.summary.len() + self.capabilities.irreversible.size()
+    }
+}
+
+impl AnswerSize for Decision {
+    fn size(&self) -> usize {
+        match self {
+            Decision::Hold(s) | Decision::RollBack(s) => s.len(),
+            Decision::Continue | Decision::ExtendBake(_) => 0,
+        }
     }
 }

@@ -19,6 +19,11 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 /// The largest memory limit a spec may grant; also the size of each slot the pooling allocator reserves.
 pub const MAX_MEMORY_LIMIT: usize = 1 << 30;
 
+/// The largest answer (strings and lists, summed) a plugin call may return to the host. An answer
+/// is a verdict, a stage list, a change report: kilobytes. Anything past this is refused; anything
+/// past the memory limit cannot even be built.
+pub const MAX_RETURN_BYTES: usize = 1 << 20;
+
 /// Table elements per table: far above what compiled Rust needs, far below what hurts the host.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 

@@ -3,6 +3,7 @@
 //! relative paths resolve against the spec's own folder.
 
 mod error;
+pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use error::SpecError;
+pub use policy::PolicySpec;
 
 use crate::engine::{FailurePolicy, OnError, OnFail, OnInconclusive};
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
@@ -27,7 +29,9 @@ pub struct RolloutSpec {
     pub name: String,
     /// The version live now.
     pub from: String,
-    /// The version to roll out.
+    /// The version to roll out; left out (empty) when `[policy.version]` chooses it, and filled in
+    /// with the chosen version before the rollout is planned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -40,10 +44,17 @@ pub struct RolloutSpec {
     /// Databases plugins may be granted, by connection name.
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionSpec>,
+    /// `[policy]`: version selection, windows, gates, concurrency (see `crate::policy`).
+    #[serde(default, skip_serializing_if = "policy_is_empty")]
+    pub policy: PolicySpec,
     /// The spec's folder, against which relative paths resolve; set when the spec is parsed (a value
     /// in the file is overwritten) and kept with the stored spec so a resumed rollout agrees.
     #[serde(default, rename = "_folder")]
     pub folder: PathBuf,
+}
+
+fn policy_is_empty(p: &PolicySpec) -> bool {
+    *p == PolicySpec::default()
 }
 
 /// A named group of databases (`[connections.NAME]`).
@@ -280,8 +291,19 @@ impl RolloutSpec {
                 self.name
             )));
         }
-        if self.from.trim().is_empty() || self.to.trim().is_empty() {
-            return Err(invalid("`from` and `to` must both name a version".into()));
+        if self.policy.chooses_version() {
+            if self.from.trim().is_empty() {
+                return Err(invalid("`from` must name the version live now".into()));
+            }
+            if !self.to.is_empty() {
+                return Err(invalid(
+                    "give either `to` or [policy.version] (which chooses `to` from its release index), not both".into(),
+                ));
+            }
+        } else if self.from.trim().is_empty() || self.to.trim().is_empty() {
+            return Err(invalid(
+                "`from` and `to` must both name a version (or leave out `to` and add [policy.version])".into(),
+            ));
         }
         if self.from == self.to {
             return Err(invalid(format!("`from` and `to` are both {:?}: there is nothing to upgrade", self.to)));
@@ -311,6 +333,8 @@ impl RolloutSpec {
                 }
             }
         }
+        let verifier_names: Vec<String> = self.verifiers.iter().map(PluginSpec::display_name).collect();
+        self.policy.validate(&verifier_names).map_err(invalid)?;
         let mut names = BTreeSet::new();
         for (i, v) in self.verifiers.iter().enumerate() {
             let role = format!("verifiers[{i}]");

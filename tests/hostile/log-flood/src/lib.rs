@@ -1,0 +1,19 @@
+//! Hostile verifier: emits 200,000 log records of 16 KiB each, then fails.
+
+use upshift_sdk::{Check, NoConfig, PluginError, Verdict, Verifier, log};
+
+pub struct Shout;
+
+impl Verifier for Shout {
+    type Config = NoConfig;
+
+    fn verify(_: Check, _: &NoConfig) -> Result<Verdict, PluginError> {
+        let line = "spam ".repeat(16 << 10 / 5);
+        for i in 0..200_000u32 {
+            log::emit(log::Level::Error, &line, &[("i", &i.to_string())]);
+        }
+        Ok(Verdict::fail("flooded the log"))
+    }
+}
+
+upshift_sdk::export_verifier!(Shout);

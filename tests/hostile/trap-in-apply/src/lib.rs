@@ -1,0 +1,47 @@
+//! Hostile target: records a half-done apply in its state, then traps (panics) in the middle of it.
+//! Rollback works, so the host can undo what the rollout began.
+
+use upshift_sdk::{
+    Capabilities, Change, Description, NoConfig, Observation, Operation, PluginError, Target, UnitVersion, state,
+};
+
+pub struct Crash;
+
+impl Target for Crash {
+    type Config = NoConfig;
+
+    fn describe() -> Description {
+        Description {
+            name: "trap-in-apply".into(),
+            version: "0.1.0".into(),
+            summary: "traps in the middle of apply".into(),
+            capabilities: Capabilities {
+                traffic_split: false,
+                unit_batches: true,
+                rollback: true,
+                irreversible: vec![],
+            },
+        }
+    }
+
+    fn observe(_: &NoConfig, from: String, _: String) -> Result<Observation, PluginError> {
+        let units = ["u1", "u2"].map(|u| UnitVersion { unit: u.into(), version: Some(from.clone()) }).into();
+        Ok(Observation { units, weight: None, irreversible: vec![] })
+    }
+
+    fn apply(op: Operation, _: &NoConfig) -> Result<Change, PluginError> {
+        state::set("half-applied", &op.id)?;
+        panic!("hostile: trapping in the middle of apply {}", op.id);
+    }
+
+    fn rollback(op: Operation, _: &NoConfig) -> Result<Change, PluginError> {
+        state::remove("half-applied");
+        Ok(Change { message: format!("rolled back {}", op.units.join(",")), weight: None, units: vec![] })
+    }
+
+    fn finalize(_: Operation, _: &NoConfig) -> Result<Change, PluginError> {
+        Err(PluginError::internal("never reached"))
+    }
+}
+
+upshift_sdk::export_target!(Crash);

@@ -1,0 +1,250 @@
+//! The hostile-plugin suite: one small component per attack (tests/hostile/<name>/). For each, the
+//! host survives, the error names the plugin and the limit or grant that stopped it, the rollout
+//! ends in a safe state (here: rolled back, per its failure policy), and the next rollout in the
+//! same process runs fine. Each test prints what stopped its attack.
+
+mod common;
+
+use std::path::PathBuf;
+
+use upshift::engine::Phase;
+use upshift::rollout::{self, Reporter, RolloutPlugins, RunOptions, Runner};
+use upshift::runtime::{Digest, Runtime};
+use upshift::spec::RolloutSpec;
+use upshift::store::{JournalEntry, Store};
+
+use common::fixture;
+
+/// A folder with copies of the plugins, a store, and one runtime shared by every rollout it runs.
+struct Lab {
+    dir: tempfile::TempDir,
+    runtime: Runtime,
+    store: Store,
+    runs: usize,
+}
+
+/// What a rollout left behind.
+struct Ended {
+    phase: Phase,
+    history: Vec<JournalEntry>,
+}
+
+impl Ended {
+    fn text(&self) -> String {
+        self.history.iter().map(|e| format!("{}\n", e.message)).collect()
+    }
+}
+
+struct Quiet;
+
+impl Reporter for Quiet {
+    fn committed(&mut self, _: &[upshift::store::NewEntry], _: &upshift::engine::State, _: &rollout::Plan) {}
+    fn waiting(&mut self, _: &str, _: &upshift::engine::State) {}
+    fn baking(&mut self, _: &upshift::engine::State, _: &rollout::Plan, _: std::time::Duration) {}
+}
+
+impl Lab {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        Lab { runtime: Runtime::new().unwrap(), store, dir, runs: 0 }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Copies component `name` into the lab; returns the spec lines that pin it.
+    fn plugin(&self, name: &str) -> String {
+        let file = format!("{name}.wasm");
+        std::fs::copy(fixture(name), self.path(&file)).unwrap();
+        let digest = Digest::of(&std::fs::read(self.path(&file)).unwrap());
+        format!("file = \"{file}\"\nsha256 = \"{digest}\"")
+    }
+
+    /// A rollout of the recorder target through one canary stage, judged by `verifier` (a
+    /// `[[verifiers]]` body); `target` replaces the target body when given.
+    fn spec(&self, verifier: &str, target: Option<&str>) -> String {
+        let target = target.map_or_else(
+            || format!("{}\nconfig = {{ units = [\"a\", \"b\"] }}", self.plugin("recorder")),
+            str::to_string,
+        );
+        format!(
+            "name = \"lab\"\nfrom = \"1\"\nto = \"2\"\n\n[target]\n{target}\n\n[strategy]\nplugin = \"canary\"\n\
+             config = {{ steps = [{{ units = 1 }}] }}\n\n[[verifiers]]\n{verifier}\n\n[failure_policy]\n\
+             on_fail = \"rollback\"\non_error = \"rollback\"\nmax_consecutive_errors = 0\n"
+        )
+    }
+
+    /// Runs the rollout `text` in this process; a plugin refused at load time is an `Err`.
+    fn run(&mut self, text: &str) -> Result<Ended, String> {
+        self.runs += 1;
+        let path = self.path(&format!("spec-{}.toml", self.runs));
+        std::fs::write(&path, text).unwrap();
+        let spec = RolloutSpec::parse(&path, text).map_err(|e| e.to_string())?;
+        let mut plugins =
+            RolloutPlugins::load(&self.runtime, &spec, |_| Default::default()).map_err(|e| e.to_string())?;
+        let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[]).unwrap();
+        let opts = RunOptions { actor: "lab".into(), wait_for_humans: false };
+        let phase =
+            Runner::with_plugins(&mut self.store, &id, spec, plan, plugins, opts).unwrap().run(&mut Quiet).unwrap();
+        Ok(Ended { phase, history: self.store.history(&id).unwrap() })
+    }
+
+    /// A well-behaved rollout in the same process still succeeds.
+    fn assert_next_rollout_runs(&mut self) {
+        let good = self.spec(&format!("{}\nconfig = {{ value = 0.001, max = 0.01 }}", self.plugin("threshold")), None);
+        let ended = self.run(&good).expect("the good rollout loads");
+        assert_eq!(ended.phase, Phase::Succeeded, "{}", ended.text());
+    }
+
+    /// Runs a hostile verifier; asserts a safe end whose history names the plugin and `stopper`.
+    fn attack(&mut self, name: &str, extra: &str, stopper: &str) -> Ended {
+        let verifier = format!("{}\n{extra}", self.plugin(name));
+        let ended = self.run(&self.spec(&verifier, None)).expect("the hostile plugin loads");
+        let text = ended.text();
+        assert_eq!(ended.phase, Phase::RolledBack, "{text}");
+        assert!(!text.contains("ESCAPED"), "the attack succeeded:\n{text}");
+        let line = text.lines().find(|l| l.contains(stopper)).unwrap_or_else(|| panic!("no {stopper:?} in:\n{text}"));
+        assert!(
+            line.contains(&format!("{name}.wasm")) || line.contains(name),
+            "the error does not name the plugin: {line}"
+        );
+        println!("{name}: stopped by: {line}");
+        self.assert_next_rollout_runs();
+        ended
+    }
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_by_the_call_deadline() {
+    Lab::new().attack("infinite-loop", "timeout_seconds = 0.3", "time limit");
+}
+
+#[test]
+fn a_memory_bomb_is_stopped_by_the_memory_limit() {
+    Lab::new().attack("memory-bomb", "memory_mib = 16", "memory limit of 16 MiB");
+}
+
+#[test]
+fn deep_recursion_is_stopped_by_the_stack_limit() {
+    Lab::new().attack("deep-recursion", "", "overflowed its stack");
+}
+
+#[test]
+fn reading_etc_passwd_finds_no_file_system() {
+    Lab::new().attack("read-passwd", "", "blocked:");
+}
+
+#[test]
+fn writing_outside_a_granted_folder_is_refused() {
+    let mut lab = Lab::new();
+    std::fs::create_dir(lab.path("scratch")).unwrap();
+    lab.attack("write-outside", "grants.files = [{ path = \"scratch\", write = true }]", "blocked:");
+    assert_eq!(std::fs::read_to_string(lab.path("scratch/inside.txt")).unwrap(), "allowed", "the grant itself works");
+    assert!(!lab.path("outside.txt").exists());
+}
+
+#[test]
+fn climbing_out_of_a_grant_with_dot_dot_is_refused() {
+    let mut lab = Lab::new();
+    std::fs::create_dir_all(lab.path("data/sub")).unwrap();
+    std::fs::write(lab.path("data/inside.txt"), "granted").unwrap();
+    std::fs::write(lab.path("secret.txt"), "not granted").unwrap();
+    lab.attack("path-traversal", "grants.files = [\"data\"]", "blocked:");
+    assert_eq!(std::fs::read_to_string(lab.path("data/inside.txt")).unwrap(), "granted", "read-only grant kept");
+}
+
+#[test]
+fn following_a_symlink_out_of_a_grant_is_refused() {
+    let mut lab = Lab::new();
+    std::fs::create_dir(lab.path("data")).unwrap();
+    std::fs::write(lab.path("secret.txt"), "not granted").unwrap();
+    std::os::unix::fs::symlink(lab.dir.path(), lab.path("data/escape")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", lab.path("data/passwd-link")).unwrap();
+    lab.attack("symlink-escape", "grants.files = [\"data\"]", "blocked:");
+}
+
+#[test]
+fn connecting_to_an_ungranted_address_is_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let ended = Lab::new().attack("connect-ungranted", &format!("config = {{ address = \"{address}\" }}"), "blocked:");
+    assert!(ended.text().contains(&address), "the error names the address");
+    assert!(listener.accept().is_err(), "nothing connected");
+}
+
+#[test]
+fn a_huge_return_value_is_stopped_before_it_is_buffered() {
+    // 200 MiB cannot even be built inside a 64 MiB instance.
+    Lab::new().attack("huge-return", "config = { mib = 200 }", "memory limit of 64 MiB");
+    // 4 MiB can be built, but the host refuses an answer that large.
+    Lab::new().attack("huge-return", "config = { mib = 4 }", "limit on answers");
+}
+
+#[test]
+fn a_log_flood_is_capped_per_call() {
+    let mut lab = Lab::new();
+    let ended = lab.attack("log-flood", "", "flooded the log");
+    let call = ended.history.iter().find(|e| e.message.starts_with("verify log-flood")).unwrap();
+    let logs = &call.detail.as_ref().unwrap()["logs"];
+    assert_eq!(logs["records"].as_array().unwrap().len(), upshift::runtime::MAX_LOG_RECORDS_PER_CALL);
+    assert_eq!(logs["dropped"], 200_000 - upshift::runtime::MAX_LOG_RECORDS_PER_CALL);
+    let kept = logs["records"][0]["message"].as_str().unwrap();
+    assert!(kept.len() <= upshift::runtime::MAX_LOG_MESSAGE_BYTES + 3, "messages are cut: {}", kept.len());
+    println!("log-flood: kept {} records, dropped {}", logs["records"].as_array().unwrap().len(), logs["dropped"]);
+}
+
+#[test]
+fn reading_the_environment_finds_nothing() {
+    Lab::new().attack("env-snoop", "", "blocked:");
+}
+
+#[test]
+fn a_trap_in_the_middle_of_apply_rolls_back() {
+    let mut lab = Lab::new();
+    let target = lab.plugin("trap-in-apply");
+    let verifier = format!("{}\nconfig = {{ value = 0.001, max = 0.01 }}", lab.plugin("threshold"));
+    let ended = lab.run(&lab.spec(&verifier, Some(&target))).unwrap();
+    let text = ended.text();
+    assert_eq!(ended.phase, Phase::RolledBack, "{text}");
+    let line = text.lines().find(|l| l.contains("apply failed")).unwrap();
+    assert!(line.contains("trap-in-apply.wasm") && line.contains("crashed"), "{line}");
+    assert!(text.contains("rolled back 1 units"), "{text}");
+    println!("trap-in-apply: stopped by: {line}");
+    lab.assert_next_rollout_runs();
+}
+
+#[test]
+fn a_component_of_the_wrong_world_is_refused_at_load() {
+    let mut lab = Lab::new();
+    let spec = lab.spec(&lab.plugin("recorder"), None);
+    let err = lab.run(&spec).err().expect("refused");
+    assert!(
+        err.contains("recorder.wasm") && err.contains("expected a verifier") && err.contains("found a target"),
+        "{err}"
+    );
+    println!("wrong-world: refused: {err}");
+    lab.assert_next_rollout_runs();
+}
+
+#[test]
+fn truncated_and_corrupted_bytes_are_refused_at_load() {
+    let mut lab = Lab::new();
+    let bytes = std::fs::read(fixture("threshold")).unwrap();
+    let mut flipped = bytes.clone();
+    for b in flipped.iter_mut().skip(bytes.len() / 3).step_by(97) {
+        *b ^= 0xff;
+    }
+    for (name, content) in [("truncated", &bytes[..bytes.len() / 2]), ("corrupted", &flipped[..])] {
+        let file = format!("{name}.wasm");
+        std::fs::write(lab.path(&file), content).unwrap();
+        let digest = Digest::of(content);
+        let spec = lab.spec(&format!("file = \"{file}\"\nsha256 = \"{digest}\""), None);
+        let err = lab.run(&spec).err().expect("refused");
+        assert!(err.contains(&file) && err.contains("invalid"), "{err}");
+        println!("{name}: refused: {err}");
+    }
+    lab.assert_next_rollout_runs();
+}
