@@ -6,7 +6,9 @@
 
 pub mod builtin;
 pub mod engine;
+pub mod policy;
 pub mod rollout;
 pub mod runtime;
 pub mod spec;
 pub mod store;
+pub mod trust;

@@ -7,6 +7,7 @@ use upshift::rollout::{ControlError, PlanError, RunError};
 use upshift::runtime::{CallError, ErrorKind, LoadError};
 use upshift::spec::SpecError;
 use upshift::store::StoreError;
+use upshift::trust::{KeyError, TrustError};
 
 /// The command did what was asked; for `run`/`resume`: the rollout succeeded.
 pub const SUCCESS: u8 = 0;
@@ -38,6 +39,8 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
     let invalid = e.chain().any(|c| {
         c.is::<LoadError>()
             || c.is::<SpecError>()
+            || c.is::<TrustError>()
+            || c.is::<KeyError>()
             || c.downcast_ref::<StoreError>().is_some_and(bad_id)
             || match c.downcast_ref::<ControlError>() {
                 Some(ControlError::NotAllowed { .. }) => true,

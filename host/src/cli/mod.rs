@@ -22,6 +22,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "UPSHIFT_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
 
+    /// The public keys this host trusts to sign plugin files, one per line.
+    #[arg(long, global = true, env = "UPSHIFT_TRUSTED_KEYS", value_name = "PATH")]
+    pub trusted_keys: Option<PathBuf>,
+
+    /// Run plugin files that are unsigned or signed by an untrusted key (local development only;
+    /// recorded in the rollout's audit trail).
+    #[arg(long, global = true)]
+    pub allow_unsigned: bool,
+
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -71,6 +80,7 @@ pub fn init_logging(verbose: u8) {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state = cli.state.unwrap_or_else(upshift::store::default_path);
+    let trusted_keys = cli.trusted_keys.unwrap_or_else(upshift::trust::default_trusted_keys_path);
     match cli.command {
         Command::Run(args) => rollout::run(&state, args),
         Command::Plan(args) => rollout::plan(args, false),
@@ -82,6 +92,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause(args) => rollout::pause(&state, args),
         Command::Resume(args) => rollout::resume(&state, args),
         Command::Abort(args) => rollout::abort(&state, args),
-        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Plugin(cmd) => plugin::run(cmd, &trusted_keys),
     }
 }

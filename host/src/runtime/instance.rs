@@ -191,7 +191,9 @@ impl<W: World> PluginInstance<W> {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => CallError::Timeout { plugin, call, limit: self.scope.limits.call_timeout },
             Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, call },
-            _ => CallError::Trap { plugin, call, message: format!("{e:#}").replace('\n', " ") },
+            // The trap itself, not the wasm backtrace: one line a human can read.
+            Some(trap) => CallError::Trap { plugin, call, message: trap.to_string() },
+            None => CallError::Trap { plugin, call, message: e.root_cause().to_string().replace('\n', " ") },
         }
     }
 }
