@@ -63,4 +63,38 @@ pub use verifier::dispatch_verify as __private_dispatch_verify;
 #[doc(hidden)]
 pub mod __private {
     pub use wit_bindgen;
+
+    /// Copies a string into a byte array at compile time (for the capabilities section).
+    pub const fn to_array<const N: usize>(s: &str) -> [u8; N] {
+        let bytes = s.as_bytes();
+        let mut out = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = bytes[i];
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Declares the capabilities this plugin needs, so the host can give it exactly what it asks for
+/// and the spec grants (and say so when either side is missing). Without a declaration a plugin
+/// gets no grants at all.
+///
+/// ```ignore
+/// upshift_sdk::capabilities!(sql, files);            // databases and granted folders
+/// upshift_sdk::capabilities!(env = ["REGION"]);      // environment variables, by name
+/// ```
+///
+/// Known capabilities: `sql`, `files`, `env = [..]`, `network`.
+#[macro_export]
+macro_rules! capabilities {
+    ($($cap:ident $(= [$($value:literal),* $(,)?])?),* $(,)?) => {
+        const __UPSHIFT_CAPABILITIES_TEXT: &str = concat!($(stringify!($cap), $("=", $($value, ",",)*)? " ",)*);
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(link_section = "upshift:capabilities")]
+        #[used]
+        static __UPSHIFT_CAPABILITIES: [u8; __UPSHIFT_CAPABILITIES_TEXT.len()] =
+            $crate::__private::to_array(__UPSHIFT_CAPABILITIES_TEXT);
+    };
 }

@@ -7,9 +7,10 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 use upshift::engine::{self, Event, Phase, State};
+use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
 use upshift::rollout::{self, Plan, RolloutPlugins, RunOptions, Runner, now_ms};
 use upshift::runtime::Runtime;
-use upshift::spec::RolloutSpec;
+use upshift::spec::{RolloutSpec, SpecError};
 use upshift::store::{EntryKind, NewEntry, NewRollout, RolloutRecord, Store};
 
 use super::exit;
@@ -22,6 +23,10 @@ pub struct SpecArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Judge the spec's [policy] (release ages, windows, freezes) as of this time instead of now
+    /// (RFC 3339, e.g. 2026-12-24T23:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Args)]
@@ -91,8 +96,49 @@ fn load(spec_path: &Path) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugin
     Ok((spec, runtime, plugins))
 }
 
+/// Checks the spec's policy against the clock and, with `[policy.version]`, reads its release index
+/// and sets `to` to the version it chooses (left empty when none qualifies).
+fn apply_policy(
+    spec_path: &Path,
+    spec: &mut RolloutSpec,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Option<VersionChoice>> {
+    let invalid = |message: String| SpecError::Invalid { path: spec_path.to_path_buf(), message };
+    policy::check(&spec.policy, now).map_err(invalid)?;
+    let choice = match policy::choose_version(spec, now) {
+        Ok(c) => c,
+        // A missing or malformed index is the spec's to fix; an HTTP failure is not.
+        Err(e @ policy::index::IndexError::Http { .. }) => return Err(e.into()),
+        Err(e) => return Err(invalid(e.to_string()).into()),
+    };
+    if let Some(chosen) = choice.as_ref().and_then(|c| c.selection.chosen.as_ref()) {
+        spec.to = chosen.version.clone();
+    }
+    Ok(choice)
+}
+
+/// Why a version policy chose nothing, in one line.
+fn nothing_chosen(spec: &RolloutSpec) -> String {
+    format!("nothing to roll out: no release in the index is newer than {} and allowed by [policy.version]", spec.from)
+}
+
+/// Ids of the rollouts of `spec`'s group that have not ended.
+fn active_in_group(store: &Store, spec: &RolloutSpec, terminal: &[&str]) -> anyhow::Result<Vec<String>> {
+    let group = policy::gates::group(&spec.policy, &spec.name);
+    Ok(store
+        .list()?
+        .into_iter()
+        .filter(|r| !terminal.contains(&r.phase.as_str()))
+        .filter(|r| {
+            serde_json::from_str::<RolloutSpec>(&r.spec)
+                .is_ok_and(|s| policy::gates::group(&s.policy, &s.name) == group)
+        })
+        .map(|r| r.id)
+        .collect())
+}
+
 pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (spec, runtime, mut plugins) = load(&args.spec)?;
+    let (mut spec, runtime, mut plugins) = load(&args.spec)?;
     let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait };
     let mut store = Store::open(state)?;
     let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
@@ -100,6 +146,23 @@ pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         let rec = store.rollout(&id)?;
         println!("continuing rollout {id} ({}) from the journal", rec.phase);
         return drive(Runner::open(&mut store, &runtime, &id, opts)?);
+    }
+    // A new rollout: the policy chooses the version and says whether it may start now.
+    let now = jiff::Timestamp::now();
+    if apply_policy(&args.spec, &mut spec, now)?.is_some() && spec.to.is_empty() {
+        println!("{}", nothing_chosen(&spec));
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    let when = policy::window::decide(&spec.policy, now);
+    if !when.open {
+        println!("rollout {} not started: {}", spec.name, when.reason);
+        return Ok(ExitCode::from(exit::NEEDS_HUMAN));
+    }
+    let active = active_in_group(&store, &spec, &terminal)?;
+    if let Err(why) = policy::gates::concurrency(&spec.policy, policy::gates::group(&spec.policy, &spec.name), &active)
+    {
+        println!("rollout {} not started: {why}", spec.name);
+        return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
     let id = store.next_id(&spec.name)?;
     let plan = rollout::prepare(&id, &spec, &mut plugins)?;
@@ -154,11 +217,47 @@ fn drive(mut runner: Runner<'_>) -> anyhow::Result<ExitCode> {
     Ok(exit::for_phase(phase))
 }
 
+/// The policy explanation of `plan`, with the approvals `plan` (if any) holds stages for.
+fn explanation(
+    spec: &RolloutSpec,
+    choice: Option<VersionChoice>,
+    plan: Option<&Plan>,
+    now: jiff::Timestamp,
+) -> Explanation {
+    let approvals = plan
+        .map(|p| {
+            p.stages
+                .iter()
+                .filter_map(|s| s.approval_reason.clone().map(|reason| StageApproval { stage: s.name.clone(), reason }))
+                .collect()
+        })
+        .unwrap_or_default();
+    policy::explain(spec, choice, approvals, now)
+}
+
 pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
-    let (spec, _runtime, mut plugins) = load(&args.spec)?;
+    let (mut spec, _runtime, mut plugins) = load(&args.spec)?;
+    let now = args.at.unwrap_or_else(jiff::Timestamp::now);
+    let choice = apply_policy(&args.spec, &mut spec, now)?;
+    let has_policy = spec.policy != Default::default();
+    if spec.to.is_empty() {
+        // The version policy chose nothing: there is no rollout to plan, only the reasons.
+        let explained = explanation(&spec, choice, None, now);
+        if args.json {
+            let out = json!({ "name": spec.name, "from": spec.from, "to": null, "valid": true, "stages": [], "policy": explained });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            if !validate_only {
+                explained.version_lines().iter().for_each(|l| println!("{l}"));
+            }
+            println!("{}: {}", args.spec.display(), nothing_chosen(&spec));
+        }
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
     let plan = rollout::prepare(&format!("{}-plan", spec.name), &spec, &mut plugins)?;
+    let explained = has_policy.then(|| explanation(&spec, choice, Some(&plan), now));
     if args.json {
-        let out = json!({
+        let mut out = json!({
             "name": spec.name,
             "from": spec.from,
             "to": spec.to,
@@ -168,6 +267,9 @@ pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
             "failure_policy": plan.context.policy,
             "verification": { "rounds": plan.context.rounds, "interval_seconds": plan.context.round_interval_seconds },
         });
+        if let Some(e) = &explained {
+            out["policy"] = serde_json::to_value(e)?;
+        }
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::from(exit::SUCCESS));
     }
@@ -181,6 +283,9 @@ pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
             spec.verifiers.len()
         );
         return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    if let Some(e) = &explained {
+        e.version_lines().iter().for_each(|l| println!("{l}"));
     }
     println!("{}: {} → {} on {} units", spec.name, spec.from, spec.to, plan.units.len());
     for (i, s) in plan.stages.iter().enumerate() {
@@ -209,6 +314,9 @@ pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
         "on failure: {:?}; inconclusive: {:?} (max {}); errors: {:?} after {} in a row",
         p.on_fail, p.on_inconclusive, p.max_inconclusive, p.on_error, p.max_consecutive_errors
     );
+    if let Some(e) = &explained {
+        e.time_and_gate_lines().iter().for_each(|l| println!("{l}"));
+    }
     Ok(ExitCode::from(exit::SUCCESS))
 }
 

@@ -132,6 +132,9 @@ mod tests {
     #[test]
     fn relative_files_resolve_against_the_spec_folder() {
         assert_eq!(locate("r.json", Path::new("/specs")), IndexSource::File("/specs/r.json".into()));
-        assert_eq!(locate("http://127.0.0.1:1/r", Path::new("/specs")), IndexSource::Http("http://127.0.0.1:1/r".into()));
+        assert_eq!(
+            locate("http://127.0.0.1:1/r", Path::new("/specs")),
+            IndexSource::Http("http://127.0.0.1:1/r".into())
+        );
     }
 }

@@ -135,7 +135,11 @@ pub fn select(policy: &VersionPolicy, from: &str, releases: &[Release], now: Tim
                 c.reason = format!(
                     "newest allowed: {} update from {from}{}",
                     update.name(),
-                    if needs_approval { format!(" (needs approval: {} = \"approve\")", update.name()) } else { String::new() }
+                    if needs_approval {
+                        format!(" (needs approval: {} = \"approve\")", update.name())
+                    } else {
+                        String::new()
+                    }
                 );
                 chosen = Some(Chosen { version: c.version.clone(), update, needs_approval });
             }

@@ -52,7 +52,7 @@ pub fn create(
         ),
         detail: Some(json!({ "stages": plan.stages, "irreversible": plan.irreversible })),
     }];
-    entries.extend(notes.iter().map(|n| NewEntry {
+    entries.extend(plugins.notes.iter().chain(notes).map(|n| NewEntry {
         actor: actor.to_string(),
         kind: EntryKind::Note,
         event: None,

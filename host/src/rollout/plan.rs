@@ -1,5 +1,6 @@
 //! Preparing a rollout's plan: observe the target, ask the strategy for stages, check them against
-//! what the target can do, and require approval before irreversible changes.
+//! what the target can do, and require approval before irreversible changes (and where the spec's
+//! `[policy]` asks for it).
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +125,18 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
         first.approval = true;
         first.approval_reason =
             Some(format!("stage {} makes irreversible changes: {}", first.name, observed.irreversible.join("; ")));
+    }
+    let names: Vec<String> = planned.iter().map(|s| s.name.clone()).collect();
+    let policy_approvals = crate::policy::gates::approvals(&spec.policy, &spec.from, &spec.to, &names)
+        .map_err(|message| PlanError::Invalid { strategy: strategy.clone(), message })?;
+    for (stage, why) in planned.iter_mut().zip(policy_approvals) {
+        if let Some(why) = why {
+            stage.approval = true;
+            stage.approval_reason = Some(match stage.approval_reason.take() {
+                Some(earlier) => format!("{earlier}; {why}"),
+                None => why,
+            });
+        }
     }
     let (rounds, interval) = spec
         .verifiers

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::runtime::{
-    LoadError, PluginKind, PluginState, Runtime, Scope, StrategyInstance, TargetInstance, VerifierInstance,
+    LoadError, Plugin, PluginKind, PluginState, Runtime, Scope, StrategyInstance, TargetInstance, VerifierInstance,
 };
 use crate::spec::{PluginSpec, RolloutSpec};
 
@@ -26,6 +26,9 @@ pub struct Verifier {
 }
 
 pub struct RolloutPlugins {
+    /// What each plugin asked for, what the spec granted, and what was held back: logged at load
+    /// time and recorded in the audit trail when the rollout is created.
+    pub notes: Vec<String>,
     pub target: TargetInstance,
     pub target_config: String,
     pub strategy: StrategyInstance,
@@ -40,29 +43,36 @@ impl RolloutPlugins {
         spec: &RolloutSpec,
         state: impl Fn(&str) -> BTreeMap<String, String>,
     ) -> Result<Self, LoadError> {
-        let scope = |p: &PluginSpec, key: &str| Scope {
-            limits: p.limits(),
-            grants: spec.grants(p),
-            state: PluginState::from_entries(state(key)),
-            ..Scope::default()
+        let mut notes = Vec::new();
+        let mut scope = |p: &PluginSpec, plugin: &Plugin, key: &str| {
+            let (grants, said) = spec.grants(p).intersect(&plugin.declared, &plugin.name);
+            for note in &said {
+                tracing::info!("{note}");
+            }
+            notes.extend(said);
+            Scope { limits: p.limits(), grants, state: PluginState::from_entries(state(key)), ..Scope::default() }
         };
         let target = runtime.load(&spec.target.source(), PluginKind::Target)?;
+        let target_scope = scope(&spec.target, &target, TARGET_KEY);
         let strategy = runtime.load(&spec.strategy.source(), PluginKind::Strategy)?;
+        let strategy_scope = scope(&spec.strategy, &strategy, STRATEGY_KEY);
         let mut verifiers = Vec::new();
         for v in &spec.verifiers {
             let plugin = runtime.load(&v.source(), PluginKind::Verifier)?;
             let name = v.display_name();
+            let verifier_scope = scope(v, &plugin, &verifier_key(&name));
             verifiers.push(Verifier {
-                instance: VerifierInstance::new(plugin, scope(v, &verifier_key(&name))),
+                instance: VerifierInstance::new(plugin, verifier_scope),
                 config: v.config_json(),
                 spec: v.clone(),
                 name,
             });
         }
         Ok(RolloutPlugins {
-            target: TargetInstance::new(target, scope(&spec.target, TARGET_KEY)),
+            notes,
+            target: TargetInstance::new(target, target_scope),
             target_config: spec.target.config_json(),
-            strategy: StrategyInstance::new(strategy, scope(&spec.strategy, STRATEGY_KEY)),
+            strategy: StrategyInstance::new(strategy, strategy_scope),
             strategy_config: spec.strategy.config_json(),
             verifiers,
         })

@@ -51,6 +51,33 @@ pub trait Reporter {
     fn baking(&mut self, state: &State, plan: &Plan, remaining: Duration);
 }
 
+/// How often a runner holding a stage outside its window looks at the clock again.
+pub const POLICY_RECHECK: Duration = Duration::from_secs(30);
+
+/// What the spec's `[policy]` says at this point of the run (see `crate::policy`).
+enum Gate {
+    /// Go on; the entries (an error-budget answer) are journaled first.
+    Go(Vec<NewEntry>),
+    /// Pause (at once, or at the boundary the engine honours): the entries say why.
+    Pause(Vec<NewEntry>),
+    /// Do not send the outstanding apply yet (its window is closed); the reason, journaled once.
+    Hold(String),
+}
+
+/// A journal note from the policy.
+fn policy_note(actor: &str, stage: usize, message: String) -> NewEntry {
+    NewEntry {
+        actor: actor.to_string(),
+        kind: EntryKind::Note,
+        event: None,
+        from: None,
+        to: None,
+        stage: Some(stage),
+        message,
+        detail: None,
+    }
+}
+
 /// How often a running bake reports the time left.
 pub const BAKE_REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -140,10 +167,38 @@ impl<'s> Runner<'s> {
     /// Drives the rollout until it ends, or (without `wait_for_humans`) until it waits for a human.
     pub fn run(&mut self, reporter: &mut dyn Reporter) -> Result<Phase, RunError> {
         let mut announced_wait = None;
+        let mut announced_hold = None;
         loop {
             let (rec, state) = self.load()?;
             if state.phase.is_terminal() {
                 return Ok(state.phase);
+            }
+            match self.policy_gate(&state) {
+                Gate::Go(entries) if entries.is_empty() => {}
+                Gate::Go(entries) => {
+                    let commit = Commit { state: None, entries: entries.clone(), plugin_states: vec![], at: now_ms() };
+                    self.store.commit(&self.id, rec.version, commit)?;
+                    reporter.committed(&entries, &state, &self.plan);
+                }
+                Gate::Pause(entries) => {
+                    self.commit_outcome(&rec, &state, Outcome2 { event: Event::Pause, entries }, reporter)?;
+                    continue;
+                }
+                Gate::Hold(why) => {
+                    if announced_hold != Some(state.issued) {
+                        let note = policy_note(&self.opts.actor, state.stage, why);
+                        let commit =
+                            Commit { state: None, entries: vec![note.clone()], plugin_states: vec![], at: now_ms() };
+                        self.store.commit(&self.id, rec.version, commit)?;
+                        reporter.committed(&[note], &state, &self.plan);
+                        announced_hold = Some(state.issued);
+                    }
+                    if !self.opts.wait_for_humans {
+                        return Ok(state.phase);
+                    }
+                    self.sleep_unless_changed(&rec, POLICY_RECHECK)?;
+                    continue;
+                }
             }
             let Some(command) = state.outstanding.clone() else {
                 if state.phase == Phase::Pending {
@@ -175,6 +230,79 @@ impl<'s> Runner<'s> {
             };
             self.commit_outcome(&rec, &state, outcome, reporter)?;
         }
+    }
+
+    /// Asks the policy whether to go on: before the start and at the end of each stage (windows,
+    /// freezes, the error budget), between steps under `on_window_close = "pause"`, and before an
+    /// apply released by an approval or a resume while the window is closed.
+    fn policy_gate(&mut self, state: &State) -> Gate {
+        use crate::policy::{Boundary, budget_applies, time_hold};
+        let policy = self.spec.policy.clone();
+        let now = jiff::Timestamp::now();
+        if let Some(Command::Apply { .. }) = state.outstanding {
+            return time_hold(&policy, Boundary::Start, now).map_or(Gate::Go(vec![]), Gate::Hold);
+        }
+        if state.pause_requested {
+            return Gate::Go(vec![]);
+        }
+        let boundary = match (&state.outstanding, state.phase) {
+            (None, Phase::Pending) => Boundary::Start,
+            (Some(Command::Decide { stage }), _) if stage + 1 < self.plan.stages.len() => {
+                Boundary::StageEnd { next: stage + 1 }
+            }
+            (Some(Command::Wait { .. } | Command::Verify { .. }), _) => Boundary::Step,
+            _ => return Gate::Go(vec![]),
+        };
+        let actor = self.opts.actor.clone();
+        if let Some(why) = time_hold(&policy, boundary, now) {
+            return Gate::Pause(vec![policy_note(&actor, state.stage, why)]);
+        }
+        if budget_applies(&policy, boundary) {
+            let next = match boundary {
+                Boundary::StageEnd { next } => next,
+                _ => 0,
+            };
+            let (verdict, entry) = self.ask_budget(next);
+            if !verdict.ok {
+                let why = format!("policy holds the rollout: {}; `upshift resume` continues", verdict.reason);
+                return Gate::Pause(vec![entry, policy_note(&actor, state.stage, why)]);
+            }
+            return Gate::Go(vec![entry]);
+        }
+        Gate::Go(vec![])
+    }
+
+    /// Asks the error-budget verifier before stage `next`, as a verification of the units applied so far.
+    fn ask_budget(&mut self, next: usize) -> (crate::policy::gates::BudgetVerdict, NewEntry) {
+        let budget = self.spec.policy.error_budget.clone().expect("asked only with an error budget");
+        let units = if next == 0 { vec![] } else { self.plan.units_through(next - 1) };
+        let check = Check {
+            rollout_id: self.id.clone(),
+            stage_index: next as u32,
+            stage_name: self.plan.stages.get(next).map_or_else(String::new, |s| s.name.clone()),
+            from_version: self.spec.from.clone(),
+            to_version: self.spec.to.clone(),
+            weight: next.checked_sub(1).and_then(|s| self.weight_through(s)),
+            units,
+            attempt: 0,
+        };
+        let Some(v) = self.plugins.verifiers.iter_mut().find(|v| v.name == budget.verifier) else {
+            let verdict = crate::policy::gates::judge_budget(&budget, Err("not loaded"));
+            let entry = entry("note", Some(next), verdict.reason.clone(), json!({ "plugin": budget.verifier }));
+            return (verdict, entry);
+        };
+        let result = v.instance.verify(&check, &v.config);
+        let measured: Result<Vec<(String, f64)>, String> = result
+            .as_ref()
+            .map(|verdict| verdict.measurements.iter().map(|m| (m.name.clone(), m.value)).collect())
+            .map_err(|e| e.to_string());
+        let verdict =
+            crate::policy::gates::judge_budget(&budget, measured.as_ref().map(Vec::as_slice).map_err(String::as_str));
+        let detail =
+            json!({ "plugin": v.name, "call": "verify", "purpose": "error-budget", "burn_rate": verdict.burn_rate });
+        let entry =
+            entry("call", Some(next), format!("error budget before stage {}: {}", next + 1, verdict.reason), detail);
+        (verdict, entry)
     }
 
     /// Sleeps `total`, returning early with `true` if the rollout changed meanwhile.

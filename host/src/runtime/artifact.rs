@@ -66,6 +66,71 @@ impl Format {
     }
 }
 
+/// The custom section in which a plugin declares the capabilities it needs (`capabilities!`).
+pub const CAPABILITIES_SECTION: &str = "upshift:capabilities";
+
+/// What a plugin says it needs. A plugin that declares nothing is given nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Declared {
+    pub sql: bool,
+    pub files: bool,
+    pub network: bool,
+    pub env: Vec<String>,
+    /// Words the host does not know (from a newer SDK); reported, never granted.
+    pub unknown: Vec<String>,
+}
+
+impl Declared {
+    /// Reads the declaration from the custom sections of a component's modules.
+    pub fn of(bytes: &[u8]) -> Self {
+        let mut declared = Declared::default();
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            let Ok(wasmparser::Payload::CustomSection(section)) = payload else { continue };
+            if section.name() == CAPABILITIES_SECTION {
+                declared.add(&String::from_utf8_lossy(section.data()));
+            }
+        }
+        declared
+    }
+
+    /// Adds the words of one declaration: `sql files env=A,B, network`.
+    fn add(&mut self, text: &str) {
+        for word in text.split_whitespace() {
+            match word.split_once('=') {
+                Some(("env", names)) => {
+                    self.env.extend(names.split(',').filter(|n| !n.is_empty()).map(|n| n.trim_matches('"').to_string()))
+                }
+                None if word == "sql" => self.sql = true,
+                None if word == "files" => self.files = true,
+                None if word == "network" => self.network = true,
+                _ => self.unknown.push(word.to_string()),
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.sql && !self.files && !self.network && self.env.is_empty()
+    }
+}
+
+impl std::fmt::Display for Declared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        for (on, name) in [(self.sql, "sql"), (self.files, "files"), (self.network, "network")] {
+            if on {
+                parts.push(name.to_string());
+            }
+        }
+        if !self.env.is_empty() {
+            parts.push(format!("env [{}]", self.env.join(", ")));
+        }
+        if parts.is_empty() {
+            return f.write_str("nothing");
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +142,17 @@ mod tests {
         assert_eq!(Digest::parse(&d.to_hex()), Some(d));
         assert_eq!(Digest::parse(&format!("sha256:{d}")), Some(d));
         assert_eq!(Digest::parse("abc"), None);
+    }
+
+    #[test]
+    fn declarations_parse_words_and_env_lists() {
+        let mut d = Declared::default();
+        d.add("sql files env=\"REGION\",\"TIER\", teleport ");
+        assert!(d.sql && d.files && !d.network);
+        assert_eq!(d.env, vec!["REGION", "TIER"]);
+        assert_eq!(d.unknown, vec!["teleport"]);
+        assert_eq!(d.to_string(), "sql, files, env [REGION, TIER]");
+        assert!(Declared::default().is_empty());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use super::artifact::Declared;
+
 /// A host folder a plugin may read (and write, if `write`), seen inside the sandbox at `guest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileGrant {
@@ -32,4 +34,103 @@ pub struct SqlConnection {
 pub struct Grants {
     pub files: Vec<FileGrant>,
     pub sql: Vec<SqlConnection>,
+    /// Environment variables, `(name, value)`.
+    pub env: Vec<(String, String)>,
+}
+
+impl Grants {
+    /// What the plugin gets: what the spec grants and the plugin declared it needs. The notes say,
+    /// for the log and the audit trail, what was asked, what was granted, and what was held back.
+    pub fn intersect(&self, declared: &Declared, plugin: &str) -> (Grants, Vec<String>) {
+        let mut notes = vec![format!("plugin {plugin} asks for {declared}; the spec grants {}", self.summary())];
+        let mut given = Grants::default();
+        let mut held = |what: String| notes.push(format!("plugin {plugin}: {what}"));
+        if declared.files {
+            given.files = self.files.clone();
+        } else if !self.files.is_empty() {
+            held("granted folders it did not ask for are not given".into());
+        }
+        if declared.sql {
+            given.sql = self.sql.clone();
+        } else if !self.sql.is_empty() {
+            held("granted SQL connections it did not ask for are not given".into());
+        }
+        for (name, value) in &self.env {
+            if declared.env.contains(name) {
+                given.env.push((name.clone(), value.clone()));
+            } else {
+                held(format!("environment variable {name} is granted but not asked for; not given"));
+            }
+        }
+        for name in declared.env.iter().filter(|n| !self.env.iter().any(|(g, _)| g == *n)) {
+            held(format!("asks for environment variable {name}, which the spec does not grant"));
+        }
+        if declared.sql && self.sql.is_empty() {
+            held("asks for SQL connections; the spec grants none (grants.sql)".into());
+        }
+        if declared.files && self.files.is_empty() {
+            held("asks for folders; the spec grants none (grants.files)".into());
+        }
+        if declared.network {
+            held("asks for network access, which this host does not grant yet".into());
+        }
+        for word in &declared.unknown {
+            held(format!("declares unknown capability {word:?}; ignored"));
+        }
+        (given, notes)
+    }
+
+    fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.sql.is_empty() {
+            parts.push(format!("sql [{}]", self.sql.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if !self.files.is_empty() {
+            let files: Vec<String> =
+                self.files.iter().map(|f| format!("{}{}", f.guest, if f.write { " (write)" } else { "" })).collect();
+            parts.push(format!("files [{}]", files.join(", ")));
+        }
+        if !self.env.is_empty() {
+            parts.push(format!("env [{}]", self.env.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if parts.is_empty() { "nothing".into() } else { parts.join(", ") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants() -> Grants {
+        Grants {
+            files: vec![FileGrant { host: "/srv/m".into(), guest: "/m".into(), write: false }],
+            sql: vec![SqlConnection { name: "shards".into(), driver: SqlDriver::Sqlite, databases: vec![] }],
+            env: vec![("REGION".into(), "eu".into()), ("TOKEN".into(), "secret".into())],
+        }
+    }
+
+    #[test]
+    fn a_plugin_gets_only_what_it_asked_for_and_was_granted() {
+        let declared = Declared { sql: true, env: vec!["REGION".into(), "HOME".into()], ..Declared::default() };
+        let (given, notes) = grants().intersect(&declared, "p");
+        assert_eq!(given.sql.len(), 1);
+        assert!(given.files.is_empty());
+        assert_eq!(given.env, vec![("REGION".to_string(), "eu".to_string())]);
+        let notes = notes.join("\n");
+        assert!(
+            notes.contains(
+                "asks for sql, env [REGION, HOME]; the spec grants sql [shards], files [/m], env [REGION, TOKEN]"
+            ),
+            "{notes}"
+        );
+        assert!(notes.contains("TOKEN is granted but not asked for"), "{notes}");
+        assert!(notes.contains("HOME, which the spec does not grant"), "{notes}");
+        assert!(notes.contains("folders it did not ask for are not given"), "{notes}");
+    }
+
+    #[test]
+    fn a_plugin_that_declares_nothing_gets_nothing() {
+        let (given, _) = grants().intersect(&Declared::default(), "p");
+        assert_eq!(given, Grants::default());
+    }
 }

@@ -72,6 +72,9 @@ impl HostState {
         grants: &Grants,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtx::builder();
+        for (name, value) in &grants.env {
+            wasi.env(name, value);
+        }
         for f in &grants.files {
             let perms = if f.write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
             wasi.preopened_dir(&f.host, &f.guest, perms)

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use artifact::{Digest, Format};
+pub use artifact::{CAPABILITIES_SECTION, Declared, Digest, Format};
 pub use bindings::{
     Capabilities, Change, Check, Decision, Description, ErrorKind, LogLevel, Measurement, Observation, Operation,
     Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
@@ -120,6 +120,8 @@ pub struct Plugin {
     pub builtin: bool,
     /// The interfaces the component imports, as it names them.
     pub imports: Vec<String>,
+    /// The capabilities the plugin declares it needs (built-in plugins included).
+    pub declared: Declared,
     engine: Engine,
     pre: InstancePre<HostState>,
 }
@@ -199,6 +201,7 @@ impl Runtime {
             kind: expected,
             builtin,
             imports: import_names(&self.engine, &component),
+            declared: Declared::of(&bytes),
             engine: self.engine.clone(),
             pre,
         }))
@@ -277,6 +280,7 @@ impl Runtime {
             imports: import_names(&self.engine, &component),
             exports,
             description,
+            declared: Declared::of(&bytes),
         })
     }
 }
@@ -293,6 +297,7 @@ pub struct Inspection {
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     pub description: Option<Description>,
+    pub declared: Declared,
 }
 
 fn new_engine() -> Result<Engine, LoadError> {

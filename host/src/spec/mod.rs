@@ -101,6 +101,9 @@ pub struct GrantsSpec {
     /// Folders, relative to the spec's folder; read-only unless given as `{ path = "...", write = true }`.
     #[serde(default)]
     pub files: Vec<FileGrantSpec>,
+    /// Environment variables of the host, by name.
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,7 +272,9 @@ impl RolloutSpec {
                 })
             })
             .collect();
-        Grants { files, sql }
+        // A granted variable the host does not have is simply absent inside the sandbox.
+        let env = plugin.grants.env.iter().filter_map(|n| std::env::var(n).ok().map(|v| (n.clone(), v))).collect();
+        Grants { files, sql, env }
     }
 
     fn plugins(&self) -> impl Iterator<Item = &PluginSpec> {

@@ -122,3 +122,4 @@ mod tests {
         assert_eq!(judge(&check(None, None, None), None), None);
     }
 }
+upshift_sdk::capabilities!(sql);

@@ -228,3 +228,4 @@ impl Target for SqlMigrator {
 }
 
 upshift_sdk::export_target!(SqlMigrator);
+upshift_sdk::capabilities!(sql, files);

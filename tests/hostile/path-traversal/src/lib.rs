@@ -25,3 +25,4 @@ impl Verifier for Climb {
 }
 
 upshift_sdk::export_verifier!(Climb);
+upshift_sdk::capabilities!(files);

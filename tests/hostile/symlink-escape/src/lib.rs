@@ -20,3 +20,4 @@ impl Verifier for Follow {
 }
 
 upshift_sdk::export_verifier!(Follow);
+upshift_sdk::capabilities!(files);

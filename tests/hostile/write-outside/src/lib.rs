@@ -23,3 +23,4 @@ impl Verifier for Scribble {
 }
 
 upshift_sdk::export_verifier!(Scribble);
+upshift_sdk::capabilities!(files);
