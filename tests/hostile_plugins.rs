@@ -252,9 +252,9 @@ fn truncated_and_corrupted_bytes_are_refused_at_load() {
 #[test]
 fn a_grant_the_plugin_did_not_declare_is_not_given() {
     let mut lab = Lab::new();
-    // HOME exists on the host and is granted, but env-snoop declares no capability.
-    let ended = lab.attack("env-snoop", "grants.env = [\"HOME\"]", "blocked:");
+    // PATH exists on any host and is granted, but env-snoop declares no capability.
+    let ended = lab.attack("env-snoop", "grants.env = [\"PATH\"]", "blocked:");
     let text = ended.text();
-    assert!(text.contains("env-snoop.wasm asks for nothing; the spec grants env [HOME]"), "{text}");
-    assert!(text.contains("environment variable HOME is granted but not asked for; not given"), "{text}");
+    assert!(text.contains("env-snoop.wasm asks for nothing; the spec grants env [PATH]"), "{text}");
+    assert!(text.contains("environment variable PATH is granted but not asked for; not given"), "{text}");
 }
