@@ -12,12 +12,15 @@ use upshift::rollout::{self, Reporter, RolloutPlugins, RunOptions, Runner};
 use upshift::runtime::{Digest, Runtime};
 use upshift::spec::RolloutSpec;
 use upshift::store::{JournalEntry, Store};
+use upshift::trust::{self, SecretKey, TrustPolicy, TrustedKeys};
 
 use common::fixture;
 
 /// A folder with copies of the plugins, a store, and one runtime shared by every rollout it runs.
 struct Lab {
     dir: tempfile::TempDir,
+    /// Unsigned files are allowed here, except where a test checks signatures.
+    trust: TrustPolicy,
     runtime: Runtime,
     store: Store,
     runs: usize,
@@ -47,7 +50,8 @@ impl Lab {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state.db")).unwrap();
-        Lab { runtime: Runtime::new().unwrap(), store, dir, runs: 0 }
+        let trust = TrustPolicy { allow_unsigned: true, ..TrustPolicy::default() };
+        Lab { runtime: Runtime::new().unwrap(), store, dir, trust, runs: 0 }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -82,10 +86,10 @@ impl Lab {
         let path = self.path(&format!("spec-{}.toml", self.runs));
         std::fs::write(&path, text).unwrap();
         let spec = RolloutSpec::parse(&path, text).map_err(|e| e.to_string())?;
-        let mut plugins =
-            RolloutPlugins::load(&self.runtime, &spec, |_| Default::default()).map_err(|e| e.to_string())?;
+        let mut plugins = RolloutPlugins::load(&self.runtime, &spec, &self.trust, |_| Default::default())
+            .map_err(|e| e.to_string())?;
         let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[]).unwrap();
-        let opts = RunOptions { actor: "lab".into(), wait_for_humans: false };
+        let opts = RunOptions { actor: "lab".into(), wait_for_humans: false, trust: self.trust.clone() };
         let phase =
             Runner::with_plugins(&mut self.store, &id, spec, plan, plugins, opts).unwrap().run(&mut Quiet).unwrap();
         Ok(Ended { phase, history: self.store.history(&id).unwrap() })
@@ -257,4 +261,49 @@ fn a_grant_the_plugin_did_not_declare_is_not_given() {
     let text = ended.text();
     assert!(text.contains("env-snoop.wasm asks for nothing; the spec grants env [PATH]"), "{text}");
     assert!(text.contains("environment variable PATH is granted but not asked for; not given"), "{text}");
+}
+
+#[test]
+fn a_tampered_signature_or_file_is_refused_at_load() {
+    let mut lab = Lab::new();
+    let key = SecretKey::generate().unwrap();
+    lab.trust = TrustPolicy {
+        keys: TrustedKeys { keys: vec![(key.public(), "lab".into())], source: Some(lab.path("trusted_keys")) },
+        allow_unsigned: false,
+    };
+    let pinned = lab.plugin("threshold");
+    let file = lab.path("threshold.wasm");
+    let mut signed = trust::sign(&std::fs::read(&file).unwrap(), &key);
+    let good = lab.spec(&format!("{pinned}\nconfig = {{ value = 0.001, max = 0.01 }}"), None);
+    let recorder = lab.path("recorder.wasm");
+    std::fs::write(
+        trust::signature_path(&recorder),
+        serde_json::to_string(&trust::sign(&std::fs::read(&recorder).unwrap(), &key)).unwrap(),
+    )
+    .unwrap();
+
+    // The signature bytes are altered: they no longer verify.
+    let mut sig = signed.signature.clone().into_bytes();
+    sig[10] = if sig[10] == b'0' { b'1' } else { b'0' };
+    signed.signature = String::from_utf8(sig).unwrap();
+    std::fs::write(trust::signature_path(&file), serde_json::to_string(&signed).unwrap()).unwrap();
+    let err = lab.run(&good).err().expect("refused");
+    assert!(err.contains("threshold.wasm") && err.contains("does not verify"), "{err}");
+    println!("tampered signature: refused: {err}");
+
+    // The file is altered after signing (and re-pinned in the spec): the signature no longer covers it.
+    let honest = trust::sign(&std::fs::read(&file).unwrap(), &key);
+    std::fs::write(trust::signature_path(&file), serde_json::to_string(&honest).unwrap()).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(b"\0");
+    std::fs::write(&file, &bytes).unwrap();
+    let repinned = good.replace(&honest.sha256, &Digest::of(&bytes).to_hex());
+    let err = lab.run(&repinned).err().expect("refused");
+    assert!(err.contains("changed after signing"), "{err}");
+    println!("tampered file: refused: {err}");
+
+    // Signed honestly, the same plugin runs in the same process.
+    std::fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
+    let ended = lab.run(&good).expect("loads");
+    assert_eq!(ended.phase, Phase::Succeeded, "{}", ended.text());
 }

@@ -16,12 +16,24 @@ struct Sandbox {
 }
 
 impl Sandbox {
+    /// Copies the fixture plugins in, signs them with a new key, and trusts that key.
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let sb = Sandbox { dir };
+        let ok = |o: Output| assert!(o.status.success(), "{}", stderr(&o));
+        ok(sb.run(&["plugin", "keygen", "--out", "signing.key"]));
+        let public = std::fs::read_to_string(sb.path("signing.key.pub")).unwrap();
+        std::fs::write(sb.trusted(), format!("{} test-suite\n", public.trim())).unwrap();
         for name in ["recorder", "threshold"] {
-            std::fs::copy(fixture(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+            let file = format!("{name}.wasm");
+            std::fs::copy(fixture(name), sb.path(&file)).unwrap();
+            ok(sb.run(&["plugin", "sign", &file, "--key", "signing.key"]));
         }
-        Sandbox { dir }
+        sb
+    }
+
+    fn trusted(&self) -> PathBuf {
+        self.path("trusted_keys")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -69,7 +81,8 @@ config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = common::upshift();
-        cmd.arg("--state").arg(self.state()).args(args).current_dir(self.dir.path());
+        cmd.arg("--state").arg(self.state()).arg("--trusted-keys").arg(self.trusted());
+        cmd.args(args).current_dir(self.dir.path());
         cmd
     }
 
@@ -289,4 +302,43 @@ fn list_and_status_speak_json() {
     let out = sb.run(&["history", "demo-1", "--json"]);
     let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(history.as_array().unwrap().iter().any(|e| e["kind"] == "call"));
+}
+
+#[test]
+fn an_unsigned_plugin_file_is_refused_with_how_to_sign_it() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    std::fs::remove_file(sb.path("threshold.wasm.sig")).unwrap();
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "threshold.wasm is not signed");
+    assert!(stderr(&out).contains("upshift plugin sign") && stderr(&out).contains("--allow-unsigned"));
+    assert!(!sb.state().exists(), "a refused plugin created state");
+}
+
+#[test]
+fn a_plugin_signed_by_an_untrusted_key_is_refused() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    assert!(sb.run(&["plugin", "keygen", "--out", "stranger.key"]).status.success());
+    assert!(sb.run(&["plugin", "sign", "recorder.wasm", "--key", "stranger.key"]).status.success());
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "which this host does not trust");
+}
+
+#[test]
+fn allow_unsigned_runs_and_is_recorded_in_the_audit_trail() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("dev", 99, STEPS);
+    std::fs::remove_file(sb.path("recorder.wasm.sig")).unwrap();
+    let out = sb.run(&["--allow-unsigned", "run", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let history = sb.history("dev-1");
+    assert!(
+        history.contains("recorder.wasm is not signed") && history.contains("allowed by --allow-unsigned"),
+        "{history}"
+    );
+    assert!(
+        history.contains("threshold.wasm is signed by ed25519:") && history.contains("(test-suite), trusted"),
+        "{history}"
+    );
 }

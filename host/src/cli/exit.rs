@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use upshift::engine::Phase;
-use upshift::rollout::{ControlError, PlanError, RunError};
+use upshift::rollout::{ControlError, PlanError, PluginsError, RunError};
 use upshift::runtime::{CallError, ErrorKind, LoadError};
 use upshift::spec::SpecError;
 use upshift::store::StoreError;
@@ -40,6 +40,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
         c.is::<LoadError>()
             || c.is::<SpecError>()
             || c.is::<TrustError>()
+            || c.is::<PluginsError>()
             || c.is::<KeyError>()
             || c.downcast_ref::<StoreError>().is_some_and(bad_id)
             || match c.downcast_ref::<ControlError>() {
@@ -48,7 +49,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
                 _ => false,
             }
             || match c.downcast_ref::<RunError>() {
-                Some(RunError::Leased { .. } | RunError::Load(_)) => true,
+                Some(RunError::Leased { .. } | RunError::Load(_) | RunError::Plugins(_)) => true,
                 Some(RunError::Store(s)) => bad_id(s),
                 _ => false,
             }

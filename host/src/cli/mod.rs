@@ -81,17 +81,23 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state = cli.state.unwrap_or_else(upshift::store::default_path);
     let trusted_keys = cli.trusted_keys.unwrap_or_else(upshift::trust::default_trusted_keys_path);
+    let trust = || -> anyhow::Result<upshift::trust::TrustPolicy> {
+        Ok(upshift::trust::TrustPolicy {
+            keys: upshift::trust::TrustedKeys::load(&trusted_keys)?,
+            allow_unsigned: cli.allow_unsigned,
+        })
+    };
     match cli.command {
-        Command::Run(args) => rollout::run(&state, args),
-        Command::Plan(args) => rollout::plan(args, false),
-        Command::Validate(args) => rollout::plan(args, true),
+        Command::Run(args) => rollout::run(&state, &trust()?, args),
+        Command::Plan(args) => rollout::plan(&trust()?, args, false),
+        Command::Validate(args) => rollout::plan(&trust()?, args, true),
         Command::List(args) => rollout::list(&state, args),
         Command::Status(args) => rollout::status(&state, args),
         Command::History(args) => rollout::history(&state, args),
         Command::Approve(args) => rollout::approve(&state, args),
         Command::Pause(args) => rollout::pause(&state, args),
-        Command::Resume(args) => rollout::resume(&state, args),
-        Command::Abort(args) => rollout::abort(&state, args),
+        Command::Resume(args) => rollout::resume(&state, &trust()?, args),
+        Command::Abort(args) => rollout::abort(&state, &trust()?, args),
         Command::Plugin(cmd) => plugin::run(cmd, &trusted_keys),
     }
 }

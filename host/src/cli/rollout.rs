@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
-use upshift::engine::{self, Event, Phase, State};
+use upshift::engine::{Event, Phase, State};
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
-use upshift::rollout::{self, Plan, RolloutPlugins, RunOptions, Runner, now_ms};
+use upshift::rollout::{self, Plan, RolloutPlugins, RunOptions, Runner};
 use upshift::runtime::Runtime;
 use upshift::spec::{RolloutSpec, SpecError};
-use upshift::store::{EntryKind, NewEntry, NewRollout, RolloutRecord, Store};
+use upshift::store::{RolloutRecord, Store};
+use upshift::trust::TrustPolicy;
 
 use super::exit;
 use super::output::{Progress, stage_label, time};
@@ -89,10 +90,10 @@ fn runner_actor() -> String {
 }
 
 /// Loads the spec and its plugins; nothing touches the store yet.
-fn load(spec_path: &Path) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins)> {
+fn load(spec_path: &Path, trust: &TrustPolicy) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins)> {
     let spec = RolloutSpec::load(spec_path)?;
     let runtime = Runtime::new()?;
-    let plugins = RolloutPlugins::load(&runtime, &spec, |_| Default::default())?;
+    let plugins = RolloutPlugins::load(&runtime, &spec, trust, |_| Default::default())?;
     Ok((spec, runtime, plugins))
 }
 
@@ -137,9 +138,9 @@ fn active_in_group(store: &Store, spec: &RolloutSpec, terminal: &[&str]) -> anyh
         .collect())
 }
 
-pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (mut spec, runtime, mut plugins) = load(&args.spec)?;
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait };
+pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (mut spec, runtime, mut plugins) = load(&args.spec, trust)?;
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone() };
     let mut store = Store::open(state)?;
     let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
     if let Some(id) = store.active_by_name(&spec.name, &terminal)? {
@@ -164,44 +165,8 @@ pub fn run(state: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("rollout {} not started: {why}", spec.name);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
-    let id = store.next_id(&spec.name)?;
-    let plan = rollout::prepare(&id, &spec, &mut plugins)?;
-    let spec_json = serde_json::to_string(&spec)?;
-    let plan_json = serde_json::to_string(&plan)?;
-    let start = engine::start();
-    let state_json = serde_json::to_string(&start)?;
     let spec_path = std::path::absolute(&args.spec).unwrap_or(args.spec.clone());
-    let created = NewEntry {
-        actor: opts.actor.clone(),
-        kind: EntryKind::Note,
-        event: None,
-        from: None,
-        to: Some(start.phase.name().to_string()),
-        stage: None,
-        message: format!(
-            "created from {}: {} → {}, {} stages planned by {}",
-            spec_path.display(),
-            spec.from,
-            spec.to,
-            plan.stages.len(),
-            spec.strategy.display_name()
-        ),
-        detail: Some(json!({ "stages": plan.stages, "irreversible": plan.irreversible })),
-    };
-    store.create(
-        NewRollout {
-            id: &id,
-            name: &spec.name,
-            spec_path: &spec_path,
-            spec: &spec_json,
-            plan: &plan_json,
-            state: &state_json,
-            phase: start.phase.name(),
-            at: now_ms(),
-        },
-        vec![created],
-        plugins.states(),
-    )?;
+    let (id, plan) = rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &[])?;
     println!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
     drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
 }
@@ -235,8 +200,8 @@ fn explanation(
     policy::explain(spec, choice, approvals, now)
 }
 
-pub fn plan(args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
-    let (mut spec, _runtime, mut plugins) = load(&args.spec)?;
+pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
+    let (mut spec, _runtime, mut plugins) = load(&args.spec, trust)?;
     let now = args.at.unwrap_or_else(jiff::Timestamp::now);
     let choice = apply_policy(&args.spec, &mut spec, now)?;
     let has_policy = spec.policy != Default::default();
@@ -446,7 +411,7 @@ fn hint_driver(store: &Store, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn resume(state: &Path, args: ResumeArgs) -> anyhow::Result<ExitCode> {
+pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open_existing(state)?;
     let rec = store.rollout(&args.id)?;
     let (s, _) = parse_state(&rec)?;
@@ -463,11 +428,11 @@ pub fn resume(state: &Path, args: ResumeArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = Runtime::new()?;
     println!("resuming rollout {} from the journal", args.id);
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait };
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone() };
     drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
 }
 
-pub fn abort(state: &Path, args: AbortArgs) -> anyhow::Result<ExitCode> {
+pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Result<ExitCode> {
     let (mut store, s) = apply_control(state, &args.id, Event::Abort { reason: args.reason.clone() }, "abort")?;
     println!("aborted: rollout {} is {}", args.id, s.phase);
     if s.phase.is_terminal() {
@@ -478,6 +443,6 @@ pub fn abort(state: &Path, args: AbortArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false };
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false, trust: trust.clone() };
     drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
 }

@@ -11,7 +11,7 @@ mod runner;
 pub use control::{ControlError, control};
 pub use create::{CreateError, create};
 pub use plan::{Plan, PlanError, PlannedStage, prepare};
-pub use plugins::RolloutPlugins;
+pub use plugins::{PluginsError, RolloutPlugins};
 pub use runner::{Reporter, RunError, RunOptions, Runner};
 
 /// Milliseconds since the Unix epoch from the system clock.

@@ -31,6 +31,10 @@ pub struct Plan {
     pub units: Vec<String>,
     /// Irreversible changes the target reported for this upgrade.
     pub irreversible: Vec<String>,
+    /// Unsigned or untrusted plugin files were allowed when the rollout was created; a resume allows
+    /// them again (the audit trail says so).
+    #[serde(default)]
+    pub allow_unsigned: bool,
 }
 
 impl Plan {
@@ -158,5 +162,12 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
         rounds,
         round_interval_seconds: interval,
     };
-    Ok(Plan { stages: planned, context, traffic_split: caps.traffic_split, units, irreversible: observed.irreversible })
+    Ok(Plan {
+        stages: planned,
+        context,
+        traffic_split: caps.traffic_split,
+        units,
+        irreversible: observed.irreversible,
+        allow_unsigned: plugins.allowed_unsigned,
+    })
 }

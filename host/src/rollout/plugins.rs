@@ -7,6 +7,7 @@ use crate::runtime::{
     LoadError, Plugin, PluginKind, PluginState, Runtime, Scope, StrategyInstance, TargetInstance, VerifierInstance,
 };
 use crate::spec::{PluginSpec, RolloutSpec};
+use crate::trust::{self, TrustError, TrustPolicy};
 
 /// Key of the target's state in the store.
 pub const TARGET_KEY: &str = "target";
@@ -25,7 +26,18 @@ pub struct Verifier {
     pub instance: VerifierInstance,
 }
 
+/// Why a rollout's plugins could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginsError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
+
 pub struct RolloutPlugins {
+    /// Some plugin file was unsigned or untrusted and ran because of `--allow-unsigned`.
+    pub allowed_unsigned: bool,
     /// What each plugin asked for, what the spec granted, and what was held back: logged at load
     /// time and recorded in the audit trail when the rollout is created.
     pub notes: Vec<String>,
@@ -37,13 +49,31 @@ pub struct RolloutPlugins {
 }
 
 impl RolloutPlugins {
-    /// Loads every plugin of `spec`; `state` gives each its persisted entries by key.
+    /// Loads every plugin of `spec`; `state` gives each its persisted entries by key. Plugin files
+    /// must carry a signature by a key `trust` holds, unless `trust.allow_unsigned`.
     pub fn load(
         runtime: &Runtime,
         spec: &RolloutSpec,
+        trust: &TrustPolicy,
         state: impl Fn(&str) -> BTreeMap<String, String>,
-    ) -> Result<Self, LoadError> {
+    ) -> Result<Self, PluginsError> {
         let mut notes = Vec::new();
+        let mut allowed_unsigned = false;
+        for p in [&spec.target, &spec.strategy].into_iter().chain(&spec.verifiers) {
+            let Some(path) = &p.file else { continue };
+            // Built-in plugins are trusted by construction; files must prove where they come from.
+            let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+            match trust::verify(path, &bytes, &trust.keys) {
+                Ok((key, name)) => {
+                    notes.push(format!("plugin {} is signed by {key} ({name}), trusted", path.display()))
+                }
+                Err(e) if trust.allow_unsigned => {
+                    allowed_unsigned = true;
+                    notes.push(format!("{e} -- allowed by --allow-unsigned"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut scope = |p: &PluginSpec, plugin: &Plugin, key: &str| {
             let (grants, said) = spec.grants(p).intersect(&plugin.declared, &plugin.name);
             for note in &said {
@@ -70,6 +100,7 @@ impl RolloutPlugins {
         }
         Ok(RolloutPlugins {
             notes,
+            allowed_unsigned,
             target: TargetInstance::new(target, target_scope),
             target_config: spec.target.config_json(),
             strategy: StrategyInstance::new(strategy, strategy_scope),

@@ -17,6 +17,7 @@ use crate::runtime::{
 };
 use crate::spec::RolloutSpec;
 use crate::store::{Commit, EntryKind, NewEntry, RolloutRecord, Store, StoreError};
+use crate::trust::TrustPolicy;
 
 /// How often a waiting runner looks at the store for an operator's control.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -31,6 +32,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error(transparent)]
+    Plugins(#[from] super::plugins::PluginsError),
     #[error(
         "rollout {id} is being driven by another upshift process (pid {pid}); control it with approve/pause/resume/abort"
     )]
@@ -87,6 +90,9 @@ pub struct RunOptions {
     pub actor: String,
     /// Wait for approvals and resumes instead of returning when the rollout needs a human.
     pub wait_for_humans: bool,
+    /// The keys plugin files must be signed with (a rollout created with `--allow-unsigned` keeps
+    /// that allowance when resumed).
+    pub trust: TrustPolicy,
 }
 
 pub struct Runner<'s> {
@@ -125,7 +131,9 @@ impl<'s> Runner<'s> {
         let spec: RolloutSpec = serde_json::from_str(&rec.spec).map_err(corrupt)?;
         let plan: Plan = serde_json::from_str(&rec.plan).map_err(corrupt)?;
         let states = store.plugin_states(id)?;
-        let plugins = RolloutPlugins::load(runtime, &spec, |key| states.get(key).cloned().unwrap_or_default())?;
+        let trust =
+            TrustPolicy { allow_unsigned: opts.trust.allow_unsigned || plan.allow_unsigned, ..opts.trust.clone() };
+        let plugins = RolloutPlugins::load(runtime, &spec, &trust, |key| states.get(key).cloned().unwrap_or_default())?;
         Self::with_plugins(store, id, spec, plan, plugins, opts)
     }
 
