@@ -228,3 +228,37 @@ fn plugin_logs_reach_the_host_within_the_budget() {
     t.apply(&op("r1/0/apply", 0, &["a", "b"])).unwrap();
     assert!(t.last_logs().0.is_empty());
 }
+
+#[test]
+fn corrupted_component_bytes_are_refused_without_panicking() {
+    // A bounded stand-in for fuzz/fuzz_targets/plugin_load.rs: deterministic corruptions of a real
+    // component (bit flips, truncations, spliced headers) are recognised or refused, never a panic.
+    let runtime = Runtime::new().unwrap();
+    let bytes = std::fs::read(fixture("threshold")).unwrap();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut refused = 0;
+    for case in 0..40 {
+        let mut b = bytes.clone();
+        match case % 3 {
+            0 => {
+                for _ in 0..(1 + next() % 8) {
+                    let at = (next() as usize) % b.len();
+                    b[at] ^= 1 << (next() % 8);
+                }
+            }
+            1 => b.truncate((next() as usize) % b.len()),
+            _ => b.splice(8..8, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]).for_each(drop),
+        }
+        if runtime.recognise("mutant.wasm", &b).is_err() {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "some corruption must be refused");
+    assert_runs_good_plugin(&runtime);
+}

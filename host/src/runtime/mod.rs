@@ -253,6 +253,13 @@ impl Runtime {
         Ok(component)
     }
 
+    /// Checks arbitrary bytes the way loading does (format, compilation, plugin kind), without a
+    /// file or a spec: the entry point of the plugin-loading fuzz target. Never panics.
+    pub fn recognise(&self, name: &str, bytes: &[u8]) -> Result<Option<PluginKind>, LoadError> {
+        let component = self.compile(name, bytes)?;
+        Ok(kind_of(&export_names(&self.engine, &component)))
+    }
+
     /// Everything `upshift plugin inspect` shows about a component file, without requiring a kind.
     pub fn inspect(&self, source: &PluginSource) -> Result<Inspection, LoadError> {
         let (name, bytes, _) = self.read(source)?;

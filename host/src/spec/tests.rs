@@ -90,3 +90,41 @@ fn bad_policy_values_are_parse_errors() {
     let err = parse(&GOOD.replace("on_fail = \"pause\"", "on_fail = \"explode\"")).unwrap_err().to_string();
     assert!(err.contains("explode") || err.contains("variant"), "{err}");
 }
+
+mod fuzz {
+    //! A bounded stand-in for `fuzz/fuzz_targets/spec_parse.rs` that runs in the ordinary test
+    //! suite: mutated and random specs parse or are refused; nothing panics.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mutate(base: &str, edits: &[(usize, u8)], cut: usize) -> String {
+        let mut bytes = base.as_bytes().to_vec();
+        for &(at, b) in edits {
+            let at = at % (bytes.len() + 1);
+            match b % 3 {
+                0 if at < bytes.len() => bytes[at] = b,
+                1 => bytes.insert(at, b"{}[]=\"#\n.,"[b as usize % 10]),
+                _ if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => {}
+            }
+        }
+        bytes.truncate(bytes.len().saturating_sub(cut % 40));
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn mutated_specs_never_panic(edits in proptest::collection::vec((0usize..2000, any::<u8>()), 0..12), cut in 0usize..200) {
+            let _ = parse(&mutate(GOOD, &edits, cut));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,400}") {
+            let _ = parse(&text);
+        }
+    }
+}
