@@ -1,0 +1,2 @@
+DROP INDEX orders_by_customer;
+ALTER TABLE orders DROP COLUMN status;
