@@ -32,6 +32,21 @@ impl Verdict {
     }
 }
 
+impl RolloutInfo {
+    /// A rollout of `units` units named `prefix0`, `prefix1`... from version 1 to 2, for strategy
+    /// unit tests.
+    pub fn example(prefix: &str, units: usize, traffic_split: bool) -> Self {
+        RolloutInfo {
+            id: "example-1".into(),
+            name: "example".into(),
+            from_version: "1".into(),
+            to_version: "2".into(),
+            units: (0..units).map(|i| format!("{prefix}{i}")).collect(),
+            traffic_split,
+        }
+    }
+}
+
 impl Stage {
     /// A stage that moves nothing yet: set `weight`/`units`, bake, verify, approval with the builders.
     pub fn new(name: impl Into<String>) -> Self {

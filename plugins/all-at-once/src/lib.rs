@@ -39,12 +39,8 @@ mod tests {
 
     fn info(units: &[&str], traffic_split: bool) -> RolloutInfo {
         RolloutInfo {
-            id: "r".into(),
-            name: "n".into(),
-            from_version: "1".into(),
-            to_version: "2".into(),
             units: units.iter().map(|u| u.to_string()).collect(),
-            traffic_split,
+            ..RolloutInfo::example("", 0, traffic_split)
         }
     }
 

@@ -65,14 +65,7 @@ mod tests {
     use super::*;
 
     fn info(n: usize) -> RolloutInfo {
-        RolloutInfo {
-            id: "r".into(),
-            name: "n".into(),
-            from_version: "1".into(),
-            to_version: "2".into(),
-            units: (0..n).map(|i| format!("u{i}")).collect(),
-            traffic_split: false,
-        }
+        RolloutInfo::example("u", n, false)
     }
 
     fn config(batch_size: usize, canary: usize, max_unavailable: Option<usize>) -> Config {

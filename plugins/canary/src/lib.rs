@@ -109,14 +109,7 @@ mod tests {
     use super::*;
 
     fn info(n: usize, traffic_split: bool) -> RolloutInfo {
-        RolloutInfo {
-            id: "r".into(),
-            name: "n".into(),
-            from_version: "1".into(),
-            to_version: "2".into(),
-            units: (0..n).map(|i| format!("shard-{i}")).collect(),
-            traffic_split,
-        }
+        RolloutInfo::example("shard-", n, traffic_split)
     }
 
     fn config(json: &str) -> Config {

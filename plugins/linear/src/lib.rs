@@ -43,14 +43,7 @@ mod tests {
     use super::*;
 
     fn info(n: usize, traffic_split: bool) -> RolloutInfo {
-        RolloutInfo {
-            id: "r".into(),
-            name: "n".into(),
-            from_version: "1".into(),
-            to_version: "2".into(),
-            units: (0..n).map(|i| format!("u{i}")).collect(),
-            traffic_split,
-        }
+        RolloutInfo::example("u", n, traffic_split)
     }
 
     #[test]
