@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -225,7 +226,15 @@ impl Running {
         let mut child = self.child.take().unwrap();
         child.kill().unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(!out.status.success(), "`upshift {}` was not killed: {}", self.what, out.status);
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "`upshift {}` had exited ({}) before the kill:\n{}\n{}",
+            self.what,
+            out.status,
+            stdout(&out),
+            stderr(&out)
+        );
         stdout(&out)
     }
 }

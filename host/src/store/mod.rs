@@ -162,7 +162,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = write_transaction(&mut self.conn).map_err(err)?;
         let id = new.id;
         tx.execute(
             "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
@@ -220,7 +220,7 @@ impl Store {
     pub fn commit(&mut self, id: &str, version: i64, commit: Commit<'_>) -> Result<i64, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = write_transaction(&mut self.conn).map_err(err)?;
         // Cached statements: this runs once per transition, on the hot path of every rollout.
         let current: Option<i64> = tx
             .prepare_cached("SELECT version FROM rollouts WHERE id = ?1")
@@ -329,7 +329,7 @@ impl Store {
     ) -> Result<Result<(), u32>, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = write_transaction(&mut self.conn).map_err(err)?;
         let holder: Option<Option<u32>> = tx
             .query_row("SELECT runner_pid FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
             .optional()
@@ -352,6 +352,14 @@ impl Store {
             .map(drop)
             .map_err(|e| self.sql(e))
     }
+}
+
+/// A transaction that takes the write lock at once. In WAL mode a deferred transaction that reads
+/// and then writes fails immediately with BUSY if another connection committed in between (the busy
+/// timeout cannot help it), which would kill a runner whenever an operator pauses from a second
+/// terminal; taking the lock up front makes concurrent writers wait their turn instead.
+fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RolloutRecord> {

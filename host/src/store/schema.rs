@@ -48,6 +48,12 @@ CREATE TABLE plugin_state (
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    // A store already at this schema is left untouched: read-only commands (`status`, `list`) must
+    // never write, or they would contend with the runner for the write lock.
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+    if current == MIGRATIONS.len() as i64 {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
     let known = MIGRATIONS.len() as i64;
