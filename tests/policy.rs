@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{fixture, stderr, stdout};
+use common::{assert_one_line_error, fixture, stderr, stdout};
 use jiff::Timestamp;
 use upshift::policy::gates::{self, judge_budget};
 use upshift::policy::index::Release;
@@ -507,21 +507,8 @@ impl Example {
     }
 
     fn upshift(&self, args: &[&str]) -> Output {
-        common::upshift()
-            .arg("--state")
-            .arg(self.path("state.db"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
+        common::upshift_in(self.dir.path()).args(args).output().unwrap()
     }
-}
-
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(2), "stdout: {} stderr: {}", stdout(out), stderr(out));
-    let err = stderr(out);
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
 }
 
 #[test]

@@ -43,13 +43,7 @@ impl Playground {
     }
 
     fn upshift(&self, args: &[&str]) -> Output {
-        common::upshift()
-            .arg("--state")
-            .arg(self.path("state.db"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
+        common::upshift_in(self.dir.path()).args(args).output().unwrap()
     }
 
     fn run(&self, spec: &str) -> Output {

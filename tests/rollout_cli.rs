@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, stderr, stdout};
+use common::{assert_one_line_error, fixture, stderr, stdout};
 
 /// A folder with the fixture plugins, specs and a state store of its own.
 struct Sandbox {
@@ -124,13 +124,6 @@ config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
 }
 
 const STEPS: &str = "[{ units = 1 }, { units = 2 }]";
-
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(2), "stdout: {} stderr: {}", stdout(out), stderr(out));
-    let err = stderr(out);
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
-}
 
 #[test]
 fn a_canary_rollout_verifies_every_stage_and_succeeds() {
