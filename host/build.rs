@@ -18,7 +18,14 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let plugins = plugin_names(&root.join("plugins"));
+    // Builds that need no first-party plugins (the nightly fuzz build, whose toolchain may lack the
+    // wasm32-wasip2 target) set UPSHIFT_NO_BUILTIN_PLUGINS=1 and get an empty table.
+    println!("cargo:rerun-if-env-changed=UPSHIFT_NO_BUILTIN_PLUGINS");
+    let plugins = if env::var_os("UPSHIFT_NO_BUILTIN_PLUGINS").is_some() {
+        Vec::new()
+    } else {
+        plugin_names(&root.join("plugins"))
+    };
     let target_dir =
         env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("wasm-plugins");
     if !plugins.is_empty() {
