@@ -104,6 +104,8 @@ pub struct Runner<'s> {
     opts: RunOptions,
     /// Verdicts of the current stage, for the strategy's `next`.
     verdicts: (usize, Vec<Verdict>),
+    /// The plugin states as last persisted, so a commit writes only those that changed.
+    saved_states: Vec<(String, std::collections::BTreeMap<String, String>)>,
 }
 
 impl Drop for Runner<'_> {
@@ -117,7 +119,7 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// What carrying out one command produced.
-struct Outcome2 {
+struct CommandOutcome {
     event: Event,
     entries: Vec<NewEntry>,
 }
@@ -149,7 +151,17 @@ impl<'s> Runner<'s> {
         if let Err(pid) = store.acquire_lease(id, std::process::id(), process_alive)? {
             return Err(RunError::Leased { id: id.to_string(), pid });
         }
-        Ok(Runner { store, id: id.to_string(), spec, plan, plugins, opts, verdicts: (usize::MAX, Vec::new()) })
+        let saved_states = plugins.states();
+        Ok(Runner {
+            store,
+            id: id.to_string(),
+            spec,
+            plan,
+            plugins,
+            opts,
+            verdicts: (usize::MAX, Vec::new()),
+            saved_states,
+        })
     }
 
     /// Whether a live process other than this one holds the runner lease of `rec`.
@@ -159,10 +171,6 @@ impl<'s> Runner<'s> {
 
     pub fn id(&self) -> &str {
         &self.id
-    }
-
-    pub fn plan(&self) -> &Plan {
-        &self.plan
     }
 
     fn load(&self) -> Result<(RolloutRecord, State), RunError> {
@@ -189,7 +197,7 @@ impl<'s> Runner<'s> {
                     reporter.committed(&entries, &state, &self.plan);
                 }
                 Gate::Pause(entries) => {
-                    self.commit_outcome(&rec, &state, Outcome2 { event: Event::Pause, entries }, reporter)?;
+                    self.commit_outcome(&rec, &state, CommandOutcome { event: Event::Pause, entries }, reporter)?;
                     continue;
                 }
                 Gate::Hold(why) => {
@@ -210,7 +218,12 @@ impl<'s> Runner<'s> {
             }
             let Some(command) = state.outstanding.clone() else {
                 if state.phase == Phase::Pending {
-                    self.commit_outcome(&rec, &state, Outcome2 { event: Event::Start, entries: vec![] }, reporter)?;
+                    self.commit_outcome(
+                        &rec,
+                        &state,
+                        CommandOutcome { event: Event::Start, entries: vec![] },
+                        reporter,
+                    )?;
                     continue;
                 }
                 if !self.opts.wait_for_humans {
@@ -232,7 +245,7 @@ impl<'s> Runner<'s> {
             let outcome = match command {
                 Command::Wait { seconds } => match self.wait(&rec, &state, seconds, reporter)? {
                     true => continue,
-                    false => Outcome2 { event: Event::TimerElapsed, entries: vec![] },
+                    false => CommandOutcome { event: Event::TimerElapsed, entries: vec![] },
                 },
                 other => self.execute(&other, &state),
             };
@@ -394,7 +407,7 @@ impl<'s> Runner<'s> {
     }
 
     /// Carries out a plugin command (anything but a wait).
-    fn execute(&mut self, command: &Command, state: &State) -> Outcome2 {
+    fn execute(&mut self, command: &Command, state: &State) -> CommandOutcome {
         match *command {
             Command::Apply { stage } => {
                 let s = &self.plan.stages[stage];
@@ -408,7 +421,7 @@ impl<'s> Runner<'s> {
                     Ok(_) => Event::ApplyOk,
                     Err(e) => Event::ApplyError { retryable: e.retryable(), message: e.to_string() },
                 };
-                Outcome2 { event, entries: vec![entry] }
+                CommandOutcome { event, entries: vec![entry] }
             }
             Command::Rollback { through } => {
                 let weight = self.plan.traffic_split.then_some(0);
@@ -422,7 +435,7 @@ impl<'s> Runner<'s> {
                     Ok(_) => Event::RollbackOk,
                     Err(e) => Event::RollbackError { retryable: e.retryable(), message: e.to_string() },
                 };
-                Outcome2 { event, entries: vec![entry] }
+                CommandOutcome { event, entries: vec![entry] }
             }
             Command::Finalize => {
                 let weight = self.plan.traffic_split.then_some(100);
@@ -437,16 +450,16 @@ impl<'s> Runner<'s> {
                     Ok(_) => Event::FinalizeOk,
                     Err(e) => Event::FinalizeError { retryable: e.retryable(), message: e.to_string() },
                 };
-                Outcome2 { event, entries: vec![entry] }
+                CommandOutcome { event, entries: vec![entry] }
             }
             Command::Verify { stage, round } => self.verify(stage, round),
             Command::Decide { stage } => self.decide(stage, state),
-            Command::Wait { .. } => Outcome2 { event: Event::TimerElapsed, entries: vec![] },
+            Command::Wait { .. } => CommandOutcome { event: Event::TimerElapsed, entries: vec![] },
         }
     }
 
     /// Runs verification round `round` of `stage`: every verifier whose `count` reaches it.
-    fn verify(&mut self, stage: usize, round: u32) -> Outcome2 {
+    fn verify(&mut self, stage: usize, round: u32) -> CommandOutcome {
         if self.verdicts.0 != stage {
             self.verdicts = (stage, Vec::new());
         }
@@ -514,11 +527,11 @@ impl<'s> Runner<'s> {
         } else {
             Event::VerdictPass
         };
-        Outcome2 { event, entries }
+        CommandOutcome { event, entries }
     }
 
     /// Asks the strategy what follows `stage`.
-    fn decide(&mut self, stage: usize, state: &State) -> Outcome2 {
+    fn decide(&mut self, stage: usize, state: &State) -> CommandOutcome {
         let verdicts = if self.verdicts.0 == stage { self.verdicts.1.clone() } else { Vec::new() };
         let progress = Progress {
             rollout: self.info(),
@@ -548,7 +561,12 @@ impl<'s> Runner<'s> {
                 (Event::DecideError { message: e.to_string() }, message)
             }
         };
-        Outcome2 { event, entries: vec![entry("call", Some(stage), message, detail)] }
+        CommandOutcome { event, entries: vec![entry("call", Some(stage), message, detail)] }
+    }
+
+    /// The plugin states that differ from what was last persisted.
+    fn changed_states(&self) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+        self.plugins.states().into_iter().filter(|s| !self.saved_states.contains(s)).collect()
     }
 
     /// Commits an outcome and the transition it causes in one transaction. If an operator changed
@@ -558,7 +576,7 @@ impl<'s> Runner<'s> {
         &mut self,
         rec: &RolloutRecord,
         state: &State,
-        outcome: Outcome2,
+        outcome: CommandOutcome,
         reporter: &mut dyn Reporter,
     ) -> Result<(), RunError> {
         let (mut rec, mut state) = (rec.clone(), state.clone());
@@ -583,10 +601,11 @@ impl<'s> Runner<'s> {
                 let commit = Commit {
                     state: None,
                     entries: entries.clone(),
-                    plugin_states: self.plugins.states(),
+                    plugin_states: self.changed_states(),
                     at: now_ms(),
                 };
                 self.store.commit(&self.id, rec.version, commit)?;
+                self.saved_states = self.plugins.states();
                 reporter.committed(&entries, &state, &self.plan);
                 return Ok(());
             }
@@ -611,11 +630,12 @@ impl<'s> Runner<'s> {
             let commit = Commit {
                 state: Some((json, t.state.phase.name())),
                 entries: entries.clone(),
-                plugin_states: self.plugins.states(),
+                plugin_states: self.changed_states(),
                 at: now_ms(),
             };
             match self.store.commit(&self.id, rec.version, commit) {
                 Ok(_) => {
+                    self.saved_states = self.plugins.states();
                     reporter.committed(&entries, &t.state, &self.plan);
                     return Ok(());
                 }

@@ -16,7 +16,7 @@ pub use policy::PolicySpec;
 
 use crate::engine::{FailurePolicy, OnError, OnFail, OnInconclusive};
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
-use crate::runtime::{FileGrant, Grants, PluginKind, PluginSource, SqlConnection, SqlDriver};
+use crate::runtime::{FileGrant, Grants, PluginSource, SqlConnection, SqlDriver};
 
 /// Longest rollout name; names appear in ids and on every line of output.
 pub const MAX_NAME_LEN: usize = 64;
@@ -434,15 +434,6 @@ impl PluginSpec {
     /// Verification rounds per stage and seconds between them.
     pub fn schedule(&self) -> (u32, u64) {
         (self.count.unwrap_or(1), self.interval_seconds.unwrap_or(0))
-    }
-}
-
-/// The kind each role of a spec must be.
-pub fn role_kind(role: &str) -> PluginKind {
-    match role {
-        "target" => PluginKind::Target,
-        "strategy" => PluginKind::Strategy,
-        _ => PluginKind::Verifier,
     }
 }
 
