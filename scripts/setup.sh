@@ -8,3 +8,4 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     echo "setup: installing the wasm32-wasip2 Rust target" >&2
     rustup target add wasm32-wasip2 >&2
 fi
+

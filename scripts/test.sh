@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+bash scripts/setup-services.sh
 cargo test --workspace
 cargo test --manifest-path tests/Cargo.toml
 cargo test --manifest-path examples/custom-verifier/Cargo.toml

@@ -262,3 +262,83 @@ fn corrupted_component_bytes_are_refused_without_panicking() {
     assert!(refused > 0, "some corruption must be refused");
     assert_runs_good_plugin(&runtime);
 }
+
+/// Serves `answer` to every connection on a fresh 127.0.0.1 port, counting connections.
+fn serve(answer: &'static [u8]) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(answer);
+        }
+    });
+    (address, seen)
+}
+
+fn network(tcp: &[std::net::SocketAddr], http: &[String]) -> Scope {
+    let network = upshift::runtime::NetworkGrant { tcp: tcp.to_vec(), http: http.to_vec() };
+    Scope { grants: upshift::runtime::Grants { network, ..Default::default() }, ..Scope::default() }
+}
+
+#[test]
+fn http_goes_only_to_granted_servers_and_a_refusal_names_the_address_and_the_plugin() {
+    use std::sync::atomic::Ordering;
+    let body = r#"{"status":"success","data":{"resultType":"scalar","result":[0,"0.5"]}}"#;
+    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let (server, seen) = serve(Box::leak(answer.into_bytes().into_boxed_slice()));
+    let runtime = Runtime::new().unwrap();
+    let plugin = runtime.load(&PluginSource::Builtin("prometheus".into()), PluginKind::Verifier).unwrap();
+    let config = format!(r#"{{"url": "http://{server}", "checks": [{{"name": "q", "query": "up", "max": 1}}]}}"#);
+
+    let mut granted = VerifierInstance::new(plugin.clone(), network(&[], &[server.to_string()]));
+    let verdict = granted.verify(&check(0), &config).expect("granted server answers");
+    assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+
+    let elsewhere = format!("127.0.0.1:{}", server.port().wrapping_add(1).max(1));
+    for scope in [network(&[], &[elsewhere]), network(&[server], &[]), Scope::default()] {
+        let err = VerifierInstance::new(plugin.clone(), scope).verify(&check(0), &config).unwrap_err();
+        assert!(matches!(err, CallError::Plugin { kind: upshift::runtime::ErrorKind::Denied, .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("prometheus") && text.contains(&server.to_string()), "{text}");
+        assert!(text.contains("grants.network.http"), "{text}");
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "a refused request reached the server");
+}
+
+#[test]
+fn tcp_goes_only_to_granted_peers_and_a_refusal_names_the_address_and_the_plugin() {
+    use std::sync::atomic::Ordering;
+    // HAProxy's runtime API answers `get weight` with the current and initial weights.
+    let (admin, seen) = serve(b"7 (initial 1)\n");
+    let runtime = Runtime::new().unwrap();
+    let plugin = runtime.load(&PluginSource::Builtin("haproxy-split".into()), PluginKind::Target).unwrap();
+    let config = format!(r#"{{"admin": "{admin}", "backend": "app"}}"#);
+
+    let mut granted = TargetInstance::new(plugin.clone(), network(&[admin], &[]));
+    let observed = granted.observe(&config, "v1", "v2").expect("granted peer answers");
+    assert_eq!(observed.weight, Some(50));
+    assert_eq!(seen.load(Ordering::SeqCst), 2, "one connection per server's weight");
+
+    let elsewhere: std::net::SocketAddr = format!("127.0.0.1:{}", admin.port().wrapping_add(1).max(1)).parse().unwrap();
+    for scope in [network(&[elsewhere], &[]), network(&[], &[admin.to_string()]), Scope::default()] {
+        let err = TargetInstance::new(plugin.clone(), scope).observe(&config, "v1", "v2").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("haproxy-split") && text.contains(&format!("TCP connection to {admin} refused")),
+            "{text}"
+        );
+        assert!(text.contains("grants.network.tcp"), "{text}");
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 2, "a refused connection reached the peer");
+}

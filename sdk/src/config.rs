@@ -23,10 +23,13 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, PluginError> {
     serde_json::from_str(json).map_err(|e| PluginError::invalid_config(format!("config: {e}")))
 }
 
+/// One parsed config: its type, the JSON it came from, the value.
+type Parsed = (TypeId, String, Rc<dyn Any>);
+
 thread_local! {
     /// The last config parsed for each config type: the host passes the same JSON on every call of
     /// a rollout, so it is parsed once. One entry per type bounds the memory this keeps.
-    static PARSED: RefCell<Vec<(TypeId, String, Rc<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+    static PARSED: RefCell<Vec<Parsed>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with `json` parsed into `T`, parsing only when `json` differs from the last config of

@@ -32,6 +32,7 @@ pub mod bindings;
 mod config;
 mod errors;
 pub mod host;
+pub mod http;
 pub mod planning;
 mod strategy;
 mod target;

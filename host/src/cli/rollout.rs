@@ -311,7 +311,7 @@ pub fn list(state: &Path, args: JsonArg) -> anyhow::Result<ExitCode> {
     } else if rows.is_empty() {
         println!("no rollouts in {}", state.display());
     } else {
-        println!("{:<28} {:<18} {:<18} {}", "ID", "STATE", "STAGE", "UPDATED");
+        println!("{:<28} {:<18} {:<18} UPDATED", "ID", "STATE", "STAGE");
         for r in &rows {
             let (s, plan) = parse_state(r)?;
             println!("{:<28} {:<18} {:<18} {}", r.id, r.phase, stage_label(&plan, s.stage), time(r.updated_at));

@@ -32,14 +32,14 @@ pub fn approvals(policy: &PolicySpec, from: &str, to: &str, stages: &[String]) -
                 .then(|| format!("the policy requires approval before stage {s} (approve_stages)"))
         })
         .collect();
-    if let (Some(rule), Some(first)) = (update_rule(policy, from, to), out.first_mut()) {
-        if let (UpdateRule::Approve, update) = rule {
-            let why = format!("{} update {from} → {to} ({} = \"approve\")", update.name(), update.name());
-            *first = Some(match first.take() {
-                Some(other) => format!("{why}; {other}"),
-                None => why,
-            });
-        }
+    if let (Some(rule), Some(first)) = (update_rule(policy, from, to), out.first_mut())
+        && let (UpdateRule::Approve, update) = rule
+    {
+        let why = format!("{} update {from} → {to} ({} = \"approve\")", update.name(), update.name());
+        *first = Some(match first.take() {
+            Some(other) => format!("{why}; {other}"),
+            None => why,
+        });
     }
     Ok(out)
 }

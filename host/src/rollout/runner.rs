@@ -429,7 +429,11 @@ impl<'s> Runner<'s> {
                 let result = self.plugins.target.rollback(&op);
                 let logs = self.plugins.target.last_logs();
                 let entry = call_entry("target", "rollback", Some(through), &op.id, &result, logs, |c| {
-                    format!("rolled back {} units: {}", op.units.len(), c.message)
+                    if op.units.is_empty() {
+                        format!("rolled back: {}", c.message)
+                    } else {
+                        format!("rolled back {} units: {}", op.units.len(), c.message)
+                    }
                 });
                 let event = match result {
                     Ok(_) => Event::RollbackOk,

@@ -1,6 +1,8 @@
 //! What an operator grants one plugin beyond the defaults: folders (WASI preopens, read-only unless
-//! write is granted) and SQL connections. Resolved from the spec; the runtime gives exactly these.
+//! write is granted), SQL connections, environment variables and network destinations. Resolved
+//! from the spec; the runtime gives exactly these.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::artifact::Declared;
@@ -29,6 +31,26 @@ pub struct SqlConnection {
     pub databases: Vec<(String, PathBuf)>,
 }
 
+/// Network destinations granted to one plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkGrant {
+    /// Peers the plugin may connect to over TCP (`wasi:sockets`).
+    pub tcp: Vec<SocketAddr>,
+    /// `host:port` authorities (lower case) the plugin may send HTTP requests to (`wasi:http`).
+    pub http: Vec<String>,
+}
+
+impl NetworkGrant {
+    pub fn is_empty(&self) -> bool {
+        self.tcp.is_empty() && self.http.is_empty()
+    }
+
+    /// Whether an HTTP request to `authority` (`host:port`) may go out.
+    pub fn allows_http(&self, authority: &str) -> bool {
+        self.http.iter().any(|a| a.eq_ignore_ascii_case(authority))
+    }
+}
+
 /// Everything granted to one plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
@@ -36,6 +58,7 @@ pub struct Grants {
     pub sql: Vec<SqlConnection>,
     /// Environment variables, `(name, value)`.
     pub env: Vec<(String, String)>,
+    pub network: NetworkGrant,
 }
 
 impl Grants {
@@ -72,7 +95,12 @@ impl Grants {
             held("asks for folders; the spec grants none (grants.files)".into());
         }
         if declared.network {
-            held("asks for network access, which this host does not grant yet".into());
+            given.network = self.network.clone();
+            if self.network.is_empty() {
+                held("asks for network access; the spec grants none (grants.network)".into());
+            }
+        } else if !self.network.is_empty() {
+            held("granted network destinations it did not ask for are not given".into());
         }
         for word in &declared.unknown {
             held(format!("declares unknown capability {word:?}; ignored"));
@@ -93,6 +121,13 @@ impl Grants {
         if !self.env.is_empty() {
             parts.push(format!("env [{}]", self.env.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")));
         }
+        if !self.network.tcp.is_empty() {
+            let tcp: Vec<String> = self.network.tcp.iter().map(ToString::to_string).collect();
+            parts.push(format!("tcp [{}]", tcp.join(", ")));
+        }
+        if !self.network.http.is_empty() {
+            parts.push(format!("http [{}]", self.network.http.join(", ")));
+        }
         if parts.is_empty() { "nothing".into() } else { parts.join(", ") }
     }
 }
@@ -106,6 +141,7 @@ mod tests {
             files: vec![FileGrant { host: "/srv/m".into(), guest: "/m".into(), write: false }],
             sql: vec![SqlConnection { name: "shards".into(), driver: SqlDriver::Sqlite, databases: vec![] }],
             env: vec![("REGION".into(), "eu".into()), ("TOKEN".into(), "secret".into())],
+            network: NetworkGrant { tcp: vec![], http: vec!["127.0.0.1:9090".into()] },
         }
     }
 
@@ -126,6 +162,17 @@ mod tests {
         assert!(notes.contains("TOKEN is granted but not asked for"), "{notes}");
         assert!(notes.contains("HOME, which the spec does not grant"), "{notes}");
         assert!(notes.contains("folders it did not ask for are not given"), "{notes}");
+        assert!(notes.contains("network destinations it did not ask for are not given"), "{notes}");
+        assert!(given.network.is_empty());
+    }
+
+    #[test]
+    fn network_is_given_only_when_declared() {
+        let declared = Declared { network: true, ..Declared::default() };
+        let (given, notes) = grants().intersect(&declared, "p");
+        assert!(given.network.allows_http("127.0.0.1:9090"));
+        assert!(!given.network.allows_http("127.0.0.1:9091"));
+        assert!(notes.join("\n").contains("http [127.0.0.1:9090]"), "{notes:?}");
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! What a store holds for one plugin instance, and the host side of the imports every plugin gets:
-//! `log`, `clock` and `state`. WASI is linked with an empty context: no files, no network, no env.
+//! `log`, `clock` and `state`. WASI starts from an empty context (no files, no network, no env)
+//! and gets only the store's grants; `wasi:http` goes out through the store's [`HttpGate`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::target::upshift::plugin::sql::{Rows, Value};
 use super::bindings::target::upshift::plugin::{clock, log, sql, state, types};
 use super::bindings::{ErrorKind, LogLevel, WitPluginError};
 use super::grants::Grants;
 use super::limits::Limiter;
+use super::network::{HttpGate, Refusals, socket_check};
 use super::sql::SqlHost;
 use super::state::PluginState;
 
@@ -49,6 +53,10 @@ pub struct LogRecord {
 pub struct HostState {
     pub(crate) plugin: Arc<str>,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_gate: HttpGate,
+    /// Network destinations refused during the current call.
+    pub(crate) refusals: Refusals,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) state: PluginState,
@@ -61,17 +69,27 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// The store data for `plugin`: WASI with only the granted folders preopened (no environment,
-    /// no arguments, stdio closed or discarded, every socket address denied), and `sql` answering
-    /// only for the granted connections. Fails when a granted folder cannot be opened.
+    /// The store data for `plugin`: WASI with only the granted folders preopened and the granted
+    /// variables set (no arguments, stdio closed or discarded), TCP only to granted peers, HTTP only
+    /// to granted authorities with network waits cut to `timeout`, and `sql` answering only for the
+    /// granted connections. Fails when a granted folder cannot be opened.
     pub fn new(
         plugin: Arc<str>,
         memory_bytes: usize,
+        timeout: Duration,
         state: PluginState,
         clock: Arc<dyn Clock>,
         grants: &Grants,
     ) -> Result<Self, String> {
+        let refusals = Refusals::default();
+        let network = Arc::new(grants.network.clone());
         let mut wasi = WasiCtx::builder();
+        // TCP is on so that every connect reaches the address check, which refuses what is not granted.
+        wasi.allow_tcp(true).allow_udp(false).allow_ip_name_lookup(false).socket_addr_check(socket_check(
+            plugin.clone(),
+            network.clone(),
+            refusals.clone(),
+        ));
         for (name, value) in &grants.env {
             wasi.env(name, value);
         }
@@ -82,8 +100,11 @@ impl HostState {
         }
         Ok(HostState {
             sql: SqlHost::new(plugin.clone(), Arc::new(grants.sql.clone())),
+            http_gate: HttpGate { plugin: plugin.clone(), grant: network, refusals: refusals.clone(), timeout },
+            refusals,
             plugin,
             wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limiter: Limiter::new(memory_bytes),
             state,
@@ -103,6 +124,12 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_gate }
     }
 }
 

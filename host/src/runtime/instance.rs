@@ -12,8 +12,8 @@ use super::bindings::strategy::StrategyPlugin;
 use super::bindings::target::TargetPlugin;
 use super::bindings::verifier::VerifierPlugin;
 use super::bindings::{
-    Change, Check, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
-    WitPluginError,
+    Change, Check, Decision, Description, LogLevel, Observation, Operation, Progress, RolloutInfo, Stage, UnitVersion,
+    Verdict, WitPluginError,
 };
 use super::epoch::deadline_ticks;
 use super::error::CallError;
@@ -73,6 +73,8 @@ pub struct PluginInstance<W: World> {
     live: Option<Live<W>>,
     logs: Vec<LogRecord>,
     logs_dropped: usize,
+    /// Network destinations the host refused during the last call.
+    refused: Vec<String>,
 }
 
 pub type TargetInstance = PluginInstance<TargetPlugin>;
@@ -82,7 +84,7 @@ pub type StrategyInstance = PluginInstance<StrategyPlugin>;
 impl<W: World> PluginInstance<W> {
     /// Nothing is instantiated until the first call.
     pub fn new(plugin: Arc<Plugin>, scope: Scope) -> Self {
-        PluginInstance { plugin, scope, live: None, logs: Vec::new(), logs_dropped: 0 }
+        PluginInstance { plugin, scope, live: None, logs: Vec::new(), logs_dropped: 0, refused: Vec::new() }
     }
 
     pub fn plugin(&self) -> &Arc<Plugin> {
@@ -103,6 +105,7 @@ impl<W: World> PluginInstance<W> {
         let data = HostState::new(
             self.plugin.name.clone(),
             self.scope.limits.memory_bytes,
+            self.scope.limits.call_timeout,
             self.scope.state.clone(),
             self.scope.clock.clone(),
             &self.scope.grants,
@@ -140,6 +143,10 @@ impl<W: World> PluginInstance<W> {
         for database in data.sql.end_call() {
             tracing::warn!(plugin = &*self.plugin.name, "{call} left a transaction open on {database}; rolled back");
         }
+        self.refused = data.refusals.take();
+        let refused =
+            self.refused.iter().map(|line| LogRecord { level: LogLevel::Warn, message: line.clone(), fields: vec![] });
+        data.logs.extend(refused);
         self.logs = std::mem::take(&mut data.logs);
         self.logs_dropped = data.logs_dropped;
         result.map_err(|e| {
@@ -174,11 +181,14 @@ impl<W: World> PluginInstance<W> {
             Ok(v) => Ok(self.bounded(call, v)?),
             Err(e) => Err(self.bounded(call, e)?),
         };
+        // A plugin's own message cannot know why the host refused a destination: add it.
+        let message =
+            |m: String| if self.refused.is_empty() { m } else { format!("{m} ({})", self.refused.join("; ")) };
         result.map_err(|e| CallError::Plugin {
             plugin: self.plugin.name.to_string(),
             call,
             kind: e.kind,
-            message: e.message,
+            message: message(e.message),
             retryable: e.retryable,
         })
     }

@@ -13,6 +13,7 @@ pub mod grants;
 mod host_state;
 mod instance;
 pub mod limits;
+mod network;
 mod sql;
 mod state;
 
@@ -30,7 +31,7 @@ pub use bindings::{
 };
 pub use epoch::EPOCH_TICK;
 pub use error::{CallError, LoadError};
-pub use grants::{FileGrant, Grants, SqlConnection, SqlDriver};
+pub use grants::{FileGrant, Grants, NetworkGrant, SqlConnection, SqlDriver};
 pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
 pub use limits::Limits;
@@ -161,6 +162,8 @@ impl Runtime {
         let engine = new_engine()?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         // The three worlds share the same host imports; linking them once serves all.
         bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;

@@ -16,7 +16,7 @@ pub use policy::PolicySpec;
 
 use crate::engine::{FailurePolicy, OnError, OnFail, OnInconclusive};
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
-use crate::runtime::{FileGrant, Grants, PluginSource, SqlConnection, SqlDriver};
+use crate::runtime::{FileGrant, Grants, NetworkGrant, PluginSource, SqlConnection, SqlDriver};
 
 /// Longest rollout name; names appear in ids and on every line of output.
 pub const MAX_NAME_LEN: usize = 64;
@@ -91,7 +91,8 @@ impl ConnectionSpec {
     }
 }
 
-/// What a plugin is granted beyond the defaults (`grants.sql`, `grants.files`).
+/// What a plugin is granted beyond the defaults (`grants.sql`, `grants.files`, `grants.env`,
+/// `grants.network`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsSpec {
@@ -104,6 +105,56 @@ pub struct GrantsSpec {
     /// Environment variables of the host, by name.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Network destinations.
+    #[serde(default, skip_serializing_if = "NetworkSpec::is_empty")]
+    pub network: NetworkSpec,
+}
+
+/// `grants.network`: where a plugin may connect. Nothing else is reachable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// TCP peers as `ip:port` (`wasi:sockets`).
+    #[serde(default)]
+    pub tcp: Vec<String>,
+    /// HTTP(S) servers as `host:port` (`wasi:http`).
+    #[serde(default)]
+    pub http: Vec<String>,
+}
+
+impl NetworkSpec {
+    fn is_empty(&self) -> bool {
+        self.tcp.is_empty() && self.http.is_empty()
+    }
+
+    /// Checks every entry; the error names the entry and the expected form.
+    fn validate(&self, who: &str) -> Result<(), String> {
+        for t in &self.tcp {
+            if t.parse::<std::net::SocketAddr>().is_err() {
+                return Err(format!(
+                    "{who}: grants.network.tcp entry {t:?} is not an address; write it as ip:port, e.g. \"127.0.0.1:9999\""
+                ));
+            }
+        }
+        for h in &self.http {
+            let ok = h.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && !host.contains(['/', '@', ' ']) && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !ok {
+                return Err(format!(
+                    "{who}: grants.network.http entry {h:?} is not a server; write it as host:port without a scheme, e.g. \"127.0.0.1:9090\""
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn grant(&self) -> NetworkGrant {
+        NetworkGrant {
+            tcp: self.tcp.iter().filter_map(|t| t.parse().ok()).collect(),
+            http: self.http.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,7 +325,7 @@ impl RolloutSpec {
             .collect();
         // A granted variable the host does not have is simply absent inside the sandbox.
         let env = plugin.grants.env.iter().filter_map(|n| std::env::var(n).ok().map(|v| (n.clone(), v))).collect();
-        Grants { files, sql, env }
+        Grants { files, sql, env, network: plugin.grants.network.grant() }
     }
 
     fn plugins(&self) -> impl Iterator<Item = &PluginSpec> {
@@ -327,6 +378,7 @@ impl RolloutSpec {
             }
         }
         for p in self.plugins() {
+            p.grants.network.validate(&p.display_name()).map_err(invalid)?;
             for g in &p.grants.sql {
                 if !self.connections.contains_key(g) {
                     let known: Vec<&str> = self.connections.keys().map(String::as_str).collect();
@@ -374,13 +426,13 @@ impl PluginSpec {
             }
             _ => {}
         }
-        if let Some(t) = self.timeout_seconds {
-            if !(t > 0.0 && t <= MAX_CALL_TIMEOUT.as_secs_f64()) {
-                return Err(format!(
-                    "{role}: timeout_seconds = {t} must be above 0 and at most {}",
-                    MAX_CALL_TIMEOUT.as_secs()
-                ));
-            }
+        if let Some(t) = self.timeout_seconds
+            && !(t > 0.0 && t <= MAX_CALL_TIMEOUT.as_secs_f64())
+        {
+            return Err(format!(
+                "{role}: timeout_seconds = {t} must be above 0 and at most {}",
+                MAX_CALL_TIMEOUT.as_secs()
+            ));
         }
         if let Some(m) = self.memory_mib {
             let max = MAX_MEMORY_LIMIT >> 20;

@@ -70,7 +70,7 @@ fn plugin_state_round_trips() {
     let id = "r-1";
     s.create(new(id, "r"), vec![], vec![]).unwrap();
     let entries: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
-    s.commit(&id, 1, Commit { plugin_states: vec![("target".into(), entries.clone())], ..Commit::default() }).unwrap();
+    s.commit(id, 1, Commit { plugin_states: vec![("target".into(), entries.clone())], ..Commit::default() }).unwrap();
     assert_eq!(s.plugin_state(id, "target").unwrap(), entries);
     assert!(s.plugin_state(id, "strategy").unwrap().is_empty());
 }

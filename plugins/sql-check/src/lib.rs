@@ -30,10 +30,10 @@ pub struct SqlCheck {
 /// Why one check failed on one database, if it did.
 pub fn judge(check: &SqlCheck, value: Option<&sql::Value>) -> Option<String> {
     let text = value.map_or_else(|| "no row".to_string(), |v| v.to_text());
-    if let Some(expect) = &check.expect {
-        if &text != expect {
-            return Some(format!("got {text}, expected {expect}"));
-        }
+    if let Some(expect) = &check.expect
+        && &text != expect
+    {
+        return Some(format!("got {text}, expected {expect}"));
     }
     if check.min.is_some() || check.max.is_some() {
         let Some(n) = value.and_then(|v| v.as_f64()) else {

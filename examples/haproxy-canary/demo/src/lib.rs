@@ -1,0 +1,4 @@
+//! Pieces shared by the canary demo binaries, `demo-service` and `load-gen`.
+
+pub mod flags;
+pub mod head;

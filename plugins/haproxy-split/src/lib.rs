@@ -1,0 +1,196 @@
+//! Target `haproxy-split`: moves traffic between the `stable` and `canary` servers of one HAProxy
+//! backend by setting their weights through HAProxy's runtime API (the admin socket, on a TCP
+//! address the spec grants). Every change is read back and an apply whose weights did not take
+//! effect fails. Rollback sets 100/0, finalize 0/100. Setting a weight is idempotent, so a re-sent
+//! operation simply sets it again.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use upshift_sdk::serde::Deserialize;
+use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target};
+
+/// Longest answer read from the admin socket; `get weight` answers a few bytes.
+pub const MAX_ANSWER_BYTES: u64 = 64 << 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+pub struct Config {
+    /// The admin socket, `ip:port` (HAProxy `stats socket ipv4@ip:port level admin`); grant it in
+    /// `grants.network.tcp`.
+    pub admin: String,
+    /// The backend holding both servers.
+    pub backend: String,
+    /// The server running the old version.
+    #[serde(default = "default_stable")]
+    pub stable: String,
+    /// The server running the new version.
+    #[serde(default = "default_canary")]
+    pub canary: String,
+}
+
+fn default_stable() -> String {
+    "stable".into()
+}
+
+fn default_canary() -> String {
+    "canary".into()
+}
+
+/// Weights `(stable, canary)` that put `percent` of the traffic on the canary.
+pub fn weights(percent: u8) -> (u8, u8) {
+    let canary = percent.min(100);
+    (100 - canary, canary)
+}
+
+/// The canary's share of the traffic, in percent, from the two weights (`None` when both are 0).
+pub fn canary_percent(stable: u32, canary: u32) -> Option<u8> {
+    let total = stable + canary;
+    (total > 0)
+        .then(|| u8::try_from((u64::from(canary) * 100 + u64::from(total) / 2) / u64::from(total)).unwrap_or(100))
+}
+
+/// The current weight from a `get weight` answer such as `10 (initial 1)`.
+pub fn parse_weight(answer: &str) -> Result<u32, String> {
+    answer
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .ok_or_else(|| format!("unexpected answer to get weight: {:?}", answer.trim()))
+}
+
+/// Sends one command line to the admin socket and returns the whole answer.
+fn command(config: &Config, line: &str) -> Result<String, PluginError> {
+    let fail = |e: std::io::Error| {
+        let message = format!("HAProxy admin socket {}: {e}", config.admin);
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            PluginError::denied(message)
+        } else {
+            let mut e = PluginError::unavailable(message);
+            e.retryable = true;
+            e
+        }
+    };
+    let mut stream = TcpStream::connect(&config.admin).map_err(fail)?;
+    stream.write_all(format!("{line}\n").as_bytes()).map_err(fail)?;
+    let mut answer = String::new();
+    stream.take(MAX_ANSWER_BYTES).read_to_string(&mut answer).map_err(fail)?;
+    Ok(answer)
+}
+
+fn server(config: &Config, name: &str) -> String {
+    format!("{}/{}", config.backend, name)
+}
+
+/// Reads both weights: `(stable, canary)`.
+fn read_weights(config: &Config) -> Result<(u32, u32), PluginError> {
+    let read = |name: &str| {
+        let answer = command(config, &format!("get weight {}", server(config, name)))?;
+        parse_weight(&answer).map_err(|why| PluginError::conflict(format!("{}: {why}", server(config, name))))
+    };
+    Ok((read(&config.stable)?, read(&config.canary)?))
+}
+
+/// Sets the canary's share to `percent`, then reads both weights back.
+fn set_split(config: &Config, percent: u8) -> Result<Change, PluginError> {
+    let (stable, canary) = weights(percent);
+    let line = format!(
+        "set weight {} {stable}; set weight {} {canary}",
+        server(config, &config.stable),
+        server(config, &config.canary)
+    );
+    let answer = command(config, &line)?;
+    let answer = answer.trim();
+    if !answer.is_empty() {
+        return Err(PluginError::conflict(format!("HAProxy refused `{line}`: {answer}")));
+    }
+    let seen = read_weights(config)?;
+    if seen != (u32::from(stable), u32::from(canary)) {
+        return Err(PluginError::conflict(format!(
+            "weights did not take effect: set {} {stable} / {} {canary}, HAProxy reports {} / {}",
+            config.stable, config.canary, seen.0, seen.1
+        )));
+    }
+    Ok(Change {
+        message: format!(
+            "backend {}: {} weight {stable}, {} weight {canary} (confirmed)",
+            config.backend, config.stable, config.canary
+        ),
+        weight: Some(percent),
+        units: vec![],
+    })
+}
+
+pub struct HaproxySplit;
+
+impl Target for HaproxySplit {
+    type Config = Config;
+
+    fn describe() -> Description {
+        Description {
+            name: "haproxy-split".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "traffic split between two servers of an HAProxy backend, by weight".into(),
+            capabilities: Capabilities {
+                traffic_split: true,
+                unit_batches: false,
+                rollback: true,
+                irreversible: vec![],
+            },
+        }
+    }
+
+    fn observe(config: &Config, _from: String, _to: String) -> Result<Observation, PluginError> {
+        let (stable, canary) = read_weights(config)?;
+        Ok(Observation { units: vec![], weight: canary_percent(stable, canary), irreversible: vec![] })
+    }
+
+    fn apply(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        let percent = op.weight.ok_or_else(|| {
+            PluginError::invalid_config(format!(
+                "stage {:?} has no traffic weight; haproxy-split needs one",
+                op.stage_name
+            ))
+        })?;
+        set_split(config, percent)
+    }
+
+    fn rollback(_op: Operation, config: &Config) -> Result<Change, PluginError> {
+        set_split(config, 0)
+    }
+
+    fn finalize(_op: Operation, config: &Config) -> Result<Change, PluginError> {
+        set_split(config, 100)
+    }
+}
+
+upshift_sdk::export_target!(HaproxySplit);
+upshift_sdk::capabilities!(network);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_put_the_percentage_on_the_canary() {
+        assert_eq!(weights(0), (100, 0));
+        assert_eq!(weights(1), (99, 1));
+        assert_eq!(weights(100), (0, 100));
+        assert_eq!(weights(250), (0, 100));
+    }
+
+    #[test]
+    fn the_share_is_read_back_from_any_weights() {
+        assert_eq!(canary_percent(99, 1), Some(1));
+        assert_eq!(canary_percent(0, 100), Some(100));
+        assert_eq!(canary_percent(1, 1), Some(50));
+        assert_eq!(canary_percent(0, 0), None);
+    }
+
+    #[test]
+    fn get_weight_answers_are_parsed() {
+        assert_eq!(parse_weight("10 (initial 1)\n"), Ok(10));
+        assert!(parse_weight("No such server.\n").is_err());
+        assert!(parse_weight("").is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Verifier `http-probe`: sends a few synthetic `GET` requests to a URL and checks each answer's
+//! status, latency and body. A request that gets no answer counts as a failed probe; a destination
+//! the host refuses (not granted) is an error, never a pass.
+
+use std::time::Instant;
+
+use upshift_sdk::serde::Deserialize;
+use upshift_sdk::{Check, ErrorKind, PluginError, Verdict, Verifier, http};
+
+/// Requests per verification when the config does not say.
+pub const DEFAULT_REQUESTS: u32 = 3;
+/// The status every answer must have when the config does not say.
+pub const DEFAULT_EXPECT_STATUS: u16 = 200;
+
+#[derive(Debug, Deserialize)]
+#[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+pub struct Config {
+    /// Grant its `host:port` in `grants.network.http`.
+    pub url: String,
+    #[serde(default = "default_requests")]
+    pub requests: u32,
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+    /// Longest time one answer may take.
+    #[serde(default)]
+    pub max_latency_ms: Option<u64>,
+    /// Text every answer's body must contain.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+}
+
+fn default_requests() -> u32 {
+    DEFAULT_REQUESTS
+}
+
+fn default_status() -> u16 {
+    DEFAULT_EXPECT_STATUS
+}
+
+/// Why one answer breaks the config's expectations, if it does.
+pub fn judge(config: &Config, status: u16, body: &str, latency_ms: u64) -> Option<String> {
+    if status != config.expect_status {
+        return Some(format!("status {status}, expected {}", config.expect_status));
+    }
+    if let Some(max) = config.max_latency_ms.filter(|max| latency_ms > *max) {
+        return Some(format!("took {latency_ms} ms, budget {max} ms"));
+    }
+    if let Some(text) = config.body_contains.as_ref().filter(|t| !body.contains(t.as_str())) {
+        return Some(format!("body does not contain {text:?}"));
+    }
+    None
+}
+
+pub struct HttpProbe;
+
+impl Verifier for HttpProbe {
+    type Config = Config;
+
+    fn verify(_check: Check, config: &Config) -> Result<Verdict, PluginError> {
+        if config.requests == 0 {
+            return Err(PluginError::invalid_config("http-probe: `requests` must be at least 1"));
+        }
+        http::parse_url(&config.url)?;
+        let (mut failures, mut slowest) = (Vec::new(), 0u64);
+        for i in 1..=config.requests {
+            let started = Instant::now();
+            let answer = http::get(&config.url);
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            slowest = slowest.max(ms);
+            match answer {
+                Ok(r) => {
+                    failures.extend(judge(config, r.status, &r.text(), ms).map(|why| format!("request {i}: {why}")))
+                }
+                Err(e) if e.kind == ErrorKind::Denied => return Err(e),
+                Err(e) => failures.push(format!("request {i}: no answer: {}", e.message)),
+            }
+        }
+        let verdict = if failures.is_empty() {
+            Verdict::pass(format!("{} requests to {} answered as expected", config.requests, config.url))
+        } else {
+            Verdict::fail(format!("{}/{} probes failed: {}", failures.len(), config.requests, failures.join("; ")))
+        };
+        Ok(verdict.measure("failed", failures.len() as f64, "requests").measure("slowest", slowest as f64, "ms"))
+    }
+}
+
+upshift_sdk::export_verifier!(HttpProbe);
+upshift_sdk::capabilities!(network);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            url: "http://127.0.0.1:1/".into(),
+            requests: 1,
+            expect_status: 200,
+            max_latency_ms: Some(100),
+            body_contains: Some("hello".into()),
+        }
+    }
+
+    #[test]
+    fn each_expectation_is_checked() {
+        assert_eq!(judge(&config(), 200, "hello from v2", 5), None);
+        assert!(judge(&config(), 500, "hello", 5).unwrap().contains("status 500"));
+        assert!(judge(&config(), 200, "hello", 101).unwrap().contains("budget 100 ms"));
+        assert!(judge(&config(), 200, "bye", 5).unwrap().contains("does not contain"));
+    }
+
+    fn check() -> Check {
+        Check {
+            rollout_id: "r".into(),
+            stage_index: 0,
+            stage_name: "canary".into(),
+            from_version: "1".into(),
+            to_version: "2".into(),
+            weight: Some(10),
+            units: vec![],
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn a_server_that_is_down_fails_the_probe() {
+        let verdict = HttpProbe::verify(check(), &config()).unwrap();
+        assert_eq!(verdict.outcome, upshift_sdk::Outcome::Fail, "{verdict:?}");
+    }
+}
