@@ -546,6 +546,8 @@ fn validate_refuses_bad_policy_in_one_line() {
             "max_concurrent = 1\nerror_budget = { verifier = \"slo\", max_burn_rate = 1.0 }",
             "not one of the spec's verifiers",
         ),
+        ("wave-zero", "max_concurrent = 1", "max_concurrent = 1\nwave = 0", "policy.wave = 0: waves count from 1"),
+        ("wave-no-group", "group = \"orders-shards\"", "wave = 2", "policy.wave needs policy.group"),
     ];
     for (name, from, to, needle) in cases {
         let spec = ex.spec(&format!("{name}.toml"), |t| {
@@ -696,6 +698,8 @@ fn a_burning_error_budget_pauses_before_the_start_and_holds_the_group() {
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["state"], "paused");
     assert_eq!(json["applied_through"], serde_json::Value::Null, "nothing was applied");
+    let note = json["note"].as_str().unwrap_or_default();
+    assert!(note.contains("policy holds the rollout: error budget burning: value = 3.5"), "{json}");
 
     // The paused rollout is active: a second rollout of the group does not start.
     let healthy = budget_spec(dir.path(), "healthy", 0.2);
@@ -716,4 +720,80 @@ fn a_burning_error_budget_pauses_before_the_start_and_holds_the_group() {
     let history = up(&["history".as_ref(), "healthy-1".as_ref()]);
     let asked = stdout(&history).matches("error budget before stage").count();
     assert_eq!(asked, 2, "before the start and before the second stage:\n{}", stdout(&history));
+}
+
+/// A fleet member: the recorder target on its own units, in `wave` of group "fleet"; with
+/// `approve`, its stage waits for `upshift approve`.
+fn fleet_spec(dir: &Path, name: &str, wave: u32, approve: bool) -> PathBuf {
+    std::fs::copy(fixture("recorder"), dir.join("recorder.wasm")).unwrap();
+    let digest = upshift::runtime::Digest::of(&std::fs::read(dir.join("recorder.wasm")).unwrap()).to_hex();
+    let approve = if approve { "approve_stages = [\"*\"]" } else { "" };
+    let text = format!(
+        r#"name = "{name}"
+from = "1.0.0"
+to = "1.1.0"
+
+[target]
+file = "recorder.wasm"
+sha256 = "{digest}"
+config = {{ units = ["{name}-a", "{name}-b"] }}
+
+[strategy]
+plugin = "all-at-once"
+
+[policy]
+group = "fleet"
+wave = {wave}
+{approve}
+"#
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_fleet_is_upgraded_in_waves() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let up = |args: &[&std::ffi::OsStr]| {
+        common::upshift()
+            .arg("--state")
+            .arg(&state)
+            .arg("--allow-unsigned")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let eu = fleet_spec(dir.path(), "eu", 1, false);
+    let asia = fleet_spec(dir.path(), "asia", 1, true);
+    let us = fleet_spec(dir.path(), "us", 2, false);
+    let said = |o: &std::process::Output| format!("{}{}", stdout(o), stderr(o));
+
+    let plan = up(&["plan".as_ref(), us.as_os_str()]);
+    let expected =
+        "fleet: wave 2 of group \"fleet\": starts once every rollout of waves 1 to 1 to the same version has succeeded";
+    assert!(stdout(&plan).contains(expected), "{}", said(&plan));
+
+    let out = up(&["run".as_ref(), us.as_os_str()]);
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    assert!(stdout(&out).contains("us not started: wave 2 of group \"fleet\" waits for waves 1 to 1: none of their rollouts has moved to 1.1.0 yet"), "{}", said(&out));
+
+    // Wave 1: eu succeeds; asia waits for an approval, so wave 2 still waits for it.
+    let out = up(&["run".as_ref(), eu.as_os_str()]);
+    assert!(out.status.success(), "{}", said(&out));
+    let out = up(&["run".as_ref(), "--no-wait".as_ref(), asia.as_os_str()]);
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    let out = up(&["run".as_ref(), us.as_os_str()]);
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    assert!(stdout(&out).contains("to succeed on 1.1.0: asia-1 (wave 1) is awaiting-approval"), "{}", said(&out));
+
+    // Once every member of wave 1 has succeeded, wave 2 goes.
+    assert!(up(&["approve".as_ref(), "asia-1".as_ref()]).status.success());
+    let out = up(&["run".as_ref(), asia.as_os_str()]);
+    assert!(out.status.success(), "{}", said(&out));
+    let out = up(&["run".as_ref(), us.as_os_str()]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(stdout(&out).contains("rollout us-1: succeeded"), "{}", said(&out));
 }

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 use upshift::engine::{Event, Phase, State};
+use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
 use upshift::rollout::{self, Plan, RolloutPlugins, RunOptions, Runner};
 use upshift::runtime::Runtime;
@@ -123,18 +124,22 @@ fn nothing_chosen(spec: &RolloutSpec) -> String {
     format!("nothing to roll out: no release in the index is newer than {} and allowed by [policy.version]", spec.from)
 }
 
-/// Ids of the rollouts of `spec`'s group that have not ended.
-fn active_in_group(store: &Store, spec: &RolloutSpec, terminal: &[&str]) -> anyhow::Result<Vec<String>> {
+/// The rollouts of `spec`'s group, newest first.
+fn fleet(store: &Store, spec: &RolloutSpec) -> anyhow::Result<Vec<FleetRollout>> {
     let group = policy::gates::group(&spec.policy, &spec.name);
     Ok(store
         .list()?
         .into_iter()
-        .filter(|r| !terminal.contains(&r.phase.as_str()))
-        .filter(|r| {
-            serde_json::from_str::<RolloutSpec>(&r.spec)
-                .is_ok_and(|s| policy::gates::group(&s.policy, &s.name) == group)
+        .filter_map(|r| {
+            let s = serde_json::from_str::<RolloutSpec>(&r.spec).ok()?;
+            (policy::gates::group(&s.policy, &s.name) == group).then(|| FleetRollout {
+                id: r.id,
+                name: r.name,
+                wave: s.policy.wave.unwrap_or(1),
+                to: s.to,
+                phase: r.phase,
+            })
         })
-        .map(|r| r.id)
         .collect())
 }
 
@@ -159,9 +164,13 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
         println!("rollout {} not started: {}", spec.name, when.reason);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
-    let active = active_in_group(&store, &spec, &terminal)?;
-    if let Err(why) = policy::gates::concurrency(&spec.policy, policy::gates::group(&spec.policy, &spec.name), &active)
-    {
+    let fleet = fleet(&store, &spec)?;
+    let group = policy::gates::group(&spec.policy, &spec.name);
+    let active: Vec<String> =
+        fleet.iter().filter(|r| !terminal.contains(&r.phase.as_str())).map(|r| r.id.clone()).collect();
+    let gates = policy::gates::concurrency(&spec.policy, group, &active)
+        .and_then(|()| policy::gates::wave(group, spec.policy.wave.unwrap_or(1), &spec.to, &fleet));
+    if let Err(why) = gates {
         println!("rollout {} not started: {why}", spec.name);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
@@ -391,7 +400,7 @@ pub fn approve(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn pause(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
-    let (store, s) = apply_control(state, &args.id, Event::Pause, "pause")?;
+    let (store, s) = apply_control(state, &args.id, Event::Pause { reason: None }, "pause")?;
     if s.pause_requested {
         println!("pause requested: rollout {} pauses when its current {} step finishes", args.id, s.phase);
     } else {

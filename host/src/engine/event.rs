@@ -41,7 +41,11 @@ pub enum Event {
         message: String,
     },
     Approve,
-    Pause,
+    /// Stop at the next stage boundary; `reason` says who or what asked (default: an operator).
+    Pause {
+        #[serde(default)]
+        reason: Option<String>,
+    },
     Resume,
     /// An operator asked to stop and roll back.
     Abort {
@@ -82,7 +86,7 @@ impl Event {
             Event::Decided { .. } => "decided",
             Event::DecideError { .. } => "decide-error",
             Event::Approve => "approve",
-            Event::Pause => "pause",
+            Event::Pause { .. } => "pause",
             Event::Resume => "resume",
             Event::Abort { .. } => "abort",
             Event::RollbackRequested { .. } => "rollback-requested",
@@ -100,7 +104,7 @@ impl Event {
             self,
             Event::Start
                 | Event::Approve
-                | Event::Pause
+                | Event::Pause { .. }
                 | Event::Resume
                 | Event::Abort { .. }
                 | Event::RollbackRequested { .. }

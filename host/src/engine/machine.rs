@@ -8,6 +8,9 @@ use super::event::{Decision, Event};
 use super::phase::Phase;
 use super::plan::{Context, OnError, OnFail, OnInconclusive};
 
+/// The note of a rollout paused by an operator's `pause` (a pause without a reason).
+pub const OPERATOR_PAUSE: &str = "paused by operator";
+
 /// Where a rollout stands. Persisted whole after every transition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -33,6 +36,9 @@ pub struct State {
     pub approved: Option<usize>,
     /// A pause asked for while a command was in flight, honoured at the next boundary.
     pub pause_requested: bool,
+    /// Why that pause was asked for, when not by an operator.
+    #[serde(default)]
+    pub pause_reason: Option<String>,
     /// Where `resume` returns to.
     pub resume_to: Option<Box<Resumable>>,
     /// Why the rollout is where it is (paused, awaiting approval, rolled back, failed), for humans.
@@ -80,6 +86,7 @@ pub fn start() -> State {
         extensions: 0,
         approved: None,
         pause_requested: false,
+        pause_reason: None,
         resume_to: None,
         note: None,
         half_done: None,
@@ -204,12 +211,15 @@ impl State {
                 self.enter_stage(ctx, stage);
             }
 
-            (P::Pending | P::Baking | P::AwaitingApproval, Event::Pause) => self.pause("paused by operator".into()),
-            (P::Applying | P::Verifying, Event::Pause) => {
+            (P::Pending | P::Baking | P::AwaitingApproval, Event::Pause { reason }) => {
+                self.pause(reason.clone().unwrap_or_else(|| OPERATOR_PAUSE.into()))
+            }
+            (P::Applying | P::Verifying, Event::Pause { reason }) => {
                 if self.pause_requested {
                     return Err(self.refuse(event, ": a pause is already requested"));
                 }
                 self.pause_requested = true;
+                self.pause_reason = reason.clone();
             }
             (P::Paused, Event::Resume) => {
                 let Some(to) = self.resume_to.take() else {
@@ -238,6 +248,7 @@ impl State {
                 Event::DeadlineExceeded { what },
             ) => {
                 self.pause_requested = false;
+                self.pause_reason = None;
                 self.on_failure(ctx.policy.on_fail, format!("deadline exceeded: {what}"));
             }
 
@@ -275,7 +286,7 @@ impl State {
             (_, Event::Approve) => {
                 return Err(self.refuse(event, ": only a rollout awaiting approval can be approved"));
             }
-            (P::Paused, Event::Pause) => return Err(self.refuse(event, ": it is already paused")),
+            (P::Paused, Event::Pause { .. }) => return Err(self.refuse(event, ": it is already paused")),
             (_, Event::Resume) => return Err(self.refuse(event, ": only a paused rollout can be resumed")),
             (phase, _) if phase.is_terminal() => return Err(self.refuse(event, ": the rollout has ended")),
             _ => return Err(self.refuse(event, "")),
@@ -360,6 +371,7 @@ impl State {
 
     fn begin_rollback(&mut self, why: String) {
         self.pause_requested = false;
+        self.pause_reason = None;
         self.resume_to = None;
         self.note = Some(why);
         self.errors = 0;
@@ -376,6 +388,7 @@ impl State {
     /// Sets the current phase and command aside and waits for `resume`.
     fn pause(&mut self, why: String) {
         self.pause_requested = false;
+        self.pause_reason = None;
         // Pausing a paused rollout (a deadline under `on_fail = "pause"`) keeps where it resumes to.
         if self.phase != Phase::Paused {
             self.resume_to = Some(Box::new(Resumable {
@@ -390,7 +403,8 @@ impl State {
     /// A pause requested while a command was in flight takes effect at this boundary.
     fn honour_pause(&mut self) {
         if self.pause_requested && !self.phase.is_terminal() {
-            self.pause("paused by operator".into());
+            let why = self.pause_reason.take().unwrap_or_else(|| OPERATOR_PAUSE.into());
+            self.pause(why);
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::{State, Transition, start};
+use super::{OPERATOR_PAUSE, State, Transition, start};
 use crate::engine::{
     Command, Context, Decision, Event, FailurePolicy, OnError, OnFail, OnInconclusive, Phase, StagePlan,
 };
@@ -114,7 +114,7 @@ fn every_event() -> Vec<Event> {
         decided(Decision::RollBack("error budget spent".into())),
         decide_error(),
         Event::Approve,
-        Event::Pause,
+        Event::Pause { reason: None },
         Event::Resume,
         abort(),
         rollback_requested(),
@@ -142,7 +142,7 @@ fn kind(event: &Event) -> usize {
         Event::Decided { .. } => 8,
         Event::DecideError { .. } => 9,
         Event::Approve => 10,
-        Event::Pause => 11,
+        Event::Pause { .. } => 11,
         Event::Resume => 12,
         Event::Abort { .. } => 13,
         Event::RollbackRequested { .. } => 14,
@@ -249,7 +249,7 @@ fn table() -> Vec<Row> {
             phase: P::Pending,
             accepts: vec![
                 (E::Start, To(P::Applying, Some(C::Apply { stage: 0 }))),
-                (E::Pause, To(P::Paused, None)),
+                (E::Pause { reason: None }, To(P::Paused, None)),
                 (abort(), To(P::RolledBack, None)),
                 (rollback_requested(), To(P::RolledBack, None)),
             ],
@@ -263,7 +263,7 @@ fn table() -> Vec<Row> {
                     (E::ApplyOk, To(P::Baking, Some(C::Wait { seconds: 60 }))),
                     (apply_error(true), Retried),
                     (apply_error(false), To(P::RollingBack, Some(C::Rollback { through: 0 }))),
-                    (E::Pause, Deferred),
+                    (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(0),
             ]
@@ -276,7 +276,7 @@ fn table() -> Vec<Row> {
             accepts: [
                 vec![
                     (E::TimerElapsed, To(P::Verifying, Some(C::Verify { stage: 0, round: 1 }))),
-                    (E::Pause, To(P::Paused, None)),
+                    (E::Pause { reason: None }, To(P::Paused, None)),
                 ],
                 roll_back_on_controls(0),
             ]
@@ -292,7 +292,7 @@ fn table() -> Vec<Row> {
                     (fail(), To(P::RollingBack, Some(C::Rollback { through: 0 }))),
                     (inconclusive(), To(P::Paused, None)),
                     (verify_error(), Retried),
-                    (E::Pause, Deferred),
+                    (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(0),
             ]
@@ -305,7 +305,7 @@ fn table() -> Vec<Row> {
             accepts: [
                 vec![
                     (E::TimerElapsed, To(P::Verifying, Some(C::Verify { stage: 0, round: 2 }))),
-                    (E::Pause, To(P::Paused, None)),
+                    (E::Pause { reason: None }, To(P::Paused, None)),
                 ],
                 roll_back_on_controls(0),
             ]
@@ -326,7 +326,7 @@ fn table() -> Vec<Row> {
                         To(P::RollingBack, Some(C::Rollback { through: 0 })),
                     ),
                     (decide_error(), Retried),
-                    (E::Pause, Deferred),
+                    (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(0),
             ]
@@ -337,7 +337,10 @@ fn table() -> Vec<Row> {
             reach: half_awaiting,
             phase: P::AwaitingApproval,
             accepts: [
-                vec![(E::Approve, To(P::Applying, Some(C::Apply { stage: 1 }))), (E::Pause, To(P::Paused, None))],
+                vec![
+                    (E::Approve, To(P::Applying, Some(C::Apply { stage: 1 }))),
+                    (E::Pause { reason: None }, To(P::Paused, None)),
+                ],
                 roll_back_on_controls(0),
             ]
             .concat(),
@@ -351,7 +354,7 @@ fn table() -> Vec<Row> {
                     (E::ApplyOk, To(P::Baking, Some(C::Wait { seconds: 300 }))),
                     (apply_error(true), Retried),
                     (apply_error(false), To(P::RollingBack, Some(C::Rollback { through: 2 }))),
-                    (E::Pause, Deferred),
+                    (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(2),
             ]
@@ -371,7 +374,7 @@ fn table() -> Vec<Row> {
                         To(P::RollingBack, Some(C::Rollback { through: 2 })),
                     ),
                     (decide_error(), Retried),
-                    (E::Pause, Deferred),
+                    (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(2),
             ]
@@ -379,14 +382,14 @@ fn table() -> Vec<Row> {
         },
         Row {
             name: "paused while baking canary",
-            reach: vec![E::Start, E::ApplyOk, E::Pause],
+            reach: vec![E::Start, E::ApplyOk, E::Pause { reason: None }],
             phase: P::Paused,
             accepts: [vec![(E::Resume, To(P::Baking, Some(C::Wait { seconds: 60 })))], roll_back_on_controls(0)]
                 .concat(),
         },
         Row {
             name: "paused before start",
-            reach: vec![E::Pause],
+            reach: vec![E::Pause { reason: None }],
             phase: P::Paused,
             accepts: vec![
                 (E::Resume, To(P::Pending, None)),
@@ -949,7 +952,7 @@ fn approve_outside_awaiting_approval_is_refused_naming_the_phase() {
 fn pause_while_applying_is_deferred_until_the_apply_completes() {
     let ctx = linear(2, 1, FailurePolicy::default());
     let applying = run(&ctx, &[Event::Start]);
-    let requested = accept(&applying, &ctx, &Event::Pause);
+    let requested = accept(&applying, &ctx, &Event::Pause { reason: None });
     assert_eq!(requested.state.phase, Phase::Applying);
     assert!(requested.state.pause_requested);
     assert_eq!(requested.state.outstanding, Some(Command::Apply { stage: 0 }));
@@ -969,7 +972,7 @@ fn pause_while_applying_is_deferred_until_the_apply_completes() {
 fn pause_while_verifying_is_deferred_until_the_verdict() {
     let ctx = linear(1, 2, FailurePolicy::default());
     let verifying = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed]);
-    let (paused, commands) = drive(&ctx, verifying, &[Event::Pause, Event::VerdictPass]);
+    let (paused, commands) = drive(&ctx, verifying, &[Event::Pause { reason: None }, Event::VerdictPass]);
     assert_eq!(paused.phase, Phase::Paused);
     assert!(commands.is_empty());
     let resumed = accept(&paused, &ctx, &Event::Resume);
@@ -980,7 +983,7 @@ fn pause_while_verifying_is_deferred_until_the_verdict() {
 fn a_pause_requested_before_a_decision_takes_effect_before_the_next_apply() {
     let ctx = linear(2, 1, FailurePolicy::default());
     let deciding = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass]);
-    let (paused, commands) = drive(&ctx, deciding, &[Event::Pause, decided(Decision::Continue)]);
+    let (paused, commands) = drive(&ctx, deciding, &[Event::Pause { reason: None }, decided(Decision::Continue)]);
     assert_eq!(paused.phase, Phase::Paused);
     assert!(commands.is_empty(), "the next apply is not sent while paused");
     let resumed = accept(&paused, &ctx, &Event::Resume);
@@ -988,10 +991,27 @@ fn a_pause_requested_before_a_decision_takes_effect_before_the_next_apply() {
 }
 
 #[test]
+fn a_pause_with_a_reason_keeps_it_as_the_note_at_once_or_at_the_boundary() {
+    let ctx = linear(2, 1, FailurePolicy::default());
+    let why = || Event::Pause { reason: Some("window closed".into()) };
+    let baking = run(&ctx, &[Event::Start, Event::ApplyOk]);
+    let paused = accept(&baking, &ctx, &why());
+    assert_eq!((paused.state.phase, paused.state.note.as_deref()), (Phase::Paused, Some("window closed")));
+
+    let applying = run(&ctx, &[Event::Start]);
+    let (paused, _) = drive(&ctx, applying, &[why(), Event::ApplyOk]);
+    assert_eq!((paused.phase, paused.note.as_deref()), (Phase::Paused, Some("window closed")));
+    assert_eq!(paused.pause_reason, None, "the reason is used once");
+
+    let operator = accept(&baking, &ctx, &Event::Pause { reason: None });
+    assert_eq!(operator.state.note.as_deref(), Some(OPERATOR_PAUSE));
+}
+
+#[test]
 fn a_second_pause_while_one_is_requested_is_refused() {
     let ctx = linear(1, 1, FailurePolicy::default());
-    let requested = run(&ctx, &[Event::Start, Event::Pause]);
-    let err = requested.step(&ctx, &Event::Pause).unwrap_err();
+    let requested = run(&ctx, &[Event::Start, Event::Pause { reason: None }]);
+    let err = requested.step(&ctx, &Event::Pause { reason: None }).unwrap_err();
     assert!(err.to_string().contains("already requested"), "{err}");
 }
 
@@ -999,7 +1019,7 @@ fn a_second_pause_while_one_is_requested_is_refused() {
 fn pause_while_baking_restarts_the_bake_on_resume() {
     let ctx = linear(1, 1, FailurePolicy::default());
     let baking = run(&ctx, &[Event::Start, Event::ApplyOk]);
-    let (resumed, commands) = drive(&ctx, baking.clone(), &[Event::Pause, Event::Resume]);
+    let (resumed, commands) = drive(&ctx, baking.clone(), &[Event::Pause { reason: None }, Event::Resume]);
     assert_eq!(commands, vec![Command::Wait { seconds: 60 }]);
     assert!(resumed.issued > baking.issued, "the restarted bake is a new command");
 }
@@ -1080,7 +1100,7 @@ fn deadline_while_awaiting_approval_follows_on_fail() {
 #[test]
 fn deadline_while_paused_under_on_fail_pause_keeps_where_resume_returns() {
     let ctx = linear(2, 1, policy(|p| p.on_fail = OnFail::Pause));
-    let paused = run(&ctx, &[Event::Start, Event::ApplyOk, Event::Pause]);
+    let paused = run(&ctx, &[Event::Start, Event::ApplyOk, Event::Pause { reason: None }]);
     let still = accept(&paused, &ctx, &deadline());
     assert_eq!(still.state.phase, Phase::Paused);
     assert!(still.state.note.as_deref().unwrap().contains("change window"));
@@ -1184,7 +1204,7 @@ fn issued_grows_with_each_new_command_and_not_with_a_resend() {
         (Event::VerdictPass, Then::New),
         (decide_error(), Then::Resend),
         (decided(Decision::Continue), Then::New),
-        (Event::Pause, Then::Resend),
+        (Event::Pause { reason: None }, Then::Resend),
         (Event::ApplyOk, Then::Idle),
         // The bake set aside by the pause restarts: the same `Wait`, but a new command.
         (Event::Resume, Then::New),
@@ -1489,7 +1509,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         any_decision().prop_map(|decision| Event::Decided { decision }),
         text().prop_map(|message| Event::DecideError { message }),
         Just(Event::Approve),
-        Just(Event::Pause),
+        Just(Event::Pause { reason: None }),
         Just(Event::Resume),
         text().prop_map(|reason| Event::Abort { reason }),
         text().prop_map(|reason| Event::RollbackRequested { reason }),

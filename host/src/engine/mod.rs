@@ -9,6 +9,6 @@ mod plan;
 
 pub use command::Command;
 pub use event::{Decision, Event};
-pub use machine::{State, Transition, TransitionError, start};
+pub use machine::{OPERATOR_PAUSE, State, Transition, TransitionError, start};
 pub use phase::Phase;
 pub use plan::{Context, FailurePolicy, OnError, OnFail, OnInconclusive, StagePlan};

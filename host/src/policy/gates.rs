@@ -117,6 +117,46 @@ pub fn concurrency(policy: &PolicySpec, group: &str, active: &[String]) -> Resul
     }
 }
 
+/// A rollout of the same group, as the wave gate sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRollout {
+    pub id: String,
+    /// The spec's name: the fleet member.
+    pub name: String,
+    pub wave: u32,
+    pub to: String,
+    /// Its phase name (`succeeded`, `rolled-back`, `baking`...).
+    pub phase: String,
+}
+
+/// Whether a rollout of `wave` in `group` may start moving to `to`: `fleet` are the group's
+/// rollouts, newest first. Every member of an earlier wave counts by its newest rollout to `to`,
+/// which must have succeeded; at least one such rollout must exist.
+pub fn wave(group: &str, wave: u32, to: &str, fleet: &[FleetRollout]) -> Result<(), String> {
+    if wave <= 1 {
+        return Ok(());
+    }
+    let mut seen = Vec::new();
+    let mut waiting = Vec::new();
+    for r in fleet.iter().filter(|r| r.wave < wave && r.to == to) {
+        if seen.contains(&&r.name) {
+            continue;
+        }
+        seen.push(&r.name);
+        if r.phase != "succeeded" {
+            waiting.push(format!("{} (wave {}) is {}", r.id, r.wave, r.phase));
+        }
+    }
+    let prefix = format!("wave {wave} of group {group:?} waits for waves 1 to {}", wave - 1);
+    if seen.is_empty() {
+        return Err(format!("{prefix}: none of their rollouts has moved to {to} yet"));
+    }
+    if !waiting.is_empty() {
+        return Err(format!("{prefix} to succeed on {to}: {}", waiting.join(", ")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +166,51 @@ mod tests {
         let p: PolicySpec = toml::from_str("approve_stages = [\"canary\"]").unwrap();
         let err = approvals(&p, "1", "2", &["batch-1".into()]).unwrap_err();
         assert!(err.contains("\"canary\"") && err.contains("batch-1"), "{err}");
+    }
+
+    fn member(id: &str, wave: u32, to: &str, phase: &str) -> FleetRollout {
+        let name = id.rsplit_once('-').map_or(id, |(n, _)| n).to_string();
+        FleetRollout { id: id.into(), name, wave, to: to.into(), phase: phase.into() }
+    }
+
+    #[test]
+    fn a_wave_waits_for_every_earlier_member_on_the_same_version() {
+        let cases: [(&str, u32, Vec<FleetRollout>, Result<(), &str>); 7] = [
+            ("the first wave never waits", 1, vec![], Ok(())),
+            ("nothing earlier yet", 2, vec![], Err("none of their rollouts has moved to 2.0.0 yet")),
+            ("earlier wave done", 2, vec![member("eu-1", 1, "2.0.0", "succeeded")], Ok(())),
+            (
+                "earlier wave still running",
+                2,
+                vec![member("eu-1", 1, "2.0.0", "succeeded"), member("asia-1", 1, "2.0.0", "baking")],
+                Err("asia-1 (wave 1) is baking"),
+            ),
+            (
+                "earlier wave rolled back",
+                3,
+                vec![member("eu-1", 2, "2.0.0", "rolled-back")],
+                Err("eu-1 (wave 2) is rolled-back"),
+            ),
+            (
+                "the newest rollout of a member counts",
+                2,
+                vec![member("eu-2", 1, "2.0.0", "succeeded"), member("eu-1", 1, "2.0.0", "rolled-back")],
+                Ok(()),
+            ),
+            (
+                "other versions and later waves do not count",
+                2,
+                vec![member("eu-1", 1, "1.9.0", "succeeded"), member("us-1", 2, "2.0.0", "succeeded")],
+                Err("none of their rollouts has moved to 2.0.0 yet"),
+            ),
+        ];
+        for (name, w, fleet, expected) in cases {
+            let got = wave("fleet", w, "2.0.0", &fleet);
+            match expected {
+                Ok(()) => assert_eq!(got, Ok(()), "{name}"),
+                Err(part) => assert!(got.as_ref().is_err_and(|e| e.contains(part)), "{name}: {got:?}"),
+            }
+        }
     }
 
     #[test]

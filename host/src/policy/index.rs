@@ -1,4 +1,5 @@
-//! Release indexes: the JSON format, read from a file next to the spec or from an `http://` URL.
+//! Release indexes: the JSON format, read from a file next to the spec or from an `http://` or
+//! `https://` URL (rustls, with the Mozilla root certificates built in).
 //!
 //! ```json
 //! {"releases": [
@@ -97,9 +98,6 @@ pub fn parse(source_name: &str, text: &str) -> Result<ReleaseIndex, IndexError> 
 
 fn fetch(url: &str) -> Result<String, IndexError> {
     let http = |message: String| IndexError::Http { url: url.to_string(), message };
-    if url.starts_with("https://") {
-        return Err(http("https is not built into this upshift; serve the index over http:// or use a file".into()));
-    }
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(HTTP_TIMEOUT)).build().into();
     let mut response = agent.get(url).header("Accept", "application/json").call().map_err(|e| http(e.to_string()))?;
     response.body_mut().with_config().limit(MAX_INDEX_BYTES).read_to_string().map_err(|e| match e {
@@ -127,6 +125,23 @@ mod tests {
     fn a_malformed_index_says_what_is_expected() {
         let err = parse("r.json", r#"{"versions":[]}"#).unwrap_err().to_string();
         assert!(err.contains("r.json") && err.contains("expected {\"releases\""), "{err}");
+    }
+
+    #[test]
+    fn an_https_index_speaks_tls_and_a_failed_handshake_names_the_url() {
+        // A server that answers plain HTTP: the TLS client must refuse it, not read its body.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/releases.json", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"releases\":[]}");
+        });
+        let err = fetch(&url).unwrap_err();
+        assert!(matches!(&err, IndexError::Http { url: u, .. } if *u == url), "{err}");
+        server.join().unwrap();
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub struct GateExplanation {
     pub error_budget: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,6 +144,13 @@ pub fn explain(
             gates::group(p, &spec.name)
         )
     });
+    let wave = p.wave.filter(|w| *w > 1).map(|w| {
+        format!(
+            "wave {w} of group {:?}: starts once every rollout of waves 1 to {} to the same version has succeeded",
+            gates::group(p, &spec.name),
+            w - 1
+        )
+    });
     Explanation {
         now,
         version,
@@ -151,7 +160,7 @@ pub fn explain(
             freezes,
             on_window_close: p.on_window_close,
         },
-        gates: GateExplanation { approvals, error_budget, concurrency },
+        gates: GateExplanation { approvals, error_budget, concurrency, wave },
     }
 }
 
@@ -195,7 +204,7 @@ impl Explanation {
             ));
         }
         let g = &self.gates;
-        if g.approvals.is_empty() && g.error_budget.is_none() && g.concurrency.is_none() {
+        if g.approvals.is_empty() && g.error_budget.is_none() && g.concurrency.is_none() && g.wave.is_none() {
             out.push("gates: none".into());
         } else {
             out.push("gates:".into());
@@ -207,6 +216,9 @@ impl Explanation {
             }
             if let Some(c) = &g.concurrency {
                 out.push(format!("  concurrency: {c}"));
+            }
+            if let Some(w) = &g.wave {
+                out.push(format!("  fleet: {w}"));
             }
         }
         out

@@ -61,8 +61,9 @@ pub const POLICY_RECHECK: Duration = Duration::from_secs(30);
 enum Gate {
     /// Go on; the entries (an error-budget answer) are journaled first.
     Go(Vec<NewEntry>),
-    /// Pause (at once, or at the boundary the engine honours): the entries say why.
-    Pause(Vec<NewEntry>),
+    /// Pause (at once, or at the boundary the engine honours) for the reason given, which becomes
+    /// the rollout's note; the entries are journaled with it.
+    Pause(String, Vec<NewEntry>),
     /// Do not send the outstanding apply yet (its window is closed); the reason, journaled once.
     Hold(String),
 }
@@ -196,8 +197,9 @@ impl<'s> Runner<'s> {
                     self.store.commit(&self.id, rec.version, commit)?;
                     reporter.committed(&entries, &state, &self.plan);
                 }
-                Gate::Pause(entries) => {
-                    self.commit_outcome(&rec, &state, CommandOutcome { event: Event::Pause, entries }, reporter)?;
+                Gate::Pause(why, entries) => {
+                    let event = Event::Pause { reason: Some(why) };
+                    self.commit_outcome(&rec, &state, CommandOutcome { event, entries }, reporter)?;
                     continue;
                 }
                 Gate::Hold(why) => {
@@ -276,7 +278,7 @@ impl<'s> Runner<'s> {
         };
         let actor = self.opts.actor.clone();
         if let Some(why) = time_hold(&policy, boundary, now) {
-            return Gate::Pause(vec![policy_note(&actor, state.stage, why)]);
+            return Gate::Pause(why.clone(), vec![policy_note(&actor, state.stage, why)]);
         }
         if budget_applies(&policy, boundary) {
             let next = match boundary {
@@ -286,7 +288,7 @@ impl<'s> Runner<'s> {
             let (verdict, entry) = self.ask_budget(next);
             if !verdict.ok {
                 let why = format!("policy holds the rollout: {}; `upshift resume` continues", verdict.reason);
-                return Gate::Pause(vec![entry, policy_note(&actor, state.stage, why)]);
+                return Gate::Pause(why.clone(), vec![entry, policy_note(&actor, state.stage, why)]);
             }
             return Gate::Go(vec![entry]);
         }

@@ -39,12 +39,18 @@ pub struct PolicySpec {
     /// `[policy.error_budget]`: hold the rollout while an error budget burns too fast.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_budget: Option<ErrorBudgetSpec>,
-    /// The target group this rollout belongs to (for `max_concurrent`); default: the spec's name.
+    /// The target group this rollout belongs to (for `max_concurrent` and `wave`); default: the
+    /// spec's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Rollouts of the same group that may be active at once (not ended); unlimited if unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// This rollout's wave in its fleet (`group`): a rollout of wave N starts only once the latest
+    /// rollout to the same version of every spec of waves 1 to N-1 in the group has succeeded.
+    /// Unset or 1: no wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<u32>,
 }
 
 /// `[policy.version]`: how `to` is chosen.
@@ -482,15 +488,15 @@ impl PolicySpec {
         if self.max_concurrent == Some(0) {
             return Err("policy.max_concurrent = 0 would never let a rollout start; give at least 1".into());
         }
+        if self.wave == Some(0) {
+            return Err("policy.wave = 0: waves count from 1".into());
+        }
+        if self.wave.is_some() && self.group.is_none() {
+            return Err("policy.wave needs policy.group: the fleet whose earlier waves this rollout waits for".into());
+        }
         if let Some(v) = &self.version {
             if v.index.trim().is_empty() {
-                return Err("policy.version.index must name a release index file or http:// URL".into());
-            }
-            if v.index.starts_with("https://") {
-                return Err(format!(
-                    "policy.version.index {:?}: https is not built into this upshift; use http:// or a local file",
-                    v.index
-                ));
+                return Err("policy.version.index must name a release index file or an http:// or https:// URL".into());
             }
             if [v.patch, v.minor, v.major].iter().all(|r| *r == UpdateRule::Never) {
                 return Err("policy.version: patch, minor and major are all \"never\": no version can be chosen".into());
