@@ -55,6 +55,19 @@ fn inspect_of_a_missing_file_names_it() {
 }
 
 #[test]
+fn inspect_takes_a_built_in_plugin_by_name_and_shows_what_it_asks_for() {
+    let out = run(&["plugin", "inspect", "haproxy-split"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("kind:     target") && text.contains("asks for: network"), "{text}");
+    let out = run(&["plugin", "inspect", "--json", "sql-check"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["asks_for"]["sql"], true, "{json}");
+    let out = run(&["plugin", "inspect", "haproxy-splitt"]);
+    common::assert_one_line_error(&out, "no such file, and no built-in plugin of that name (built in: all-at-once,");
+}
+
+#[test]
 fn list_names_the_builtin_strategies() {
     let out = run(&["plugin", "list", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));

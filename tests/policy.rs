@@ -636,6 +636,11 @@ fn run_outside_every_window_does_not_start() {
     assert_eq!(stdout(&list).trim(), "[]", "nothing was created");
 }
 
+/// `upshift --allow-unsigned ARGS` in `dir`, with the store `dir/state.db`.
+fn unsigned(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    common::upshift_in(dir).arg("--allow-unsigned").args(args).output().unwrap()
+}
+
 /// A spec with the fixture plugins (unsigned: run with `--allow-unsigned`): a recorder target and
 /// a threshold verifier as the error budget, reporting `burn` as its `value`.
 fn budget_spec(dir: &Path, name: &str, burn: f64) -> PathBuf {
@@ -679,17 +684,7 @@ error_budget = {{ verifier = "budget", measurement = "value", max_burn_rate = 1.
 #[test]
 fn a_burning_error_budget_pauses_before_the_start_and_holds_the_group() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
-    let up = |args: &[&std::ffi::OsStr]| {
-        common::upshift()
-            .arg("--state")
-            .arg(&state)
-            .arg("--allow-unsigned")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-    };
+    let up = |args: &[&std::ffi::OsStr]| unsigned(dir.path(), args);
     let burning = budget_spec(dir.path(), "burning", 3.5);
     let out = up(&["run".as_ref(), "--no-wait".as_ref(), burning.as_os_str()]);
     assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
@@ -755,17 +750,7 @@ wave = {wave}
 #[test]
 fn a_fleet_is_upgraded_in_waves() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
-    let up = |args: &[&std::ffi::OsStr]| {
-        common::upshift()
-            .arg("--state")
-            .arg(&state)
-            .arg("--allow-unsigned")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-    };
+    let up = |args: &[&std::ffi::OsStr]| unsigned(dir.path(), args);
     let eu = fleet_spec(dir.path(), "eu", 1, false);
     let asia = fleet_spec(dir.path(), "asia", 1, true);
     let us = fleet_spec(dir.path(), "us", 2, false);

@@ -13,9 +13,10 @@ use super::exit;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Show what a component file is: its kind and world, sha256, imports, and for targets describe().
+    /// Show what a plugin is: its kind and world, sha256, the capabilities it asks for, imports, and
+    /// for targets describe().
     Inspect {
-        /// The component file (.wasm).
+        /// A component file (.wasm), or the name of a built-in plugin (`upshift plugin list`).
         file: PathBuf,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -86,7 +87,21 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
     let runtime = Runtime::new()?;
     match cmd {
         PluginCommand::Inspect { file, json } => {
-            let inspection = runtime.inspect(&PluginSource::File { path: file, sha256: None })?;
+            // A name that is not a file but is a built-in plugin's name means the built-in one.
+            let builtin = file.to_str().filter(|n| !file.exists() && runtime.builtin_names().contains(n));
+            let source = match builtin {
+                Some(name) => PluginSource::Builtin(name.to_string()),
+                None if !file.exists() => {
+                    let why = format!(
+                        "no such file, and no built-in plugin of that name (built in: {})",
+                        runtime.builtin_names().join(", ")
+                    );
+                    let source = std::io::Error::new(std::io::ErrorKind::NotFound, why);
+                    return Err(upshift::runtime::LoadError::Read { path: file, source }.into());
+                }
+                None => PluginSource::File { path: file, sha256: None },
+            };
+            let inspection = runtime.inspect(&source)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inspection_json(&inspection))?);
             } else {
@@ -122,6 +137,8 @@ fn print_inspection(i: &Inspection) {
         (Some(kind), Some(world)) => println!("kind:     {kind} (world {world})"),
         _ => println!("kind:     none: exports no upshift plugin interface"),
     }
+    let asks = if i.declared.is_empty() { "nothing".to_string() } else { i.declared.to_string() };
+    println!("asks for: {asks}");
     if let Some(d) = &i.description {
         let c = &d.capabilities;
         println!("target:   {} {}: {}", d.name, d.version, d.summary);
@@ -149,6 +166,7 @@ fn inspection_json(i: &Inspection) -> serde_json::Value {
         "world": i.world,
         "exports": i.exports,
         "imports": i.imports,
+        "asks_for": i.declared,
         "describe": i.description.as_ref().map(|d| json!({
             "name": d.name,
             "version": d.version,

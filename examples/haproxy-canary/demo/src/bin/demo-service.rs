@@ -65,23 +65,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Serve(config)) => match serve(config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("demo-service: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(message) => {
-            eprintln!("demo-service: {message}");
-            ExitCode::from(2)
-        }
-    }
+    let parsed = parse_args(std::env::args().skip(1)).map(|c| match c {
+        Command::Serve(config) => Some(config),
+        Command::Help => None,
+    });
+    upshift_demo::flags::main_with("demo-service", USAGE, parsed, serve)
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {

@@ -82,23 +82,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Run(config)) => match run(config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("load-gen: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(message) => {
-            eprintln!("load-gen: {message}");
-            ExitCode::from(2)
-        }
-    }
+    let parsed = parse_args(std::env::args().skip(1)).map(|c| match c {
+        Command::Run(config) => Some(config),
+        Command::Help => None,
+    });
+    upshift_demo::flags::main_with("load-gen", USAGE, parsed, run)
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
