@@ -180,6 +180,11 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
     drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
 }
 
+/// How the spec writes `value` (`rollback`, `pause`...).
+fn spec_word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 fn stage_names(plan: &Plan) -> String {
     plan.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -268,7 +273,8 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
             parts.push(format!("weight {w}%"));
         }
         if !s.units.is_empty() {
-            parts.push(format!("{} units ({})", s.units.len(), s.units.join(", ")));
+            let n = s.units.len();
+            parts.push(format!("{n} unit{} ({})", if n == 1 { "" } else { "s" }, s.units.join(", ")));
         }
         parts.push(format!("bake {}s", s.bake_seconds));
         parts.push(if s.verify { "verified".into() } else { "not verified".into() });
@@ -285,8 +291,12 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
         spec.verifiers.len()
     );
     println!(
-        "on failure: {:?}; inconclusive: {:?} (max {}); errors: {:?} after {} in a row",
-        p.on_fail, p.on_inconclusive, p.max_inconclusive, p.on_error, p.max_consecutive_errors
+        "on failure: {}; inconclusive: {} (max {}); errors: {} after {} in a row",
+        spec_word(&p.on_fail),
+        spec_word(&p.on_inconclusive),
+        p.max_inconclusive,
+        spec_word(&p.on_error),
+        p.max_consecutive_errors
     );
     if let Some(e) = &explained {
         e.time_and_gate_lines().iter().for_each(|l| println!("{l}"));
