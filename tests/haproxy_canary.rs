@@ -181,8 +181,26 @@ impl Services {
     }
 }
 
+/// Ports handed out to the services, below Linux's ephemeral range (32768 and up by default): a
+/// port taken from that range could be given to an outgoing connection (load, health checks,
+/// scrapes) before the service that should listen on it has started.
+const SERVICE_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free 127.0.0.1 address outside the ephemeral range, different on every call in this process.
 fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
+    use std::sync::atomic::AtomicU16;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let span = SERVICE_PORTS.end - SERVICE_PORTS.start;
+    let seed = (std::process::id() as u64 ^ now_ms() as u64) % u64::from(span);
+    let _ = NEXT.compare_exchange(0, seed as u16 + 1, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let address = SocketAddr::from(([127, 0, 0, 1], SERVICE_PORTS.start + offset));
+        if TcpListener::bind(address).is_ok() {
+            return address;
+        }
+    }
+    panic!("no free port in {SERVICE_PORTS:?}")
 }
 
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
