@@ -215,6 +215,11 @@ fn a_trap_in_the_middle_of_apply_rolls_back() {
     assert_eq!(ended.phase, Phase::RolledBack, "{text}");
     let line = text.lines().find(|l| l.contains("apply failed")).unwrap();
     assert!(line.contains("trap-in-apply.wasm") && line.contains("crashed"), "{line}");
+    // What the plugin printed (its panic message) is part of the error.
+    assert!(
+        line.contains("the plugin printed: ") && line.contains("hostile: trapping in the middle of apply"),
+        "{line}"
+    );
     assert!(text.contains("rolled back 1 units"), "{text}");
     println!("trap-in-apply: stopped by: {line}");
     lab.assert_next_rollout_runs();

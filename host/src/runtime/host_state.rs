@@ -17,6 +17,7 @@ use super::limits::Limiter;
 use super::network::{HttpGate, Refusals, socket_check};
 use super::sql::SqlHost;
 use super::state::PluginState;
+use super::stderr::StderrCapture;
 
 /// Log records one call may emit; past it the rest are counted and dropped, so a chatty or hostile
 /// plugin cannot flood the host's log or the audit trail.
@@ -57,6 +58,8 @@ pub struct HostState {
     http_gate: HttpGate,
     /// Network destinations refused during the current call.
     pub(crate) refusals: Refusals,
+    /// What the plugin printed to stderr during the current call.
+    pub(crate) stderr: StderrCapture,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) state: PluginState,
@@ -83,7 +86,9 @@ impl HostState {
     ) -> Result<Self, String> {
         let refusals = Refusals::default();
         let network = Arc::new(grants.network.clone());
+        let stderr = StderrCapture::default();
         let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone());
         // TCP is on so that every connect reaches the address check, which refuses what is not granted.
         wasi.allow_tcp(true).allow_udp(false).allow_ip_name_lookup(false).socket_addr_check(socket_check(
             plugin.clone(),
@@ -102,6 +107,7 @@ impl HostState {
             sql: SqlHost::new(plugin.clone(), Arc::new(grants.sql.clone())),
             http_gate: HttpGate { plugin: plugin.clone(), grant: network, refusals: refusals.clone(), timeout },
             refusals,
+            stderr,
             plugin,
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -118,6 +124,7 @@ impl HostState {
     pub(crate) fn begin_call(&mut self) {
         self.logs.clear();
         self.logs_dropped = 0;
+        self.stderr.take();
     }
 }
 

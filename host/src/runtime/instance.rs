@@ -149,10 +149,16 @@ impl<W: World> PluginInstance<W> {
         data.logs.extend(refused);
         self.logs = std::mem::take(&mut data.logs);
         self.logs_dropped = data.logs_dropped;
+        let printed = data.stderr.take();
         result.map_err(|e| {
             // A trapped instance may not be entered again: start afresh next time.
             self.live = None;
-            self.classify(call, e)
+            match self.classify(call, e) {
+                CallError::Trap { plugin, call, message } if !printed.is_empty() => {
+                    CallError::Trap { plugin, call, message: format!("{message}; the plugin printed: {printed}") }
+                }
+                other => other,
+            }
         })
     }
 

@@ -16,6 +16,7 @@ pub mod limits;
 mod network;
 mod sql;
 mod state;
+mod stderr;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, Veri
 pub use limits::Limits;
 pub use sql::{MAX_SQL_ROWS, SQL_BUSY_TIMEOUT};
 pub use state::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError};
+pub use stderr::MAX_STDERR_BYTES;
 
 use bindings::{STRATEGY_EXPORT, TARGET_EXPORT, VERIFIER_EXPORT};
 use host_state::HostState;
