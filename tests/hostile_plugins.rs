@@ -88,7 +88,7 @@ impl Lab {
         let spec = RolloutSpec::parse(&path, text).map_err(|e| e.to_string())?;
         let mut plugins = RolloutPlugins::load(&self.runtime, &spec, &self.trust, |_| Default::default())
             .map_err(|e| e.to_string())?;
-        let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[]).unwrap();
+        let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[], &|_| Ok(())).unwrap();
         let opts = RunOptions { actor: "lab".into(), wait_for_humans: false, trust: self.trust.clone() };
         let phase =
             Runner::with_plugins(&mut self.store, &id, spec, plan, plugins, opts).unwrap().run(&mut Quiet).unwrap();

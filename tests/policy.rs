@@ -782,3 +782,43 @@ fn a_fleet_is_upgraded_in_waves() {
     assert!(out.status.success(), "{}", said(&out));
     assert!(stdout(&out).contains("rollout us-1: succeeded"), "{}", said(&out));
 }
+
+#[test]
+fn runs_started_at_the_same_instant_respect_max_concurrent() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four members of one group, each holding for approval (so it stays active), at most one at once.
+    // Planning takes 500 ms (a slow `observe`), so every `run` looks at the store before any of
+    // them has recorded its rollout: only the check inside the recording transaction can tell.
+    let specs: Vec<PathBuf> = ["w", "x", "y", "z"]
+        .iter()
+        .map(|name| {
+            let path = fleet_spec(dir.path(), name, 1, true);
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("wave = 1", "max_concurrent = 1")
+                .replace("-b\"] }", "-b\"], observe_ms = 500 }");
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let children: Vec<_> = specs
+        .iter()
+        .map(|spec| {
+            common::upshift_in(dir.path())
+                .args(["--allow-unsigned", "run", "--no-wait"])
+                .arg(spec)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let refused = outs.iter().filter(|o| stdout(o).contains("already has 1 active rollout(s)")).count();
+    let list = unsigned(dir.path(), &["list".as_ref(), "--json".as_ref()]);
+    let rollouts: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let said: Vec<String> = outs.iter().map(|o| format!("{}{}", stdout(o), stderr(o))).collect();
+    assert_eq!(rollouts.as_array().map(Vec::len), Some(1), "{rollouts:#}\n{said:#?}");
+    assert_eq!(refused, 3, "{said:#?}");
+    assert!(outs.iter().all(|o| o.status.code() == Some(3)), "{said:#?}");
+}

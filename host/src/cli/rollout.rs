@@ -9,10 +9,10 @@ use serde_json::json;
 use upshift::engine::{Event, Phase, State};
 use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
-use upshift::rollout::{self, Plan, RolloutPlugins, RunOptions, Runner};
+use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunOptions, Runner};
 use upshift::runtime::Runtime;
 use upshift::spec::{RolloutSpec, SpecError};
-use upshift::store::{RolloutRecord, Store};
+use upshift::store::{RolloutRecord, Store, StoreError};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
@@ -124,23 +124,31 @@ fn nothing_chosen(spec: &RolloutSpec) -> String {
     format!("nothing to roll out: no release in the index is newer than {} and allowed by [policy.version]", spec.from)
 }
 
-/// The rollouts of `spec`'s group, newest first.
-fn fleet(store: &Store, spec: &RolloutSpec) -> anyhow::Result<Vec<FleetRollout>> {
+/// Whether a new rollout of `spec` may start, given every rollout in the store: the group's
+/// `max_concurrent` and the spec's wave. Asked before planning, and again inside the transaction
+/// that records the rollout, so two `run`s at once cannot both pass.
+fn admission(spec: &RolloutSpec, rollouts: &[RolloutRecord]) -> Result<(), String> {
     let group = policy::gates::group(&spec.policy, &spec.name);
-    Ok(store
-        .list()?
-        .into_iter()
+    let fleet: Vec<FleetRollout> = rollouts
+        .iter()
         .filter_map(|r| {
             let s = serde_json::from_str::<RolloutSpec>(&r.spec).ok()?;
             (policy::gates::group(&s.policy, &s.name) == group).then(|| FleetRollout {
-                id: r.id,
-                name: r.name,
+                id: r.id.clone(),
+                name: r.name.clone(),
                 wave: s.policy.wave.unwrap_or(1),
                 to: s.to,
-                phase: r.phase,
+                phase: r.phase.clone(),
             })
         })
-        .collect())
+        .collect();
+    let active: Vec<String> = fleet
+        .iter()
+        .filter(|r| !Phase::ALL.iter().any(|p| p.is_terminal() && p.name() == r.phase))
+        .map(|r| r.id.clone())
+        .collect();
+    policy::gates::concurrency(&spec.policy, group, &active)?;
+    policy::gates::wave(group, spec.policy.wave.unwrap_or(1), &spec.to, &fleet)
 }
 
 pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -164,18 +172,19 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
         println!("rollout {} not started: {}", spec.name, when.reason);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
-    let fleet = fleet(&store, &spec)?;
-    let group = policy::gates::group(&spec.policy, &spec.name);
-    let active: Vec<String> =
-        fleet.iter().filter(|r| !terminal.contains(&r.phase.as_str())).map(|r| r.id.clone()).collect();
-    let gates = policy::gates::concurrency(&spec.policy, group, &active)
-        .and_then(|()| policy::gates::wave(group, spec.policy.wave.unwrap_or(1), &spec.to, &fleet));
-    if let Err(why) = gates {
+    if let Err(why) = admission(&spec, &store.list()?) {
         println!("rollout {} not started: {why}", spec.name);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
     let spec_path = std::path::absolute(&args.spec).unwrap_or(args.spec.clone());
-    let (id, plan) = rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &[])?;
+    let admit = |rollouts: &[RolloutRecord]| admission(&spec, rollouts);
+    let (id, plan) = match rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &[], &admit) {
+        Err(CreateError::Store(StoreError::Refused { reason })) => {
+            println!("rollout {} not started: {reason}", spec.name);
+            return Ok(ExitCode::from(exit::NEEDS_HUMAN));
+        }
+        other => other?,
+    };
     println!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
     drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
 }

@@ -10,7 +10,7 @@ use super::plan::{Plan, PlanError, prepare};
 use super::plugins::RolloutPlugins;
 use crate::engine;
 use crate::spec::RolloutSpec;
-use crate::store::{EntryKind, NewEntry, NewRollout, Store, StoreError};
+use crate::store::{Admit, EntryKind, NewEntry, NewRollout, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -22,7 +22,8 @@ pub enum CreateError {
     Encode(#[from] serde_json::Error),
 }
 
-/// Plans `spec` with its `plugins` and records a new `pending` rollout; returns its id and plan.
+/// Plans `spec` with its `plugins` and records a new `pending` rollout, if `admit` accepts the
+/// store's rollouts at that moment (see [`Store::create_admitted`]); returns its id and plan.
 /// `notes` are extra journal lines for the audit trail (e.g. that unsigned plugins were allowed).
 pub fn create(
     store: &mut Store,
@@ -31,6 +32,7 @@ pub fn create(
     plugins: &mut RolloutPlugins,
     actor: &str,
     notes: &[String],
+    admit: Admit<'_>,
 ) -> Result<(String, Plan), CreateError> {
     let id = store.next_id(&spec.name)?;
     let plan = prepare(&id, spec, plugins)?;
@@ -62,7 +64,7 @@ pub fn create(
         message: n.clone(),
         detail: None,
     }));
-    store.create(
+    store.create_admitted(
         NewRollout {
             id: &id,
             name: &spec.name,
@@ -75,6 +77,7 @@ pub fn create(
         },
         entries,
         plugins.states(),
+        admit,
     )?;
     Ok((id, plan))
 }

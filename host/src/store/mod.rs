@@ -42,7 +42,14 @@ pub enum StoreError {
 
     #[error("state store {} was written by a newer upshift (schema {found}, this one knows {known})", path.display())]
     NewerSchema { path: PathBuf, found: i64, known: i64 },
+
+    /// The admission check of [`Store::create_admitted`] refused the new rollout.
+    #[error("{reason}")]
+    Refused { reason: String },
 }
+
+/// Decides, from every rollout in the store, whether a new one may be recorded; `Err` says why not.
+pub type Admit<'a> = &'a dyn Fn(&[RolloutRecord]) -> Result<(), String>;
 
 /// The default location: `$UPSHIFT_STATE`, else `<data dir>/upshift/upshift.db`.
 pub fn default_path() -> PathBuf {
@@ -160,9 +167,23 @@ impl Store {
         entries: Vec<NewEntry>,
         plugin_states: Vec<(String, BTreeMap<String, String>)>,
     ) -> Result<(), StoreError> {
+        self.create_admitted(new, entries, plugin_states, &|_| Ok(()))
+    }
+
+    /// [`Store::create`], if `admit` accepts the rollouts in the store as they are inside the write
+    /// transaction: two processes deciding at once cannot both pass a check one of them would fail
+    /// (`max_concurrent`, waves). A refusal writes nothing.
+    pub fn create_admitted(
+        &mut self,
+        new: NewRollout<'_>,
+        entries: Vec<NewEntry>,
+        plugin_states: Vec<(String, BTreeMap<String, String>)>,
+        admit: Admit<'_>,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = write_transaction(&mut self.conn).map_err(err)?;
+        admit(&list_rollouts(&tx).map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
         let id = new.id;
         tx.execute(
             "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
@@ -200,15 +221,7 @@ impl Store {
 
     /// Every rollout, newest first.
     pub fn list(&self) -> Result<Vec<RolloutRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid
-                 FROM rollouts ORDER BY created_at DESC, rowid DESC",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt.query_map([], record).map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+        list_rollouts(&self.conn).map_err(|e| self.sql(e))
     }
 
     /// The newest rollout named `name` that has not ended, if any.
@@ -358,6 +371,16 @@ impl Store {
 /// and then writes fails immediately with BUSY if another connection committed in between (the busy
 /// timeout cannot help it), which would kill a runner whenever an operator pauses from a second
 /// terminal; taking the lock up front makes concurrent writers wait their turn instead.
+/// Every rollout, newest first.
+fn list_rollouts(conn: &Connection) -> rusqlite::Result<Vec<RolloutRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid
+         FROM rollouts ORDER BY created_at DESC, rowid DESC",
+    )?;
+    let rows = stmt.query_map([], record)?;
+    rows.collect()
+}
+
 fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }

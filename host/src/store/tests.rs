@@ -123,3 +123,23 @@ fn reopening_keeps_everything() {
     let s = Store::open_existing(&path).unwrap();
     assert_eq!(s.history(id).unwrap().len(), 1);
 }
+
+#[test]
+fn admission_is_decided_inside_the_write_transaction_on_what_is_stored_then() {
+    let (dir, mut first) = open();
+    let mut second = Store::open(&dir.path().join("sub").join("state.db")).unwrap();
+    let at_most_one = |rollouts: &[RolloutRecord]| match rollouts {
+        [] => Ok(()),
+        [r, ..] => Err(format!("{} is active", r.id)),
+    };
+    // Both looked before either wrote: each saw an empty store and would go ahead.
+    assert!(at_most_one(&first.list().unwrap()).is_ok() && at_most_one(&second.list().unwrap()).is_ok());
+    first.create_admitted(new("a-1", "a"), vec![note("created")], vec![], &at_most_one).unwrap();
+    let err = second.create_admitted(new("b-1", "b"), vec![note("created")], vec![], &at_most_one).unwrap_err();
+    assert!(matches!(&err, StoreError::Refused { reason } if reason == "a-1 is active"), "{err}");
+    let ids: Vec<String> = second.list().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["a-1"], "the refused rollout wrote nothing");
+    let lines: i64 =
+        second.conn.query_row("SELECT COUNT(*) FROM journal WHERE rollout_id = 'b-1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(lines, 0, "the refused rollout journaled nothing");
+}
