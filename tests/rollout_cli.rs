@@ -243,8 +243,9 @@ fn pause_and_resume_from_a_second_terminal() {
     let spec = sb.spec("slow", 99, "[{ units = 1, bake_seconds = 3 }, { units = 4 }]");
     let runner = sb.spawn(&["run", spec.to_str().unwrap()]);
     sb.wait_for("slow-1", "baking");
-    assert!(sb.run(&["pause", "slow-1"]).status.success());
+    assert!(sb.run(&["pause", "slow-1", "--reason", "checking the dashboards"]).status.success());
     assert_eq!(sb.status("slow-1")["state"], "paused");
+    assert_eq!(sb.status("slow-1")["note"], "paused by operator: checking the dashboards");
     let out = sb.run(&["resume", "slow-1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = runner.wait_with_output().unwrap();

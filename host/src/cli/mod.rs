@@ -56,7 +56,7 @@ pub enum Command {
     /// Approve the stage a rollout is holding for.
     Approve(rollout::ControlArgs),
     /// Pause a rollout at its next stage boundary.
-    Pause(rollout::ControlArgs),
+    Pause(rollout::PauseArgs),
     /// Continue a paused or interrupted rollout and drive it to its end.
     Resume(rollout::ResumeArgs),
     /// Stop a rollout and roll back what it applied.

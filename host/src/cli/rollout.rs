@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
-use upshift::engine::{Event, Phase, State};
+use upshift::engine::{Event, OPERATOR_PAUSE, Phase, State};
 use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
 use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunOptions, Runner};
@@ -69,6 +69,15 @@ pub struct ResumeArgs {
     /// Return (exit code 3) when the rollout waits for a human again, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// The rollout id.
+    pub id: String,
+    /// Why, for the audit trail and `status` (default: "paused by operator").
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -418,8 +427,9 @@ pub fn approve(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
-pub fn pause(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
-    let (store, s) = apply_control(state, &args.id, Event::Pause { reason: None }, "pause")?;
+pub fn pause(state: &Path, args: PauseArgs) -> anyhow::Result<ExitCode> {
+    let reason = args.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}"));
+    let (store, s) = apply_control(state, &args.id, Event::Pause { reason }, "pause")?;
     if s.pause_requested {
         println!("pause requested: rollout {} pauses when its current {} step finishes", args.id, s.phase);
     } else {
