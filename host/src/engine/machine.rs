@@ -17,7 +17,7 @@ pub struct State {
     pub phase: Phase,
     /// The current stage; equals the number of stages once every stage is through (finalize).
     pub stage: usize,
-    /// The highest stage an apply was ever sent for: what a rollback must undo.
+    /// The highest stage an apply was ever sent for (emitted by `step`): what a rollback must undo.
     pub touched: Option<usize>,
     /// What the driver must do now; `None` while waiting for an event from outside.
     pub outstanding: Option<Command>,
@@ -98,7 +98,14 @@ impl State {
     pub fn step(&self, ctx: &Context, event: &Event) -> Result<Transition, TransitionError> {
         let mut next = self.clone();
         next.apply(ctx, event)?;
-        let commands = if next.issued != self.issued { next.outstanding.clone().into_iter().collect() } else { vec![] };
+        let commands: Vec<Command> =
+            if next.issued != self.issued { next.outstanding.clone().into_iter().collect() } else { vec![] };
+        // Only an apply actually sent counts as touched: one set aside by a pause was never sent.
+        for c in &commands {
+            if let Command::Apply { stage } = c {
+                next.touched = Some(next.touched.map_or(*stage, |t| t.max(*stage)));
+            }
+        }
         Ok(Transition { state: next, commands })
     }
 
@@ -308,9 +315,6 @@ impl State {
 
     /// Makes `command` the outstanding one, in `phase`.
     fn issue(&mut self, phase: Phase, command: Command) {
-        if let Command::Apply { stage } = command {
-            self.touched = Some(self.touched.map_or(stage, |t| t.max(stage)));
-        }
         self.phase = phase;
         self.outstanding = Some(command);
         self.issued += 1;

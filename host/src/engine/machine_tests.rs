@@ -1008,6 +1008,20 @@ fn a_pause_with_a_reason_keeps_it_as_the_note_at_once_or_at_the_boundary() {
 }
 
 #[test]
+fn an_apply_set_aside_by_a_pause_is_not_rolled_back_by_an_abort() {
+    let ctx = linear(2, 1, FailurePolicy::default());
+    let deciding = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass]);
+    let (paused, _) = drive(&ctx, deciding, &[Event::Pause { reason: None }, decided(Decision::Continue)]);
+    assert_eq!((paused.phase, paused.touched), (Phase::Paused, Some(0)), "stage 2's apply was never sent");
+    let aborted = accept(&paused, &ctx, &Event::Abort { reason: "stop".into() });
+    assert_eq!(aborted.commands, vec![Command::Rollback { through: 0 }]);
+
+    let resumed = accept(&paused, &ctx, &Event::Resume);
+    assert_eq!(resumed.commands, vec![Command::Apply { stage: 1 }]);
+    assert_eq!(resumed.state.touched, Some(1), "sent on resume, so touched now");
+}
+
+#[test]
 fn a_second_pause_while_one_is_requested_is_refused() {
     let ctx = linear(1, 1, FailurePolicy::default());
     let requested = run(&ctx, &[Event::Start, Event::Pause { reason: None }]);
