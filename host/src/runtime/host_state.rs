@@ -221,8 +221,8 @@ impl sql::Host for HostState {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn truncate(mut s: String, max: usize) -> String {
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
+pub(super) fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {

@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use super::host_state::truncate;
+
 /// Bytes of stderr kept per call.
 pub const MAX_STDERR_BYTES: usize = 4 << 10;
 /// Longest excerpt of stderr added to an error message.
@@ -27,16 +29,7 @@ impl StderrCapture {
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> =
             text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note: run with")).collect();
-        let mut one = lines.join(" ");
-        if one.len() > MAX_STDERR_EXCERPT {
-            let mut end = MAX_STDERR_EXCERPT;
-            while !one.is_char_boundary(end) {
-                end -= 1;
-            }
-            one.truncate(end);
-            one.push('…');
-        }
-        one
+        truncate(lines.join(" "), MAX_STDERR_EXCERPT)
     }
 }
 
