@@ -124,7 +124,7 @@ impl HostState {
     pub(crate) fn begin_call(&mut self) {
         self.logs.clear();
         self.logs_dropped = 0;
-        self.stderr.take();
+        self.stderr.clear();
     }
 }
 

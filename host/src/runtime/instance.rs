@@ -149,7 +149,8 @@ impl<W: World> PluginInstance<W> {
         data.logs.extend(refused);
         self.logs = std::mem::take(&mut data.logs);
         self.logs_dropped = data.logs_dropped;
-        let printed = data.stderr.take();
+        // Read only when it is needed: to explain a trap.
+        let printed = if result.is_err() { data.stderr.take() } else { String::new() };
         result.map_err(|e| {
             // A trapped instance may not be entered again: start afresh next time.
             self.live = None;

@@ -22,6 +22,13 @@ pub const MAX_STDERR_EXCERPT: usize = 400;
 pub struct StderrCapture(Arc<Mutex<Vec<u8>>>);
 
 impl StderrCapture {
+    /// Forgets what was printed (before each call).
+    pub fn clear(&self) {
+        if let Ok(mut b) = self.0.lock() {
+            b.clear();
+        }
+    }
+
     /// What was printed since the last take, on one line: blank lines and Rust's "note: run with
     /// `RUST_BACKTRACE=1`" hint left out, cut to [`MAX_STDERR_EXCERPT`] bytes.
     pub fn take(&self) -> String {
