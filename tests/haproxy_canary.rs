@@ -215,15 +215,8 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 fn build_demo() -> PathBuf {
     let root = root();
     let target = root.join("target/demo");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = common::fixtures::nested_cargo();
     cmd.args(["build", "--quiet", "-p", "upshift-demo", "--bins", "--target-dir"]).arg(&target).current_dir(&root);
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTFLAGS") {
-            cmd.env_remove(key);
-        }
-    }
     assert!(cmd.status().expect("run cargo").success(), "building upshift-demo failed");
     target.join("debug")
 }

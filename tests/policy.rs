@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{assert_one_line_error, fixture, stderr, stdout};
+use common::{assert_one_line_error, stderr, stdout};
 use jiff::Timestamp;
 use upshift::policy::gates::{self, judge_budget};
 use upshift::policy::index::Release;
@@ -644,10 +644,8 @@ fn unsigned(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
 /// A spec with the fixture plugins (unsigned: run with `--allow-unsigned`): a recorder target and
 /// a threshold verifier as the error budget, reporting `burn` as its `value`.
 fn budget_spec(dir: &Path, name: &str, burn: f64) -> PathBuf {
-    for f in ["recorder", "threshold"] {
-        std::fs::copy(fixture(f), dir.join(format!("{f}.wasm"))).unwrap();
-    }
-    let digest = |f: &str| upshift::runtime::Digest::of(&std::fs::read(dir.join(f)).unwrap()).to_hex();
+    let (target, verifier) =
+        (common::fixtures::copy_fixture(dir, "recorder"), common::fixtures::copy_fixture(dir, "threshold"));
     let text = format!(
         r#"name = "{name}"
 from = "1.0.0"
@@ -673,8 +671,6 @@ group = "web"
 max_concurrent = 1
 error_budget = {{ verifier = "budget", measurement = "value", max_burn_rate = 1.0 }}
 "#,
-        target = digest("recorder.wasm"),
-        verifier = digest("threshold.wasm"),
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
@@ -720,8 +716,7 @@ fn a_burning_error_budget_pauses_before_the_start_and_holds_the_group() {
 /// A fleet member: the recorder target on its own units, in `wave` of group "fleet"; with
 /// `approve`, its stage waits for `upshift approve`.
 fn fleet_spec(dir: &Path, name: &str, wave: u32, approve: bool) -> PathBuf {
-    std::fs::copy(fixture("recorder"), dir.join("recorder.wasm")).unwrap();
-    let digest = upshift::runtime::Digest::of(&std::fs::read(dir.join("recorder.wasm")).unwrap()).to_hex();
+    let digest = common::fixtures::copy_fixture(dir, "recorder");
     let approve = if approve { "approve_stages = [\"*\"]" } else { "" };
     let text = format!(
         r#"name = "{name}"

@@ -30,20 +30,32 @@ fn build_fixtures() -> PathBuf {
 pub fn build_components(manifest: &Path, target_subdir: &str, profile: &str) -> PathBuf {
     let root = root();
     let target_dir = root.join("target").join(target_subdir);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = nested_cargo();
     cmd.args(["build", "--quiet", "--profile", profile, "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(root.join(manifest))
         .arg("--target-dir")
         .arg(&target_dir);
-    // The outer build's settings (target dir, flags) must not leak into this one.
+    let status = cmd.status().expect("run cargo to build components");
+    assert!(status.success(), "building {} for wasm32-wasip2 failed", manifest.display());
+    target_dir.join("wasm32-wasip2").join(profile)
+}
+
+/// A `cargo` command for a build nested in a test run: the outer build's settings (target dir,
+/// flags) must not leak into it.
+pub fn nested_cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTFLAGS") {
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().expect("run cargo to build components");
-    assert!(status.success(), "building {} for wasm32-wasip2 failed", manifest.display());
-    target_dir.join("wasm32-wasip2").join(profile)
+    cmd
+}
+
+/// Copies fixture `name` into `dir` as `<name>.wasm` and returns its sha256 (hex), for a spec.
+pub fn copy_fixture(dir: &Path, name: &str) -> String {
+    let to = dir.join(format!("{name}.wasm"));
+    std::fs::copy(fixture(name), &to).expect("copy fixture");
+    upshift::runtime::Digest::of(&std::fs::read(&to).expect("read fixture")).to_hex()
 }
