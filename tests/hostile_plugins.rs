@@ -5,120 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use upshift::engine::Phase;
-use upshift::rollout::{self, Reporter, RolloutPlugins, RunOptions, Runner};
-use upshift::runtime::{Digest, Runtime};
-use upshift::spec::RolloutSpec;
-use upshift::store::{JournalEntry, Store};
+use upshift::runtime::Digest;
 use upshift::trust::{self, SecretKey, TrustPolicy, TrustedKeys};
 
 use common::fixture;
-
-/// A folder with copies of the plugins, a store, and one runtime shared by every rollout it runs.
-struct Lab {
-    dir: tempfile::TempDir,
-    /// Unsigned files are allowed here, except where a test checks signatures.
-    trust: TrustPolicy,
-    runtime: Runtime,
-    store: Store,
-    runs: usize,
-}
-
-/// What a rollout left behind.
-struct Ended {
-    phase: Phase,
-    history: Vec<JournalEntry>,
-}
-
-impl Ended {
-    fn text(&self) -> String {
-        self.history.iter().map(|e| format!("{}\n", e.message)).collect()
-    }
-}
-
-struct Quiet;
-
-impl Reporter for Quiet {
-    fn committed(&mut self, _: &[upshift::store::NewEntry], _: &upshift::engine::State, _: &rollout::Plan) {}
-    fn waiting(&mut self, _: &str, _: &upshift::engine::State) {}
-    fn baking(&mut self, _: &upshift::engine::State, _: &rollout::Plan, _: std::time::Duration) {}
-}
-
-impl Lab {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
-        let trust = TrustPolicy { allow_unsigned: true, ..TrustPolicy::default() };
-        Lab { runtime: Runtime::new().unwrap(), store, dir, trust, runs: 0 }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    /// Copies component `name` into the lab; returns the spec lines that pin it.
-    fn plugin(&self, name: &str) -> String {
-        let file = format!("{name}.wasm");
-        std::fs::copy(fixture(name), self.path(&file)).unwrap();
-        let digest = Digest::of(&std::fs::read(self.path(&file)).unwrap());
-        format!("file = \"{file}\"\nsha256 = \"{digest}\"")
-    }
-
-    /// A rollout of the recorder target through one canary stage, judged by `verifier` (a
-    /// `[[verifiers]]` body); `target` replaces the target body when given.
-    fn spec(&self, verifier: &str, target: Option<&str>) -> String {
-        let target = target.map_or_else(
-            || format!("{}\nconfig = {{ units = [\"a\", \"b\"] }}", self.plugin("recorder")),
-            str::to_string,
-        );
-        format!(
-            "name = \"lab\"\nfrom = \"1\"\nto = \"2\"\n\n[target]\n{target}\n\n[strategy]\nplugin = \"canary\"\n\
-             config = {{ steps = [{{ units = 1 }}] }}\n\n[[verifiers]]\n{verifier}\n\n[failure_policy]\n\
-             on_fail = \"rollback\"\non_error = \"rollback\"\nmax_consecutive_errors = 0\n"
-        )
-    }
-
-    /// Runs the rollout `text` in this process; a plugin refused at load time is an `Err`.
-    fn run(&mut self, text: &str) -> Result<Ended, String> {
-        self.runs += 1;
-        let path = self.path(&format!("spec-{}.toml", self.runs));
-        std::fs::write(&path, text).unwrap();
-        let spec = RolloutSpec::parse(&path, text).map_err(|e| e.to_string())?;
-        let mut plugins = RolloutPlugins::load(&self.runtime, &spec, &self.trust, |_| Default::default())
-            .map_err(|e| e.to_string())?;
-        let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[], &|_| Ok(())).unwrap();
-        let opts = RunOptions { actor: "lab".into(), wait_for_humans: false, trust: self.trust.clone() };
-        let phase =
-            Runner::with_plugins(&mut self.store, &id, spec, plan, plugins, opts).unwrap().run(&mut Quiet).unwrap();
-        Ok(Ended { phase, history: self.store.history(&id).unwrap() })
-    }
-
-    /// A well-behaved rollout in the same process still succeeds.
-    fn assert_next_rollout_runs(&mut self) {
-        let good = self.spec(&format!("{}\nconfig = {{ value = 0.001, max = 0.01 }}", self.plugin("threshold")), None);
-        let ended = self.run(&good).expect("the good rollout loads");
-        assert_eq!(ended.phase, Phase::Succeeded, "{}", ended.text());
-    }
-
-    /// Runs a hostile verifier; asserts a safe end whose history names the plugin and `stopper`.
-    fn attack(&mut self, name: &str, extra: &str, stopper: &str) -> Ended {
-        let verifier = format!("{}\n{extra}", self.plugin(name));
-        let ended = self.run(&self.spec(&verifier, None)).expect("the hostile plugin loads");
-        let text = ended.text();
-        assert_eq!(ended.phase, Phase::RolledBack, "{text}");
-        assert!(!text.contains("ESCAPED"), "the attack succeeded:\n{text}");
-        let line = text.lines().find(|l| l.contains(stopper)).unwrap_or_else(|| panic!("no {stopper:?} in:\n{text}"));
-        assert!(
-            line.contains(&format!("{name}.wasm")) || line.contains(name),
-            "the error does not name the plugin: {line}"
-        );
-        println!("{name}: stopped by: {line}");
-        self.assert_next_rollout_runs();
-        ended
-    }
-}
+use common::lab::Lab;
 
 #[test]
 fn an_infinite_loop_is_stopped_by_the_call_deadline() {
