@@ -209,3 +209,139 @@ fn a_corrupt_shard_fails_its_stage_and_the_rollout_rolls_back() {
         assert_eq!(pg.version(n), 1, "shard-{n} back at v1");
     }
 }
+
+impl Playground {
+    /// Every row of every table of shard `n`, as text: to prove a shard was left exactly as it was.
+    fn dump(&self, n: u32) -> Vec<String> {
+        let conn = self.shard(n);
+        let mut tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        tables.retain(|t| t != "sqlite_sequence");
+        let mut rows = vec![];
+        for t in tables {
+            let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")).unwrap();
+            let width = stmt.column_count();
+            let mut q = stmt.query([]).unwrap();
+            while let Some(r) = q.next().unwrap() {
+                let cells: Vec<String> =
+                    (0..width).map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap())).collect();
+                rows.push(format!("{t}: {}", cells.join(" | ")));
+            }
+        }
+        rows
+    }
+
+    fn dumps(&self) -> Vec<Vec<String>> {
+        (1..=8).map(|n| self.dump(n)).collect()
+    }
+
+    /// Moves shard `n` up to `version` as another rollout (`elsewhere-1`) would: its up scripts and
+    /// its rows in the shard's migration tables.
+    fn migrate_elsewhere(&self, n: u32, version: i64) {
+        let conn = self.shard(n);
+        let current = self.version(n);
+        for v in current + 1..=version {
+            let up = std::fs::read_dir(self.path("migrations"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    p.to_string_lossy().ends_with(".up.sql")
+                        && p.file_name().unwrap().to_string_lossy().starts_with(&format!("{v:04}_"))
+                })
+                .unwrap();
+            conn.execute_batch(&std::fs::read_to_string(up).unwrap()).unwrap();
+            conn.execute(
+                "INSERT INTO upshift_migrations (version, name, applied_at, operation) VALUES (?1, 'elsewhere', 0, 'elsewhere-1/apply/0')",
+                [v],
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn provisioning_again_over_upgraded_shards_is_refused_as_drift_and_destroys_nothing() {
+    let pg = Playground::new();
+    pg.provision();
+    assert!(pg.run("rollout.toml").status.success());
+    assert_eq!(pg.versions(), vec![3; 8]);
+    let before = pg.dumps();
+    // The provisioning spec (0 → 1) again: every shard is at 3, not 0.
+    let out = pg.run("provision.toml");
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    let history = pg.history("quickstart-provision-2");
+    assert!(history.contains("is at version 3, expected 0 (or 1): it drifted"), "the conflict is named: {history}");
+    assert!(history.contains("nothing to roll back"), "{history}");
+    assert_eq!(pg.versions(), vec![3; 8]);
+    assert_eq!(pg.dumps(), before, "every shard's rows are as they were");
+    println!("drifted shards: {}", history.lines().find(|l| l.contains("drifted")).unwrap_or_default());
+}
+
+#[test]
+fn a_shard_ahead_of_the_target_version_is_left_alone_by_the_rollback() {
+    let pg = Playground::new();
+    pg.provision();
+    pg.migrate_elsewhere(5, 3);
+    let ahead = pg.dump(5);
+    let spec = pg.spec("ahead", |t| t.replace("to = \"3\"", "to = \"2\""));
+    let out = pg.run(&spec);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    let history = pg.history("ahead-1");
+    assert!(history.contains("shards/shard-5 is at version 3, expected 1 (or 2): it drifted"), "{history}");
+    // The canary (shard-1) and batch 1 (shards 2-4) were upgraded by this rollout and are undone;
+    // shard 5 was never changed by it and keeps version 3 and every row.
+    assert_eq!(pg.versions(), vec![1, 1, 1, 1, 3, 1, 1, 1]);
+    assert_eq!(pg.dump(5), ahead);
+    assert!(history.contains("rolled back 4 units"), "{history}");
+}
+
+#[test]
+fn a_shard_another_rollout_moved_part_way_is_left_alone_by_the_rollback() {
+    let pg = Playground::new();
+    pg.provision();
+    pg.migrate_elsewhere(3, 2);
+    let between = pg.dump(3);
+    let out = pg.run("rollout.toml");
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    let history = pg.history("quickstart-1");
+    assert!(history.contains("shards/shard-3 is at version 2, expected 1 (or 3): it drifted"), "{history}");
+    // Batch 1 is shards 2-4: shard 2 was upgraded before shard 3 refused, so it is undone too.
+    assert_eq!(pg.versions(), vec![1, 1, 2, 1, 1, 1, 1, 1]);
+    assert_eq!(pg.dump(3), between);
+    assert!(history.contains("rolled back 2 units"), "{history}");
+}
+
+#[test]
+fn sql_migrator_refuses_to_roll_back_a_version_this_rollout_did_not_apply() {
+    let pg = Playground::new();
+    pg.provision();
+    // The canary stage fails its verification and pauses, so the shard can be handed to someone
+    // else before the rollback.
+    let spec = pg.spec("handed", |t| {
+        t.replace("on_fail = \"rollback\"", "on_fail = \"pause\"").replace("expect = \"1000\"", "expect = \"999\"")
+    });
+    let out = pg.run(&spec);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(pg.version(1), 3, "the canary was upgraded");
+    // Another rollout now claims shard 1's versions 2 and 3.
+    pg.shard(1)
+        .execute("UPDATE upshift_migrations SET operation = 'elsewhere-1/apply/0' WHERE version > 1", [])
+        .unwrap();
+    let handed = pg.dump(1);
+    // The abort drives the rollback itself.
+    let out = pg.upshift(&["abort", "handed-1", "--reason", "test"]);
+    let status = pg.status("handed-1");
+    assert_eq!(status["state"], "failed", "{}\n{}\n{status}", stdout(&out), stderr(&out));
+    let history = pg.history("handed-1");
+    assert!(
+        history
+            .contains("migration 0003_order_status was applied by elsewhere-1/apply/0, not by this rollout (handed-1)"),
+        "{history}"
+    );
+    assert_eq!(pg.dump(1), handed, "shard 1 left exactly as it was");
+}

@@ -261,6 +261,7 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
             "valid": true,
             "stages": plan.stages,
             "irreversible": plan.irreversible,
+            "unstaged": plan.unstaged,
             "failure_policy": plan.context.policy,
             "verification": { "rounds": plan.context.rounds, "interval_seconds": plan.context.round_interval_seconds },
         });
@@ -300,6 +301,13 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
         if let Some(why) = &s.approval_reason {
             println!("     needs approval: {why}");
         }
+    }
+    if !plan.unstaged.is_empty() {
+        println!(
+            "  finalize moves {} unit(s) no stage moves, unverified ([plan] allow_unstaged_units): {}",
+            plan.unstaged.len(),
+            plan.unstaged.join(", ")
+        );
     }
     let p = plan.context.policy;
     println!(

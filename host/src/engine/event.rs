@@ -69,6 +69,11 @@ pub enum Event {
         message: String,
         retryable: bool,
     },
+    /// The outstanding apply, rollback or finalize answered as done, but reading the target back
+    /// shows it did not hold (units or weight not where the call should have left them).
+    Drift {
+        message: String,
+    },
 }
 
 impl Event {
@@ -95,6 +100,7 @@ impl Event {
             Event::RollbackError { .. } => "rollback-error",
             Event::FinalizeOk => "finalize-ok",
             Event::FinalizeError { .. } => "finalize-error",
+            Event::Drift { .. } => "drift",
         }
     }
 

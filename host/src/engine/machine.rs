@@ -277,6 +277,25 @@ impl State {
                 }
             }
 
+            (P::Applying, Event::Drift { message }) => {
+                self.errors = 0;
+                let why = format!("stage {} did not take: {message}", self.stage_name(ctx));
+                self.on_failure(ctx.policy.on_fail, why);
+            }
+            (P::Finalizing, Event::Drift { message }) => {
+                self.errors = 0;
+                self.on_failure(ctx.policy.on_fail, format!("finalize did not take: {message}"));
+            }
+            (P::RollingBack, Event::Drift { message }) => {
+                let through = self.touched.map_or(0, |t| t + 1);
+                self.errors = 0;
+                self.outstanding = None;
+                self.phase = P::Failed;
+                self.half_done = Some(format!(
+                    "rollback did not take: {message}; stages 1 to {through} may still be on the new version"
+                ));
+            }
+
             (P::Finalizing, Event::FinalizeOk) => {
                 self.errors = 0;
                 self.outstanding = None;

@@ -96,6 +96,10 @@ fn finalize_error(retryable: bool) -> Event {
     Event::FinalizeError { message: "quota exceeded".into(), retryable }
 }
 
+fn drift() -> Event {
+    Event::Drift { message: "unit b is at 1, expected 2".into() }
+}
+
 /// One event of every kind, with both values of every `retryable` and every kind of decision.
 fn every_event() -> Vec<Event> {
     vec![
@@ -125,6 +129,7 @@ fn every_event() -> Vec<Event> {
         Event::FinalizeOk,
         finalize_error(true),
         finalize_error(false),
+        drift(),
     ]
 }
 
@@ -151,9 +156,10 @@ fn kind(event: &Event) -> usize {
         Event::RollbackError { .. } => 17,
         Event::FinalizeOk => 18,
         Event::FinalizeError { .. } => 19,
+        Event::Drift { .. } => 20,
     }
 }
-const EVENT_KINDS: usize = 20;
+const EVENT_KINDS: usize = 21;
 
 #[track_caller]
 fn accept(state: &State, ctx: &Context, event: &Event) -> Transition {
@@ -263,6 +269,7 @@ fn table() -> Vec<Row> {
                     (E::ApplyOk, To(P::Baking, Some(C::Wait { seconds: 60 }))),
                     (apply_error(true), Retried),
                     (apply_error(false), To(P::RollingBack, Some(C::Rollback { through: 0 }))),
+                    (drift(), To(P::RollingBack, Some(C::Rollback { through: 0 }))),
                     (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(0),
@@ -354,6 +361,7 @@ fn table() -> Vec<Row> {
                     (E::ApplyOk, To(P::Baking, Some(C::Wait { seconds: 300 }))),
                     (apply_error(true), Retried),
                     (apply_error(false), To(P::RollingBack, Some(C::Rollback { through: 2 }))),
+                    (drift(), To(P::RollingBack, Some(C::Rollback { through: 2 }))),
                     (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(2),
@@ -406,6 +414,8 @@ fn table() -> Vec<Row> {
                 (E::FinalizeOk, To(P::Succeeded, None)),
                 (finalize_error(true), Retried),
                 (finalize_error(false), To(P::Paused, None)),
+                // Under the default `on_fail = rollback`: every stage was applied.
+                (drift(), To(P::RollingBack, Some(C::Rollback { through: 2 }))),
             ],
         },
         Row {
@@ -428,6 +438,7 @@ fn table() -> Vec<Row> {
                 (E::RollbackOk, To(P::RolledBack, None)),
                 (rollback_error(true), Retried),
                 (rollback_error(false), To(P::Failed, None)),
+                (drift(), To(P::Failed, None)),
             ],
         },
         Row {
@@ -1317,6 +1328,7 @@ fn answers(command: &Command, event: &Event) -> bool {
             | (Command::Decide { .. }, Event::Decided { .. } | Event::DecideError { .. })
             | (Command::Rollback { .. }, Event::RollbackOk | Event::RollbackError { .. })
             | (Command::Finalize, Event::FinalizeOk | Event::FinalizeError { .. })
+            | (Command::Apply { .. } | Command::Rollback { .. } | Command::Finalize, Event::Drift { .. })
     )
 }
 
@@ -1532,6 +1544,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         (text(), any::<bool>()).prop_map(|(message, retryable)| Event::RollbackError { message, retryable }),
         Just(Event::FinalizeOk),
         (text(), any::<bool>()).prop_map(|(message, retryable)| Event::FinalizeError { message, retryable }),
+        text().prop_map(|message| Event::Drift { message }),
     ]
 }
 

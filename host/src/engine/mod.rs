@@ -11,4 +11,7 @@ pub use command::Command;
 pub use event::{Decision, Event};
 pub use machine::{OPERATOR_PAUSE, State, Transition, TransitionError, start};
 pub use phase::Phase;
-pub use plan::{Context, FailurePolicy, OnError, OnFail, OnInconclusive, StagePlan};
+pub use plan::{
+    Context, DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, OnError, OnFail,
+    OnInconclusive, StagePlan,
+};

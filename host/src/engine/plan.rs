@@ -6,6 +6,14 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MAX_CONSECUTIVE_ERRORS: u32 = 3;
 /// Inconclusive verification rounds tolerated in one stage under `on_inconclusive = "retry"`.
 pub const DEFAULT_MAX_INCONCLUSIVE: u32 = 3;
+/// The largest value a spec may give `count` (verification rounds per stage), `max_inconclusive`
+/// and `max_consecutive_errors`.
+pub const MAX_VERIFICATION_ROUNDS: u32 = 100;
+/// The longest bake (and bake extension) a strategy may ask for when the spec's `[plan]` does not
+/// set `max_bake_seconds`: one day. Also the longest `interval_seconds` between verifications.
+pub const DEFAULT_MAX_BAKE_SECONDS: u64 = 86_400;
+/// The largest `max_bake_seconds` a spec may set: 30 days.
+pub const MAX_BAKE_SECONDS: u64 = 30 * 86_400;
 
 /// One stage as the machine sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

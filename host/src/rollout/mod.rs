@@ -2,15 +2,18 @@
 //! strategy), driving the state machine by carrying out its commands against the plugins and the
 //! store, and applying operators' controls. This is where the pure engine meets I/O and time.
 
+pub mod bounds;
 mod control;
 mod create;
+mod mutate;
 mod plan;
 mod plugins;
+mod readback;
 mod runner;
 
 pub use control::{ControlError, control};
 pub use create::{CreateError, create};
-pub use plan::{Plan, PlanError, PlannedStage, prepare};
+pub use plan::{Plan, PlanError, PlannedStage, UnitVersion, prepare};
 pub use plugins::{PluginsError, RolloutPlugins};
 pub use runner::{Reporter, RunError, RunOptions, Runner};
 

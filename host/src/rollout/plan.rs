@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{self, MAX_STAGE_NAME_BYTES, MAX_STAGES, MAX_UNIT_NAME_BYTES, MAX_UNITS};
 use super::plugins::RolloutPlugins;
 use crate::engine::{Context, StagePlan};
-use crate::runtime::{CallError, RolloutInfo, Stage};
+use crate::runtime::{CallError, Capabilities, RolloutInfo, Stage};
 use crate::spec::RolloutSpec;
 
 /// One planned stage, with what it moves.
@@ -35,6 +36,30 @@ pub struct Plan {
     /// them again (the audit trail says so).
     #[serde(default)]
     pub allow_unsigned: bool,
+    /// What the target reported before anything was applied: each unit's version, in order, and
+    /// the traffic weight. A rollback undoes only what differs from this (see `readback`).
+    #[serde(default)]
+    pub observed: Vec<UnitVersion>,
+    #[serde(default)]
+    pub observed_weight: Option<u8>,
+    /// Units no stage moves and not yet at the new version: only `finalize` would move them,
+    /// unverified. A plan with any is refused unless the spec's `[plan]` allows it.
+    #[serde(default)]
+    pub unstaged: Vec<String>,
+    /// The longest bake or bake extension the strategy may ask for (the spec's `[plan]`).
+    #[serde(default = "default_max_bake")]
+    pub max_bake_seconds: u64,
+}
+
+fn default_max_bake() -> u64 {
+    bounds::DEFAULT_MAX_BAKE_SECONDS
+}
+
+/// One unit's version as the target reported it, stored with the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitVersion {
+    pub unit: String,
+    pub version: Option<String>,
 }
 
 impl Plan {
@@ -61,6 +86,24 @@ pub enum PlanError {
     Call(#[from] CallError),
     #[error("strategy {strategy}: {message}")]
     Invalid { strategy: String, message: String },
+    #[error("target {target}: {message}")]
+    Target { target: String, message: String },
+    #[error(
+        "strategy {strategy}: no stage moves {}, so only finalize would move them, unverified; change the strategy's config, or set `allow_unstaged_units = true` under [plan] to accept that",
+        list_units(units)
+    )]
+    Unstaged { strategy: String, units: Vec<String> },
+}
+
+/// Units for a message: all of them when few, else the first ten and how many more.
+fn list_units(units: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let head = units.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+    match units.len() {
+        1 => format!("unit {head}"),
+        n if n <= SHOWN => format!("units {head}"),
+        n => format!("units {head} and {} more", n - SHOWN),
+    }
 }
 
 /// Observes the target and plans the stages of rollout `id` of `spec`.
@@ -68,6 +111,8 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
     let description = plugins.target.describe()?;
     let caps = description.capabilities;
     let observed = plugins.target.observe(&plugins.target_config, &spec.from, &spec.to)?;
+    let target = plugins.target.plugin().name.to_string();
+    check_observation(&observed.units).map_err(|message| PlanError::Target { target, message })?;
     let units: Vec<String> = observed.units.iter().map(|u| u.unit.clone()).collect();
     let info = RolloutInfo {
         id: id.to_string(),
@@ -80,35 +125,16 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
     let stages = plugins.strategy.plan(&plugins.strategy_config, &info)?;
     let strategy = plugins.strategy.plugin().name.to_string();
     let invalid = |message: String| PlanError::Invalid { strategy: strategy.clone(), message };
-    if stages.is_empty() {
-        return Err(invalid("planned no stages".into()));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut last_weight = 0u8;
-    for s in &stages {
-        if let Some(w) = s.weight {
-            if !caps.traffic_split {
-                return Err(invalid(format!(
-                    "stage {:?} sets a traffic weight but the target cannot split traffic",
-                    s.name
-                )));
-            }
-            if w > 100 || w < last_weight {
-                return Err(invalid(format!("stage {:?} has weight {w}: weights must rise, up to 100", s.name)));
-            }
-            last_weight = w;
-        }
-        if !s.units.is_empty() && !caps.unit_batches {
-            return Err(invalid(format!("stage {:?} names units but the target moves no unit batches", s.name)));
-        }
-        for u in &s.units {
-            if !units.contains(u) {
-                return Err(invalid(format!("stage {:?} names unit {u:?}, which the target did not report", s.name)));
-            }
-            if !seen.insert(u.clone()) {
-                return Err(invalid(format!("unit {u:?} is in more than one stage")));
-            }
-        }
+    check_stages(&stages, &units, &caps, spec.plan.max_bake_seconds()).map_err(invalid)?;
+    let staged: std::collections::BTreeSet<&String> = stages.iter().flat_map(|s| &s.units).collect();
+    let unstaged: Vec<String> = observed
+        .units
+        .iter()
+        .filter(|u| !staged.contains(&u.unit) && u.version.as_deref() != Some(spec.to.as_str()))
+        .map(|u| u.unit.clone())
+        .collect();
+    if !unstaged.is_empty() && !spec.plan.allow_unstaged_units {
+        return Err(PlanError::Unstaged { strategy: strategy.clone(), units: unstaged });
     }
     let mut planned: Vec<PlannedStage> = stages
         .iter()
@@ -169,5 +195,107 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
         units,
         irreversible: observed.irreversible,
         allow_unsigned: plugins.allowed_unsigned,
+        observed: observed
+            .units
+            .iter()
+            .map(|u| UnitVersion { unit: u.unit.clone(), version: u.version.clone() })
+            .collect(),
+        observed_weight: observed.weight,
+        unstaged,
+        max_bake_seconds: spec.plan.max_bake_seconds(),
     })
+}
+
+/// A target's observation within bounds: at most [`MAX_UNITS`] units, each named once, non-empty,
+/// printable and at most [`MAX_UNIT_NAME_BYTES`] long.
+fn check_observation(units: &[crate::runtime::UnitVersion]) -> Result<(), String> {
+    if units.len() > MAX_UNITS {
+        return Err(format!("observe reported {} units; at most {MAX_UNITS} are accepted", units.len()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for u in units {
+        if let Err(why) = check_name(&u.unit, MAX_UNIT_NAME_BYTES) {
+            return Err(format!("observe reported a unit whose name {why}"));
+        }
+        if !seen.insert(&u.unit) {
+            return Err(format!("observe reported unit {:?} twice", u.unit));
+        }
+    }
+    Ok(())
+}
+
+/// Why `name` is not acceptable as a stage or unit name, if it is not.
+fn check_name(name: &str, max: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > max {
+        return Err(format!("is {} bytes long (at most {max})", name.len()));
+    }
+    if name.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    }) {
+        return Err(format!("{:?} contains control characters", bounds::cut(name.to_string(), max)));
+    }
+    Ok(())
+}
+
+/// The strategy's stages within bounds and meaningful: at least one and at most [`MAX_STAGES`],
+/// named, each moving something (units, or a weight above the one before), weights rising to at
+/// most 100, units the target reported each in one stage, bakes within `max_bake`.
+fn check_stages(stages: &[Stage], units: &[String], caps: &Capabilities, max_bake: u64) -> Result<(), String> {
+    if stages.is_empty() {
+        return Err("planned no stages".into());
+    }
+    if stages.len() > MAX_STAGES {
+        return Err(format!("planned {} stages; at most {MAX_STAGES} are accepted", stages.len()));
+    }
+    let known: std::collections::BTreeSet<&String> = units.iter().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut names = std::collections::BTreeSet::new();
+    let mut last_weight = 0u8;
+    for (i, s) in stages.iter().enumerate() {
+        if let Err(why) = check_name(&s.name, MAX_STAGE_NAME_BYTES) {
+            return Err(format!("the name of stage {} {why}", i + 1));
+        }
+        if !names.insert(&s.name) {
+            return Err(format!("two stages are named {:?}", s.name));
+        }
+        if u64::from(s.bake_seconds) > max_bake {
+            return Err(format!(
+                "stage {:?} bakes {}s; the spec allows at most {max_bake}s ([plan] max_bake_seconds)",
+                s.name, s.bake_seconds
+            ));
+        }
+        let mut moves = !s.units.is_empty();
+        if let Some(w) = s.weight {
+            if !caps.traffic_split {
+                return Err(format!("stage {:?} sets a traffic weight but the target cannot split traffic", s.name));
+            }
+            if w > 100 || w < last_weight {
+                return Err(format!("stage {:?} has weight {w}: weights must rise, up to 100", s.name));
+            }
+            moves |= w > last_weight;
+            last_weight = w;
+        }
+        if !moves {
+            return Err(format!(
+                "stage {:?} moves nothing (no units and no weight above the stage before): it would verify the same thing again",
+                s.name
+            ));
+        }
+        if !s.units.is_empty() && !caps.unit_batches {
+            return Err(format!("stage {:?} names units but the target moves no unit batches", s.name));
+        }
+        for u in &s.units {
+            if !known.contains(u) {
+                return Err(format!("stage {:?} names unit {u:?}, which the target did not report", s.name));
+            }
+            if !seen.insert(u) {
+                return Err(format!("unit {u:?} is in more than one stage"));
+            }
+        }
+    }
+    Ok(())
 }

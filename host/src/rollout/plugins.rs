@@ -26,6 +26,21 @@ pub struct Verifier {
     pub instance: VerifierInstance,
 }
 
+impl Verifier {
+    /// Asks for a verdict on `check`, within the host's bounds (`bounds::verdict`).
+    pub fn verify(
+        &mut self,
+        check: &crate::runtime::Check,
+    ) -> Result<crate::runtime::Verdict, crate::runtime::CallError> {
+        let verdict = self.instance.verify(check, &self.config)?;
+        super::bounds::verdict(verdict).map_err(|message| crate::runtime::CallError::Refused {
+            plugin: self.instance.plugin().name.to_string(),
+            call: "verify",
+            message,
+        })
+    }
+}
+
 /// Why a rollout's plugins could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginsError {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::bounds;
 use super::now_ms;
 use super::plan::Plan;
 use super::plugins::RolloutPlugins;
@@ -98,10 +99,10 @@ pub struct RunOptions {
 
 pub struct Runner<'s> {
     store: &'s mut Store,
-    id: String,
-    spec: RolloutSpec,
-    plan: Plan,
-    plugins: RolloutPlugins,
+    pub(super) id: String,
+    pub(super) spec: RolloutSpec,
+    pub(super) plan: Plan,
+    pub(super) plugins: RolloutPlugins,
     opts: RunOptions,
     /// Verdicts of the current stage, for the strategy's `next`.
     verdicts: (usize, Vec<Verdict>),
@@ -120,9 +121,9 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// What carrying out one command produced.
-struct CommandOutcome {
-    event: Event,
-    entries: Vec<NewEntry>,
+pub(super) struct CommandOutcome {
+    pub(super) event: Event,
+    pub(super) entries: Vec<NewEntry>,
 }
 
 impl<'s> Runner<'s> {
@@ -314,7 +315,7 @@ impl<'s> Runner<'s> {
             let entry = entry("note", Some(next), verdict.reason.clone(), json!({ "plugin": budget.verifier }));
             return (verdict, entry);
         };
-        let result = v.instance.verify(&check, &v.config);
+        let result = v.verify(&check);
         let measured: Result<Vec<(String, f64)>, String> = result
             .as_ref()
             .map(|verdict| verdict.measurements.iter().map(|m| (m.name.clone(), m.value)).collect())
@@ -393,7 +394,13 @@ impl<'s> Runner<'s> {
         self.plan.stages.iter().take(stage + 1).filter_map(|s| s.weight).next_back()
     }
 
-    fn operation(&self, command: &Command, stage_index: usize, weight: Option<u8>, units: Vec<String>) -> Operation {
+    pub(super) fn operation(
+        &self,
+        command: &Command,
+        stage_index: usize,
+        weight: Option<u8>,
+        units: Vec<String>,
+    ) -> Operation {
         let stage_name = self.plan.stages.get(stage_index).map_or_else(|| "finalize".to_string(), |s| s.name.clone());
         Operation {
             id: command.operation_id(&self.id).unwrap_or_default(),
@@ -411,53 +418,9 @@ impl<'s> Runner<'s> {
     /// Carries out a plugin command (anything but a wait).
     fn execute(&mut self, command: &Command, state: &State) -> CommandOutcome {
         match *command {
-            Command::Apply { stage } => {
-                let s = &self.plan.stages[stage];
-                let op = self.operation(command, stage, s.weight, s.units.clone());
-                let result = self.plugins.target.apply(&op);
-                let logs = self.plugins.target.last_logs();
-                let entry = call_entry("target", "apply", Some(stage), &op.id, &result, logs, |c| {
-                    format!("applied stage {}: {}", s.name, c.message)
-                });
-                let event = match result {
-                    Ok(_) => Event::ApplyOk,
-                    Err(e) => Event::ApplyError { retryable: e.retryable(), message: e.to_string() },
-                };
-                CommandOutcome { event, entries: vec![entry] }
-            }
-            Command::Rollback { through } => {
-                let weight = self.plan.traffic_split.then_some(0);
-                let op = self.operation(command, through, weight, self.plan.units_through(through));
-                let result = self.plugins.target.rollback(&op);
-                let logs = self.plugins.target.last_logs();
-                let entry = call_entry("target", "rollback", Some(through), &op.id, &result, logs, |c| {
-                    if op.units.is_empty() {
-                        format!("rolled back: {}", c.message)
-                    } else {
-                        format!("rolled back {} units: {}", op.units.len(), c.message)
-                    }
-                });
-                let event = match result {
-                    Ok(_) => Event::RollbackOk,
-                    Err(e) => Event::RollbackError { retryable: e.retryable(), message: e.to_string() },
-                };
-                CommandOutcome { event, entries: vec![entry] }
-            }
-            Command::Finalize => {
-                let weight = self.plan.traffic_split.then_some(100);
-                let last = self.plan.stages.len();
-                let op = self.operation(command, last, weight, self.plan.units.clone());
-                let result = self.plugins.target.finalize(&op);
-                let logs = self.plugins.target.last_logs();
-                let entry = call_entry("target", "finalize", None, &op.id, &result, logs, |c| {
-                    format!("finalized: {}", c.message)
-                });
-                let event = match result {
-                    Ok(_) => Event::FinalizeOk,
-                    Err(e) => Event::FinalizeError { retryable: e.retryable(), message: e.to_string() },
-                };
-                CommandOutcome { event, entries: vec![entry] }
-            }
+            Command::Apply { stage } => self.apply(command, stage),
+            Command::Rollback { through } => self.rollback(command, through),
+            Command::Finalize => self.finalize(command),
             Command::Verify { stage, round } => self.verify(stage, round),
             Command::Decide { stage } => self.decide(stage, state),
             Command::Wait { .. } => CommandOutcome { event: Event::TimerElapsed, entries: vec![] },
@@ -482,7 +445,7 @@ impl<'s> Runner<'s> {
         };
         let (mut fails, mut inconclusive, mut errors, mut entries) = (vec![], vec![], vec![], vec![]);
         for v in self.plugins.verifiers.iter_mut().filter(|v| v.spec.schedule().0 >= round) {
-            let result = v.instance.verify(&check, &v.config);
+            let result = v.verify(&check);
             let (logs, dropped) = v.instance.last_logs();
             let mut detail =
                 json!({ "plugin": v.name, "call": "verify", "round": round, "logs": logs_json(logs, dropped) });
@@ -546,7 +509,14 @@ impl<'s> Runner<'s> {
             verdicts,
             bake_extensions: state.extensions,
         };
-        let result = self.plugins.strategy.next(&self.plugins.strategy_config, &progress);
+        let max_bake = self.plan.max_bake_seconds;
+        let result = self.plugins.strategy.next(&self.plugins.strategy_config, &progress).and_then(|d| {
+            bounds::decision(d, state.extensions, max_bake).map_err(|message| CallError::Refused {
+                plugin: self.plugins.strategy.plugin().name.to_string(),
+                call: "next",
+                message,
+            })
+        });
         let (logs, dropped) = self.plugins.strategy.last_logs();
         let mut detail = json!({ "plugin": "strategy", "call": "next", "logs": logs_json(logs, dropped) });
         let (event, message) = match result {
@@ -706,7 +676,7 @@ fn transition_text(state: &State, plan: &Plan) -> String {
     }
 }
 
-fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value {
+pub(super) fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value {
     let records: Vec<_> = logs
         .iter()
         .map(|l| json!({ "level": format!("{:?}", l.level).to_lowercase(), "message": l.message, "fields": l.fields }))
@@ -714,7 +684,7 @@ fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value {
     json!({ "records": records, "dropped": dropped })
 }
 
-fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::Value) -> NewEntry {
+pub(super) fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::Value) -> NewEntry {
     NewEntry {
         actor: detail["plugin"].as_str().map_or_else(|| "plugin".to_string(), |p| format!("plugin {p}")),
         kind: if kind == "call" { EntryKind::Call } else { EntryKind::Note },
@@ -727,7 +697,7 @@ fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::
     }
 }
 
-fn call_entry<T>(
+pub(super) fn call_entry<T>(
     plugin: &str,
     call: &str,
     stage: Option<usize>,

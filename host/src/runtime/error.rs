@@ -82,6 +82,10 @@ pub enum CallError {
 
     #[error("plugin {plugin}: {call} returned an error ({kind}): {message}")]
     Plugin { plugin: String, call: &'static str, kind: ErrorKind, message: String, retryable: bool },
+
+    /// The answer came back but is outside what the host accepts (see `rollout::bounds`).
+    #[error("plugin {plugin}: the answer of {call} was refused: {message}")]
+    Refused { plugin: String, call: &'static str, message: String },
 }
 
 impl CallError {
@@ -97,6 +101,7 @@ impl CallError {
             CallError::MemoryLimit { .. } => Some("memory"),
             CallError::StackOverflow { .. } => Some("stack"),
             CallError::OversizedReturn { .. } => Some("return size"),
+            CallError::Refused { .. } => Some("answer bounds"),
             _ => None,
         }
     }

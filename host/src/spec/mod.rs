@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 pub use error::SpecError;
 pub use policy::PolicySpec;
 
-use crate::engine::{FailurePolicy, OnError, OnFail, OnInconclusive};
+use crate::engine::{
+    DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, OnError, OnFail, OnInconclusive,
+};
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
 use crate::runtime::{FileGrant, Grants, NetworkGrant, PluginSource, SqlConnection, SqlDriver};
 
@@ -44,6 +46,9 @@ pub struct RolloutSpec {
     /// Databases plugins may be granted, by connection name.
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionSpec>,
+    /// `[plan]`: what the host accepts from the strategy.
+    #[serde(default, skip_serializing_if = "PlanSpec::is_default")]
+    pub plan: PlanSpec,
     /// `[policy]`: version selection, windows, gates, concurrency (see `crate::policy`).
     #[serde(default, skip_serializing_if = "policy_is_empty")]
     pub policy: PolicySpec,
@@ -55,6 +60,30 @@ pub struct RolloutSpec {
 
 fn policy_is_empty(p: &PolicySpec) -> bool {
     *p == PolicySpec::default()
+}
+
+/// `[plan]`: bounds the spec sets on what its strategy may plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSpec {
+    /// The longest bake (and bake extension) the strategy may ask for (default one day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bake_seconds: Option<u64>,
+    /// Accept a plan that leaves units to `finalize` (which moves them unverified). Off by default:
+    /// such a plan is refused, and `upshift plan` lists the units.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unstaged_units: bool,
+}
+
+impl PlanSpec {
+    fn is_default(&self) -> bool {
+        *self == PlanSpec::default()
+    }
+
+    /// The longest bake the strategy may ask for.
+    pub fn max_bake_seconds(&self) -> u64 {
+        self.max_bake_seconds.unwrap_or(DEFAULT_MAX_BAKE_SECONDS)
+    }
 }
 
 /// A named group of databases (`[connections.NAME]`).
@@ -366,6 +395,19 @@ impl RolloutSpec {
         }
         self.target.validate("target", false).map_err(invalid)?;
         self.strategy.validate("strategy", false).map_err(invalid)?;
+        if let Some(max) = self.plan.max_bake_seconds
+            && !(1..=MAX_BAKE_SECONDS).contains(&max)
+        {
+            return Err(invalid(format!("[plan] max_bake_seconds = {max} must be between 1 and {MAX_BAKE_SECONDS}")));
+        }
+        for (key, value) in [
+            ("max_inconclusive", self.failure_policy.max_inconclusive),
+            ("max_consecutive_errors", self.failure_policy.max_consecutive_errors),
+        ] {
+            if let Some(v) = value.filter(|v| *v > MAX_VERIFICATION_ROUNDS) {
+                return Err(invalid(format!("[failure_policy] {key} = {v} must be at most {MAX_VERIFICATION_ROUNDS}")));
+            }
+        }
         for (name, c) in &self.connections {
             if c.databases.is_empty() && c.pattern.is_none() {
                 return Err(invalid(format!("connection {name}: list `databases`, or give `pattern` and `count`")));
@@ -396,6 +438,15 @@ impl RolloutSpec {
         for (i, v) in self.verifiers.iter().enumerate() {
             let role = format!("verifiers[{i}]");
             v.validate(&role, true).map_err(invalid)?;
+            if let Some(n) = v.count.filter(|n| *n > MAX_VERIFICATION_ROUNDS) {
+                return Err(invalid(format!("{role}: count = {n} must be at most {MAX_VERIFICATION_ROUNDS}")));
+            }
+            let max_bake = self.plan.max_bake_seconds();
+            if let Some(s) = v.interval_seconds.filter(|s| *s > max_bake) {
+                return Err(invalid(format!(
+                    "{role}: interval_seconds = {s} is longer than the longest bake ({max_bake}s, [plan] max_bake_seconds)"
+                )));
+            }
             if !names.insert(v.display_name()) {
                 return Err(invalid(format!(
                     "two verifiers are named {:?}; give one of them `name = \"...\"`",

@@ -1,14 +1,29 @@
 //! Target `haproxy-split`: moves traffic between the `stable` and `canary` servers of one HAProxy
 //! backend by setting their weights through HAProxy's runtime API (the admin socket, on a TCP
 //! address the spec grants). Every change is read back and an apply whose weights did not take
-//! effect fails. Rollback sets 100/0, finalize 0/100. Setting a weight is idempotent, so a re-sent
-//! operation simply sets it again.
+//! effect fails. Finalize sets 0/100. Setting a weight is idempotent, so a re-sent operation simply
+//! sets it again.
+//!
+//! A rollback sets back only what this rollout changed: the weights found before its first apply
+//! are kept in the plugin's state, and restored only while the backend still has the weights this
+//! rollout last set; if someone else changed them since, the rollback leaves them and fails with a
+//! conflict. A rollout that never set a weight rolls back nothing.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use upshift_sdk::serde::Deserialize;
-use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target};
+use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target, state};
+
+/// Plugin-state key: the weights `stable canary` found before this rollout's first apply.
+const BEFORE: &str = "before";
+/// Plugin-state key: the weights `stable canary` this rollout last set.
+const SET: &str = "set";
+
+fn pair(text: &str) -> Option<(u32, u32)> {
+    let (a, b) = text.split_once(' ')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
 
 /// Longest answer read from the admin socket; `get weight` answers a few bytes.
 pub const MAX_ANSWER_BYTES: u64 = 64 << 10;
@@ -94,6 +109,11 @@ fn read_weights(config: &Config) -> Result<(u32, u32), PluginError> {
 /// Sets the canary's share to `percent`, then reads both weights back.
 fn set_split(config: &Config, percent: u8) -> Result<Change, PluginError> {
     let (stable, canary) = weights(percent);
+    set_weights(config, u32::from(stable), u32::from(canary))
+}
+
+/// Sets both weights, reads them back, and remembers them as what this rollout set.
+fn set_weights(config: &Config, stable: u32, canary: u32) -> Result<Change, PluginError> {
     let line = format!(
         "set weight {} {stable}; set weight {} {canary}",
         server(config, &config.stable),
@@ -105,18 +125,19 @@ fn set_split(config: &Config, percent: u8) -> Result<Change, PluginError> {
         return Err(PluginError::conflict(format!("HAProxy refused `{line}`: {answer}")));
     }
     let seen = read_weights(config)?;
-    if seen != (u32::from(stable), u32::from(canary)) {
+    if seen != (stable, canary) {
         return Err(PluginError::conflict(format!(
             "weights did not take effect: set {} {stable} / {} {canary}, HAProxy reports {} / {}",
             config.stable, config.canary, seen.0, seen.1
         )));
     }
+    state::set(SET, &format!("{stable} {canary}"))?;
     Ok(Change {
         message: format!(
             "backend {}: {} weight {stable}, {} weight {canary} (confirmed)",
             config.backend, config.stable, config.canary
         ),
-        weight: Some(percent),
+        weight: canary_percent(stable, canary),
         units: vec![],
     })
 }
@@ -152,11 +173,35 @@ impl Target for HaproxySplit {
                 op.stage_name
             ))
         })?;
+        if state::get(BEFORE).is_none() {
+            let (stable, canary) = read_weights(config)?;
+            state::set(BEFORE, &format!("{stable} {canary}"))?;
+        }
         set_split(config, percent)
     }
 
-    fn rollback(_op: Operation, config: &Config) -> Result<Change, PluginError> {
-        set_split(config, 0)
+    fn rollback(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        let now = read_weights(config)?;
+        let unchanged = |message: String| Change { message, weight: canary_percent(now.0, now.1), units: vec![] };
+        let Some(set) = state::get(SET).as_deref().and_then(pair) else {
+            return Ok(unchanged(format!("backend {}: this rollout set no weight; left as is", config.backend)));
+        };
+        if now != set {
+            return Err(PluginError::conflict(format!(
+                "backend {}: weights are {} / {}, not the {} / {} this rollout set: someone else changed them; left as is",
+                config.backend, now.0, now.1, set.0, set.1
+            )));
+        }
+        let (stable, canary) = match state::get(BEFORE).as_deref().and_then(pair) {
+            Some(before) => before,
+            None => {
+                let (s, c) = weights(op.weight.unwrap_or(0));
+                (u32::from(s), u32::from(c))
+            }
+        };
+        let change = set_weights(config, stable, canary)?;
+        state::remove(SET);
+        Ok(change)
     }
 
     fn finalize(_op: Operation, config: &Config) -> Result<Change, PluginError> {

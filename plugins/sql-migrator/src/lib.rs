@@ -3,6 +3,11 @@
 //! (`upshift_migrations`, plus an append-only `upshift_migration_log`), so `observe` reports the
 //! true live version and a repeated operation is a no-op. A migration without a down script is
 //! irreversible: `observe` says so, and the host requires approval before applying it.
+//!
+//! A rollback undoes only what this rollout did: each version it would revert must have been
+//! applied by one of this rollout's own operations (recorded with the version); a database at a
+//! version someone else applied, or ahead of `to`, is left as it is and the rollback fails with a
+//! conflict naming it.
 
 mod migrations;
 
@@ -48,6 +53,19 @@ fn version_of(db: &str) -> Result<u32, PluginError> {
     }
     let v = sql::query_value(db, "SELECT COALESCE(MAX(version), 0) FROM upshift_migrations", &[])?;
     Ok(v.and_then(|v| v.as_f64()).unwrap_or(0.0) as u32)
+}
+
+/// The operation recorded as having applied `version` to `db`, if any.
+fn applied_by(db: &str, version: u32) -> Result<Option<String>, PluginError> {
+    let v = sql::query_value(
+        db,
+        "SELECT operation FROM upshift_migrations WHERE version = ?1",
+        &[Value::Integer(version.into())],
+    )?;
+    Ok(v.and_then(|v| match v {
+        Value::Text(t) => Some(t),
+        _ => None,
+    }))
 }
 
 fn moved_key(unit: &str) -> String {
@@ -106,7 +124,25 @@ fn migrate_down(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32)
         if current == from {
             return Ok(false);
         }
-        for m in between(all, from, current.min(to)).into_iter().rev() {
+        if current > to {
+            return Err(PluginError::conflict(format!(
+                "{db} is at version {current}, ahead of {to}: this rollout did not put it there; left as is"
+            )));
+        }
+        let undo = between(all, from, current);
+        for m in &undo {
+            let by = applied_by(db, m.version)?;
+            if !by.as_deref().is_some_and(|by| by.starts_with(&format!("{}/", op.rollout_id))) {
+                return Err(PluginError::conflict(format!(
+                    "{db}: migration {:04}_{} was applied by {}, not by this rollout ({}); left at version {current}",
+                    m.version,
+                    m.name,
+                    by.as_deref().unwrap_or("an unknown operation"),
+                    op.rollout_id
+                )));
+            }
+        }
+        for m in undo.into_iter().rev() {
             let Some(down) = &m.down else {
                 return Err(PluginError::conflict(format!(
                     "migration {:04}_{} has no down script (irreversible): {db} stays at version {current}",
@@ -128,10 +164,18 @@ fn versions(op: &Operation) -> Result<(u32, u32), PluginError> {
     Ok((parse_version(&op.from_version)?, parse_version(&op.to_version)?))
 }
 
-fn unit_versions(config: &Config, units: &[String]) -> Vec<UnitVersion> {
+/// Each unit's version, spelled as the spec spells `from` and `to` when it is one of them (the host
+/// compares versions as text), else as its number.
+fn unit_versions(config: &Config, units: &[String], from: &str, to: &str) -> Vec<UnitVersion> {
+    let spelled = |v: u32| {
+        [from, to]
+            .into_iter()
+            .find(|text| parse_version(text).ok() == Some(v))
+            .map_or_else(|| v.to_string(), str::to_string)
+    };
     units
         .iter()
-        .map(|u| UnitVersion { unit: u.clone(), version: version_of(&database(config, u)).ok().map(|v| v.to_string()) })
+        .map(|u| UnitVersion { unit: u.clone(), version: version_of(&database(config, u)).ok().map(spelled) })
         .collect()
 }
 
@@ -153,6 +197,7 @@ impl Target for SqlMigrator {
     }
 
     fn observe(config: &Config, from: String, to: String) -> Result<Observation, PluginError> {
+        let (from_text, to_text) = (from.clone(), to.clone());
         let all = migrations::read(&config.migrations)?;
         let (from, to) = (parse_version(&from)?, parse_version(&to)?);
         if to > from && !all.iter().any(|m| m.version == to) {
@@ -168,7 +213,7 @@ impl Target for SqlMigrator {
             .filter(|m| m.down.is_none())
             .map(|m| format!("migration {:04}_{} has no down script", m.version, m.name))
             .collect();
-        Ok(Observation { units: unit_versions(config, &units), weight: None, irreversible })
+        Ok(Observation { units: unit_versions(config, &units, &from_text, &to_text), weight: None, irreversible })
     }
 
     fn apply(op: Operation, config: &Config) -> Result<Change, PluginError> {
@@ -186,7 +231,7 @@ impl Target for SqlMigrator {
         Ok(Change {
             message: format!("{migrated} of {} databases migrated to {to}", op.units.len()),
             weight: None,
-            units: unit_versions(config, &op.units),
+            units: unit_versions(config, &op.units, &op.from_version, &op.to_version),
         })
     }
 
@@ -194,6 +239,8 @@ impl Target for SqlMigrator {
         let all = migrations::read(&config.migrations)?;
         let (from, to) = versions(&op)?;
         let mut undone = 0;
+        // Databases that cannot be rolled back by this rollout; every other one still is.
+        let mut refused = Vec::new();
         for unit in &op.units {
             let db = database(config, unit);
             let moved = state::get(&moved_key(unit)).is_some();
@@ -204,22 +251,36 @@ impl Target for SqlMigrator {
                     log::emit(log::Level::Warn, &format!("{db}: never migrated and unreadable; left as is"), &[]);
                     continue;
                 }
+                Err(e) if e.kind == upshift_sdk::ErrorKind::Conflict => {
+                    refused.push(e.message);
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
             state::remove(&moved_key(unit));
         }
+        if !refused.is_empty() {
+            return Err(PluginError::conflict(format!(
+                "{undone} of {} databases back at {from}; not rolled back: {}",
+                op.units.len(),
+                refused.join("; ")
+            )));
+        }
         Ok(Change {
             message: format!("{undone} of {} databases back at {from}", op.units.len()),
             weight: None,
-            units: unit_versions(config, &op.units),
+            units: unit_versions(config, &op.units, &op.from_version, &op.to_version),
         })
     }
 
     fn finalize(op: Operation, config: &Config) -> Result<Change, PluginError> {
         let (_, to) = versions(&op)?;
-        let units = unit_versions(config, &op.units);
-        let behind: Vec<&str> =
-            units.iter().filter(|u| u.version != Some(to.to_string())).map(|u| u.unit.as_str()).collect();
+        let units = unit_versions(config, &op.units, &op.from_version, &op.to_version);
+        let behind: Vec<&str> = units
+            .iter()
+            .filter(|u| u.version.as_deref() != Some(op.to_version.as_str()))
+            .map(|u| u.unit.as_str())
+            .collect();
         if !behind.is_empty() {
             return Err(PluginError::conflict(format!("not at version {to}: {}", behind.join(", "))));
         }

@@ -1,5 +1,6 @@
-//! Hostile target: records a half-done apply in its state, then traps (panics) in the middle of it.
-//! Rollback works, so the host can undo what the rollout began.
+//! Hostile target: moves the first unit of the stage (recorded in its state, which `observe`
+//! reports honestly), then traps (panics) in the middle of apply. Rollback works, so the host can
+//! undo what the rollout began, and only that.
 
 use upshift_sdk::{
     Capabilities, Change, Description, NoConfig, Observation, Operation, PluginError, Target, UnitVersion, state,
@@ -25,17 +26,23 @@ impl Target for Crash {
     }
 
     fn observe(_: &NoConfig, from: String, _: String) -> Result<Observation, PluginError> {
-        let units = ["u1", "u2"].map(|u| UnitVersion { unit: u.into(), version: Some(from.clone()) }).into();
+        let units = ["u1", "u2"]
+            .map(|u| UnitVersion { unit: u.into(), version: Some(state::get(u).unwrap_or_else(|| from.clone())) })
+            .into();
         Ok(Observation { units, weight: None, irreversible: vec![] })
     }
 
     fn apply(op: Operation, _: &NoConfig) -> Result<Change, PluginError> {
-        state::set("half-applied", &op.id)?;
+        if let Some(first) = op.units.first() {
+            state::set(first, &op.to_version)?;
+        }
         panic!("hostile: trapping in the middle of apply {}", op.id);
     }
 
     fn rollback(op: Operation, _: &NoConfig) -> Result<Change, PluginError> {
-        state::remove("half-applied");
+        for u in &op.units {
+            state::remove(u);
+        }
         Ok(Change { message: format!("rolled back {}", op.units.join(",")), weight: None, units: vec![] })
     }
 
