@@ -140,13 +140,18 @@ fn a_target_that_says_it_applied_but_did_not_is_rolled_back() {
 #[test]
 fn a_target_that_says_it_finalized_but_did_not_is_rolled_back() {
     let mut lab = Lab::new();
-    let ended = lab.run(&liar(&lab, "finalize", false)).expect("loads");
+    // One stage moves unit a; the spec lets finalize move b and all traffic, which the liar does not.
+    let target =
+        format!("{}\nconfig = {{ units = [\"a\", \"b\"], lie_on = \"finalize\" }}", lab.plugin("lying-target"));
+    let spec =
+        lab.compose(Some(&target), Some(&greedy(&lab, "unstaged")), None, "[plan]\nallow_unstaged_units = true\n");
+    let ended = lab.run(&spec).expect("loads");
     let text = ended.text();
     assert_eq!(ended.phase, Phase::RolledBack, "{text}");
     let line = text.lines().find(|l| l.contains("finalize did not take")).unwrap_or_else(|| panic!("{text}"));
-    assert!(line.contains("weight 10 (expected 100)"), "{line}");
-    // The honest rollback undid both stages: observe shows a and b back at 1 and the weight at 0.
-    assert!(text.contains("read back after rollback: as expected"), "{text}");
+    assert!(line.contains("unit b is at 1 (expected 2)") && line.contains("weight 0 (expected 100)"), "{line}");
+    // The honest rollback undid unit a, the only one this rollout moved, and read it back.
+    assert!(text.contains("rolled back 1 units") && text.contains("read back after rollback: as expected"), "{text}");
     println!("lying-target finalize: stopped by: {line}");
     lab.assert_next_rollout_runs();
 }
