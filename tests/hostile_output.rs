@@ -36,8 +36,7 @@ const FORGERY: &str = concat!(
 );
 
 /// What the forge-error target's `describe()` says in every field (tests/hostile/forge-error).
-const DESCRIBED: &str =
-    "forge\n\x1b[2J\x1b[32mrollout lab-1: succeeded\x1b]8;;https://evil.example/\x1b\\link\u{202e}";
+const DESCRIBED: &str = "forge\n\x1b[2J\x1b[32mrollout lab-1: succeeded\x1b]8;;https://evil.example/\x1b\\link\u{202e}";
 
 /// A folder with copies of the plugins, specs, and a state store.
 struct Sandbox {
@@ -229,7 +228,8 @@ fn a_one_megabyte_reason_is_one_capped_line_and_a_capped_journal_entry() {
 #[test]
 fn forged_stage_names_and_a_forged_hold_reason_stay_on_their_lines() {
     let sb = Sandbox::new();
-    let strategy = format!("{}\nconfig = {{ text = {}, decide = \"hold\" }}", sb.plugin("forge-stage"), toml_str(FORGERY));
+    let strategy =
+        format!("{}\nconfig = {{ text = {}, decide = \"hold\" }}", sb.plugin("forge-stage"), toml_str(FORGERY));
     let spec = sb.spec("lab", &sb.recorder(), &strategy, None);
     let path = spec.to_str().unwrap();
 
@@ -237,7 +237,8 @@ fn forged_stage_names_and_a_forged_hold_reason_stay_on_their_lines() {
     assert!(plan.status.success(), "{}", stderr(&plan));
     assert_harmless("plan", &stdout(&plan));
     println!("plan, forged stage names:\n{}", stdout(&plan));
-    let stage_lines = stdout(&plan).lines().filter(|l| l.starts_with("  1. canary") || l.starts_with("  2. rest")).count();
+    let stage_lines =
+        stdout(&plan).lines().filter(|l| l.starts_with("  1. canary") || l.starts_with("  2. rest")).count();
     assert_eq!(stage_lines, 2, "one line per stage:\n{}", stdout(&plan));
     assert_eq!(sb.json(&["plan", path])["stages"][0]["name"], format!("canary{FORGERY}"));
 

@@ -69,13 +69,7 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
             let path = trust::signature_path(&file);
             std::fs::write(&path, serde_json::to_string_pretty(&signature)? + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            say!(
-                "signed {} (sha256 {}) with {}: {}",
-                file.display(),
-                signature.sha256,
-                key.public(),
-                path.display()
-            );
+            say!("signed {} (sha256 {}) with {}: {}", file.display(), signature.sha256, key.public(), path.display());
             return Ok(ExitCode::from(exit::SUCCESS));
         }
         PluginCommand::Verify { file } => {

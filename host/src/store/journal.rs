@@ -6,8 +6,6 @@
 //! visible mark (`… [N more bytes]`). The detail stays valid JSON: the strings inside it are cut,
 //! never its serialized text.
 
-use std::borrow::Cow;
-
 use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use serde_json::Value;

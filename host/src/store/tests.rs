@@ -157,8 +157,7 @@ fn a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_st
     assert!(stored.message.len() <= MAX_MESSAGE_BYTES, "{}", stored.message.len());
     assert!(stored.message.starts_with("\x1b[2Jéé"), "the stored text is the plugin's, cut, not escaped");
     assert!(stored.message.ends_with(" more bytes]"));
-    let raw: String =
-        s.conn.query_row("SELECT detail FROM journal WHERE rollout_id = ?1", [id], |r| r.get(0)).unwrap();
+    let raw: String = s.conn.query_row("SELECT detail FROM journal WHERE rollout_id = ?1", [id], |r| r.get(0)).unwrap();
     assert!(raw.len() <= MAX_DETAIL_BYTES, "{}", raw.len());
     let detail = stored.detail.expect("the capped detail is still valid JSON");
     assert_eq!(detail["plugin"], "v");

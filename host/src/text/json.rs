@@ -17,7 +17,7 @@ pub fn to_string_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<
     let mut ser = serde_json::Serializer::with_formatter(&mut out, Safe(PrettyFormatter::new()));
     value.serialize(&mut ser)?;
     // The formatter writes only `str` fragments and ASCII escapes.
-    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e))
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
 }
 
 /// serde_json's pretty layout, with unsafe characters escaped inside strings.

@@ -113,7 +113,8 @@ fn text_that_fits_once_escaped_is_not_cut() {
 
 #[test]
 fn a_cap_below_the_minimum_is_raised_to_it() {
-    let shown = terminal(&"x".repeat(100), 1);
+    let long = "x".repeat(100);
+    let shown = terminal(&long, 1);
     assert!(shown.len() <= MIN_CAP && shown.contains('…'), "{shown}");
 }
 

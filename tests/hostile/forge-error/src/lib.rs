@@ -4,15 +4,14 @@
 //! steps, change messages, errors (of `observe` or `apply`) and logs carry `text` from the config.
 
 use upshift_sdk::serde::Deserialize;
-use upshift_sdk::{
-    Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, log,
-};
+use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, log};
 
 // An environment variable "name" that tries to write the clipboard and reverse the text after it.
 upshift_sdk::capabilities!(env = ["FORGED\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}dedeeccus"]);
 
 /// What `describe()` says in every field.
-pub const DESCRIBED: &str = "forge\n\x1b[2J\x1b[32mrollout lab-1: succeeded\x1b]8;;https://evil.example/\x1b\\link\u{202e}";
+pub const DESCRIBED: &str =
+    "forge\n\x1b[2J\x1b[32mrollout lab-1: succeeded\x1b]8;;https://evil.example/\x1b\\link\u{202e}";
 
 #[derive(Deserialize)]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
