@@ -316,6 +316,21 @@ fn a_forged_apply_error_and_change_message_stay_on_their_lines() {
 }
 
 #[test]
+fn a_forged_panic_message_quoted_from_stderr_stays_on_its_line() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("lab", &forged_target(&sb, ", panic_apply = true"), CANARY, None);
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    let history = sb.history("lab-1");
+    assert_one_line_per_event(&stdout(&out), "lab-1", "rollout lab-1: 1 → 2", "rolled-back", transitions(&history));
+    println!("run, a forged panic:\n{}", stdout(&out));
+    sb.assert_read_commands_harmless("lab-1");
+    let apply = history.iter().find(|e| e["detail"]["call"] == "apply").unwrap();
+    let error = apply["detail"]["error"].as_str().unwrap();
+    assert!(error.contains("crashed") && error.contains("\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07"), "{error}");
+}
+
+#[test]
 fn forged_unit_names_and_irreversible_steps_stay_on_their_plan_lines() {
     let sb = Sandbox::new();
     let spec = sb.spec("lab", &forged_target(&sb, ", irreversible = true"), CANARY, None);

@@ -1,7 +1,8 @@
 //! Hostile target: everything it says about itself and its work tries to forge the host's output.
 //! `describe()` (shown by `upshift plugin inspect`) and its declared capabilities (a custom section,
 //! shown by `inspect` and noted in the history) carry a fixed forgery; unit names, irreversible
-//! steps, change messages, errors (of `observe` or `apply`) and logs carry `text` from the config.
+//! steps, change messages, errors (of `observe` or `apply`), a panic message (quoted from its stderr)
+//! and logs carry `text` from the config.
 
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, log};
@@ -29,6 +30,9 @@ pub struct Config {
     /// `observe` fails with `text` as its error (so `plan` and `run` end in an error message).
     #[serde(default)]
     pub fail_observe: bool,
+    /// `apply` panics with `text`, which the host quotes from the plugin's stderr.
+    #[serde(default)]
+    pub panic_apply: bool,
 }
 
 pub struct Forge;
@@ -75,6 +79,9 @@ impl Target for Forge {
     fn apply(op: Operation, config: &Config) -> Result<Change, PluginError> {
         if config.fail_apply {
             return Err(PluginError::unavailable(config.text.clone()));
+        }
+        if config.panic_apply {
+            panic!("{}", config.text);
         }
         Ok(change(&op, &config.text, &op.to_version))
     }
