@@ -100,8 +100,8 @@ fn a_verdict_with_huge_text_is_cut() {
     let detail = call.detail.as_ref().expect("detail");
     let reason = detail["reason"].as_str().expect("reason");
     let name = detail["measurements"][0]["name"].as_str().expect("name");
-    assert_eq!(reason.len(), upshift::rollout::bounds::MAX_REASON_BYTES + '…'.len_utf8());
-    assert_eq!(name.len(), upshift::rollout::bounds::MAX_MEASUREMENT_NAME_BYTES + '…'.len_utf8());
+    assert!(reason.len() <= upshift::rollout::bounds::MAX_REASON_BYTES && reason.ends_with("more bytes]"));
+    assert!(name.len() <= upshift::rollout::bounds::MAX_MEASUREMENT_NAME_BYTES && name.ends_with("more bytes]"));
     println!(
         "verdict-flood text: reason cut from {} to {} bytes, name from {} to {}",
         512 << 10,

@@ -339,8 +339,9 @@ fn sql_migrator_refuses_to_roll_back_a_version_this_rollout_did_not_apply() {
     assert_eq!(status["state"], "failed", "{}\n{}\n{status}", stdout(&out), stderr(&out));
     let history = pg.history("handed-1");
     assert!(
-        history
-            .contains("migration 0002_customer_email was applied by elsewhere-1/apply/0, not by this rollout (handed-1)"),
+        history.contains(
+            "migration 0002_customer_email was applied by elsewhere-1/apply/0, not by this rollout (handed-1)"
+        ),
         "{history}"
     );
     assert_eq!(pg.dump(1), handed, "shard 1 left exactly as it was");

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // Our errors carry their causes in their own message; printing the chain would repeat them.
-            eprintln!("error: {e}");
+            // They can quote a plugin (its error, a stage name): one line, escaped and capped.
+            eprintln!("{}", cli::output::line(&format!("error: {e}")));
             cli::exit::from_error(&e)
         }
     }

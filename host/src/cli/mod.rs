@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod exit;
-mod output;
+pub mod output;
 mod plugin;
 mod rollout;
+mod views;
 
 /// Progressive delivery and auto-upgrades, extended by sandboxed WebAssembly plugins.
 ///
@@ -75,7 +76,10 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours only on a terminal: a log read from a pipe or a file holds no escape sequence at all,
+    // so one there can only be a forgery (and plugin text is escaped before it is traced).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -1,4 +1,6 @@
-//! `upshift plugin ...`: inspect a component file, list the built-in plugins.
+//! `upshift plugin ...`: inspect a component file, list the built-in plugins, and sign, verify and
+//! make keys. What a component says about itself (`describe()`, its declared capabilities) is
+//! plugin text: printed through `say!`, like every line of the CLI.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,6 +12,7 @@ use upshift::runtime::{Inspection, PluginSource, Runtime};
 use upshift::trust::{self, SecretKey, TrustedKeys};
 
 use super::exit;
+use super::output::{name, print_json, say};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -54,9 +57,9 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
         PluginCommand::Keygen { out } => {
             let key = SecretKey::generate()?;
             let public = key.save(&out)?;
-            println!("secret key: {} (keep it private)", out.display());
-            println!("public key: {} ({})", key.public(), public.display());
-            println!("to trust it on a host: append `{} <name>` to {}", key.public(), trusted_keys.display());
+            say!("secret key: {} (keep it private)", out.display());
+            say!("public key: {} ({})", key.public(), public.display());
+            say!("to trust it on a host: append `{} <name>` to {}", key.public(), trusted_keys.display());
             return Ok(ExitCode::from(exit::SUCCESS));
         }
         PluginCommand::Sign { file, key } => {
@@ -66,20 +69,14 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
             let path = trust::signature_path(&file);
             std::fs::write(&path, serde_json::to_string_pretty(&signature)? + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            println!(
-                "signed {} (sha256 {}) with {}: {}",
-                file.display(),
-                signature.sha256,
-                key.public(),
-                path.display()
-            );
+            say!("signed {} (sha256 {}) with {}: {}", file.display(), signature.sha256, key.public(), path.display());
             return Ok(ExitCode::from(exit::SUCCESS));
         }
         PluginCommand::Verify { file } => {
             let trusted = TrustedKeys::load(trusted_keys)?;
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let (key, name) = trust::verify(&file, &bytes, &trusted)?;
-            println!("{}: signed by {key} ({name}), trusted", file.display());
+            say!("{}: signed by {key} ({name}), trusted", file.display());
             return Ok(ExitCode::from(exit::SUCCESS));
         }
         _ => {}
@@ -103,7 +100,7 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
             };
             let inspection = runtime.inspect(&source)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&inspection_json(&inspection))?);
+                print_json(&inspection_json(&inspection))?;
             } else {
                 print_inspection(&inspection);
             }
@@ -116,11 +113,11 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
             }
             if json {
                 let list: Vec<_> = rows.iter().map(inspection_json).collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                print_json(&list)?;
             } else {
                 for i in &rows {
                     let kind = i.kind.map_or("?".to_string(), |k| k.to_string());
-                    println!("{:<16} {:<9} sha256:{}", i.name, kind, &i.sha256[..16]);
+                    say!("{:<16} {:<9} sha256:{}", i.name, kind, &i.sha256[..16]);
                 }
             }
         }
@@ -130,30 +127,30 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
 }
 
 fn print_inspection(i: &Inspection) {
-    println!("plugin:   {}", i.name);
-    println!("sha256:   {}", i.sha256);
-    println!("size:     {} bytes", i.size);
+    say!("plugin:   {}", i.name);
+    say!("sha256:   {}", i.sha256);
+    say!("size:     {} bytes", i.size);
     match (i.kind, i.world) {
-        (Some(kind), Some(world)) => println!("kind:     {kind} (world {world})"),
-        _ => println!("kind:     none: exports no upshift plugin interface"),
+        (Some(kind), Some(world)) => say!("kind:     {kind} (world {world})"),
+        _ => say!("kind:     none: exports no upshift plugin interface"),
     }
     let asks = if i.declared.is_empty() { "nothing".to_string() } else { i.declared.to_string() };
-    println!("asks for: {asks}");
+    say!("asks for: {asks}");
     if let Some(d) = &i.description {
         let c = &d.capabilities;
-        println!("target:   {} {}: {}", d.name, d.version, d.summary);
-        println!("can:      traffic-split={} unit-batches={} rollback={}", c.traffic_split, c.unit_batches, c.rollback);
+        say!("target:   {} {}: {}", name(&d.name), name(&d.version), d.summary);
+        say!("can:      traffic-split={} unit-batches={} rollback={}", c.traffic_split, c.unit_batches, c.rollback);
         for step in &c.irreversible {
-            println!("irreversible: {step}");
+            say!("irreversible: {step}");
         }
     }
-    println!("exports:");
+    say!("exports:");
     for e in &i.exports {
-        println!("  {e}");
+        say!("  {e}");
     }
-    println!("imports:");
+    say!("imports:");
     for e in &i.imports {
-        println!("  {e}");
+        say!("  {e}");
     }
 }
 

@@ -16,7 +16,8 @@ use upshift::store::{RolloutRecord, Store, StoreError};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
-use super::output::{Progress, stage_label, time};
+use super::output::{Progress, print_json, say, time};
+use super::views::{self, stage_names};
 
 #[derive(Debug, Args)]
 pub struct SpecArgs {
@@ -167,50 +168,41 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
     let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
     if let Some(id) = store.active_by_name(&spec.name, &terminal)? {
         let rec = store.rollout(&id)?;
-        println!("continuing rollout {id} ({}) from the journal", rec.phase);
+        say!("continuing rollout {id} ({}) from the journal", rec.phase);
         return drive(Runner::open(&mut store, &runtime, &id, opts)?);
     }
     // A new rollout: the policy chooses the version and says whether it may start now.
     let now = jiff::Timestamp::now();
     if apply_policy(&args.spec, &mut spec, now)?.is_some() && spec.to.is_empty() {
-        println!("{}", nothing_chosen(&spec));
+        say!("{}", nothing_chosen(&spec));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let when = policy::window::decide(&spec.policy, now);
     if !when.open {
-        println!("rollout {} not started: {}", spec.name, when.reason);
+        say!("rollout {} not started: {}", spec.name, when.reason);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
     if let Err(why) = admission(&spec, &store.list()?) {
-        println!("rollout {} not started: {why}", spec.name);
+        say!("rollout {} not started: {why}", spec.name);
         return Ok(ExitCode::from(exit::NEEDS_HUMAN));
     }
     let spec_path = std::path::absolute(&args.spec).unwrap_or(args.spec.clone());
     let admit = |rollouts: &[RolloutRecord]| admission(&spec, rollouts);
     let (id, plan) = match rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &[], &admit) {
         Err(CreateError::Store(StoreError::Refused { reason })) => {
-            println!("rollout {} not started: {reason}", spec.name);
+            say!("rollout {} not started: {reason}", spec.name);
             return Ok(ExitCode::from(exit::NEEDS_HUMAN));
         }
         other => other?,
     };
-    println!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
+    say!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
     drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
-}
-
-/// How the spec writes `value` (`rollback`, `pause`...).
-fn spec_word<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-fn stage_names(plan: &Plan) -> String {
-    plan.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Drives a rollout and reports where it ended.
 fn drive(mut runner: Runner<'_>) -> anyhow::Result<ExitCode> {
     let phase = runner.run(&mut Progress)?;
-    println!("rollout {}: {phase}", runner.id());
+    say!("rollout {}: {phase}", runner.id());
     Ok(exit::for_phase(phase))
 }
 
@@ -242,12 +234,12 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
         let explained = explanation(&spec, choice, None, now);
         if args.json {
             let out = json!({ "name": spec.name, "from": spec.from, "to": null, "valid": true, "stages": [], "policy": explained });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            print_json(&out)?;
         } else {
             if !validate_only {
-                explained.version_lines().iter().for_each(|l| println!("{l}"));
+                explained.version_lines().iter().for_each(|l| say!("{l}"));
             }
-            println!("{}: {}", args.spec.display(), nothing_chosen(&spec));
+            say!("{}: {}", args.spec.display(), nothing_chosen(&spec));
         }
         return Ok(ExitCode::from(exit::SUCCESS));
     }
@@ -268,11 +260,11 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
         if let Some(e) = &explained {
             out["policy"] = serde_json::to_value(e)?;
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&out)?;
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     if validate_only {
-        println!(
+        say!(
             "{}: valid: {} → {}, {} stages, {} verifiers",
             args.spec.display(),
             spec.from,
@@ -282,51 +274,7 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
         );
         return Ok(ExitCode::from(exit::SUCCESS));
     }
-    if let Some(e) = &explained {
-        e.version_lines().iter().for_each(|l| println!("{l}"));
-    }
-    println!("{}: {} → {} on {} units", spec.name, spec.from, spec.to, plan.units.len());
-    for (i, s) in plan.stages.iter().enumerate() {
-        let mut parts = vec![];
-        if let Some(w) = s.weight {
-            parts.push(format!("weight {w}%"));
-        }
-        if !s.units.is_empty() {
-            let n = s.units.len();
-            parts.push(format!("{n} unit{} ({})", if n == 1 { "" } else { "s" }, s.units.join(", ")));
-        }
-        parts.push(format!("bake {}s", s.bake_seconds));
-        parts.push(if s.verify { "verified".into() } else { "not verified".into() });
-        println!("  {}. {}: {}", i + 1, s.name, parts.join(", "));
-        if let Some(why) = &s.approval_reason {
-            println!("     needs approval: {why}");
-        }
-    }
-    if !plan.unstaged.is_empty() {
-        println!(
-            "  finalize moves {} unit(s) no stage moves, unverified ([plan] allow_unstaged_units): {}",
-            plan.unstaged.len(),
-            plan.unstaged.join(", ")
-        );
-    }
-    let p = plan.context.policy;
-    println!(
-        "verification: {} round(s) per verified stage, {}s apart, {} verifiers",
-        plan.context.rounds,
-        plan.context.round_interval_seconds,
-        spec.verifiers.len()
-    );
-    println!(
-        "on failure: {}; inconclusive: {} (max {}); errors: {} after {} in a row",
-        spec_word(&p.on_fail),
-        spec_word(&p.on_inconclusive),
-        p.max_inconclusive,
-        spec_word(&p.on_error),
-        p.max_consecutive_errors
-    );
-    if let Some(e) = &explained {
-        e.time_and_gate_lines().iter().for_each(|l| println!("{l}"));
-    }
+    views::plan(&spec, &plan, explained.as_ref());
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
@@ -342,25 +290,27 @@ pub fn list(state: &Path, args: JsonArg) -> anyhow::Result<ExitCode> {
         Err(upshift::store::StoreError::Missing { .. }) => vec![],
         Err(e) => return Err(e.into()),
     };
+    let mut parsed = vec![];
+    for r in rows {
+        let (s, plan) = parse_state(&r)?;
+        parsed.push((r, s, plan));
+    }
     if args.json {
-        let mut out = vec![];
-        for r in &rows {
-            let (s, plan) = parse_state(r)?;
-            out.push(json!({
-                "id": r.id, "name": r.name, "state": r.phase,
-                "stage": s.stage, "stages": plan.stages.len(),
-                "created_at": time(r.created_at), "updated_at": time(r.updated_at),
-            }));
-        }
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else if rows.is_empty() {
-        println!("no rollouts in {}", state.display());
+        let out: Vec<_> = parsed
+            .iter()
+            .map(|(r, s, plan)| {
+                json!({
+                    "id": r.id, "name": r.name, "state": r.phase,
+                    "stage": s.stage, "stages": plan.stages.len(),
+                    "created_at": time(r.created_at), "updated_at": time(r.updated_at),
+                })
+            })
+            .collect();
+        print_json(&out)?;
+    } else if parsed.is_empty() {
+        say!("no rollouts in {}", state.display());
     } else {
-        println!("{:<28} {:<18} {:<18} UPDATED", "ID", "STATE", "STAGE");
-        for r in &rows {
-            let (s, plan) = parse_state(r)?;
-            println!("{:<28} {:<18} {:<18} {}", r.id, r.phase, stage_label(&plan, s.stage), time(r.updated_at));
-        }
+        views::list(&parsed);
     }
     Ok(ExitCode::from(exit::SUCCESS))
 }
@@ -380,27 +330,10 @@ pub fn status(state: &Path, args: IdArgs) -> anyhow::Result<ExitCode> {
             "applied_through": s.touched, "runner_pid": driver,
             "updated_at": time(rec.updated_at),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&out)?;
         return Ok(ExitCode::from(exit::SUCCESS));
     }
-    println!("rollout:  {} ({} → {})", rec.id, spec.from, spec.to);
-    println!("state:    {}", rec.phase);
-    println!("stage:    {}", stage_label(&plan, s.stage));
-    if let Some(t) = s.touched {
-        println!("applied:  stages 1 to {} have been sent to the target", t + 1);
-    }
-    if let Some(n) = &s.note {
-        println!("note:     {n}");
-    }
-    if let Some(h) = &s.half_done {
-        println!("HALF-DONE: {h}");
-    }
-    match driver {
-        Some(pid) => println!("driver:   upshift pid {pid}"),
-        None if !s.phase.is_terminal() => println!("driver:   none; `upshift resume {}` continues", rec.id),
-        None => {}
-    }
-    println!("updated:  {}", time(rec.updated_at));
+    views::status(&rec, &s, &plan, &spec, driver);
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
@@ -408,16 +341,10 @@ pub fn history(state: &Path, args: IdArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(state)?;
     let entries = store.history(&args.id)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        print_json(&entries)?;
         return Ok(ExitCode::from(exit::SUCCESS));
     }
-    for e in &entries {
-        let moved = match (&e.from, &e.to) {
-            (Some(f), Some(t)) if f != t => format!(" {f} → {t}:"),
-            _ => String::new(),
-        };
-        println!("{}  {:<28}{} {}", time(e.at), e.actor, moved, e.message);
-    }
+    views::history(&entries);
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
@@ -430,7 +357,7 @@ fn apply_control(state: &Path, id: &str, event: Event, command: &str) -> anyhow:
 
 pub fn approve(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
     let (store, s) = apply_control(state, &args.id, Event::Approve, "approve")?;
-    println!("approved: rollout {} is {}", args.id, s.phase);
+    say!("approved: rollout {} is {}", args.id, s.phase);
     hint_driver(&store, &args.id)?;
     Ok(ExitCode::from(exit::SUCCESS))
 }
@@ -439,9 +366,9 @@ pub fn pause(state: &Path, args: PauseArgs) -> anyhow::Result<ExitCode> {
     let reason = args.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}"));
     let (store, s) = apply_control(state, &args.id, Event::Pause { reason }, "pause")?;
     if s.pause_requested {
-        println!("pause requested: rollout {} pauses when its current {} step finishes", args.id, s.phase);
+        say!("pause requested: rollout {} pauses when its current {} step finishes", args.id, s.phase);
     } else {
-        println!("paused: rollout {}", args.id);
+        say!("paused: rollout {}", args.id);
     }
     hint_driver(&store, &args.id)?;
     Ok(ExitCode::from(exit::SUCCESS))
@@ -451,8 +378,8 @@ pub fn pause(state: &Path, args: PauseArgs) -> anyhow::Result<ExitCode> {
 fn hint_driver(store: &Store, id: &str) -> anyhow::Result<()> {
     let rec = store.rollout(id)?;
     match Runner::driven_elsewhere(&rec) {
-        Some(pid) => println!("the upshift process driving it (pid {pid}) carries on"),
-        None => println!("no upshift process is driving it; `upshift resume {id}` continues it"),
+        Some(pid) => say!("the upshift process driving it (pid {pid}) carries on"),
+        None => say!("no upshift process is driving it; `upshift resume {id}` continues it"),
     }
     Ok(())
 }
@@ -462,30 +389,30 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
     let rec = store.rollout(&args.id)?;
     let (s, _) = parse_state(&rec)?;
     if s.phase.is_terminal() {
-        println!("rollout {} has ended: {}", args.id, s.phase);
+        say!("rollout {} has ended: {}", args.id, s.phase);
         return Ok(exit::for_phase(s.phase));
     }
     if s.phase == Phase::Paused {
         rollout::control(&mut store, &args.id, Event::Resume, &actor("resume"))?;
     }
     if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        println!("resumed; the upshift process driving it (pid {pid}) carries on");
+        say!("resumed; the upshift process driving it (pid {pid}) carries on");
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    println!("resuming rollout {} from the journal", args.id);
+    say!("resuming rollout {} from the journal", args.id);
     let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone() };
     drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
 }
 
 pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Result<ExitCode> {
     let (mut store, s) = apply_control(state, &args.id, Event::Abort { reason: args.reason.clone() }, "abort")?;
-    println!("aborted: rollout {} is {}", args.id, s.phase);
+    say!("aborted: rollout {} is {}", args.id, s.phase);
     if s.phase.is_terminal() {
         return Ok(exit::for_phase(s.phase));
     }
     if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        println!("the upshift process driving it (pid {pid}) rolls it back");
+        say!("the upshift process driving it (pid {pid}) rolls it back");
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;

@@ -4,6 +4,7 @@
 //! or (free text only) cut with a visible mark.
 
 pub use crate::engine::{DEFAULT_MAX_BAKE_SECONDS, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS};
+use crate::engine::{Decision as EngineDecision, Event};
 use crate::runtime::{Decision, Verdict};
 
 /// Most stages a plan may have.
@@ -24,17 +25,37 @@ pub const MAX_MEASUREMENT_NAME_BYTES: usize = 128;
 /// longer text is cut.
 pub const MAX_REASON_BYTES: usize = 4 << 10;
 
-/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
-pub fn cut(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
+/// `s` cut to at most `max` bytes, the cut marked (see [`crate::text::cut`]).
+pub fn cut(s: String, max: usize) -> String {
+    match crate::text::cut(&s, max) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(cut) => cut,
     }
-    s
+}
+
+/// Longest text an event carries into the rollout's state (its note, what is left half-done): the
+/// reasons and errors of several plugins joined, each already bounded, cut once more.
+pub const MAX_EVENT_TEXT_BYTES: usize = 8 << 10;
+
+/// `event` with its text cut to [`MAX_EVENT_TEXT_BYTES`]: an event's text becomes the rollout's
+/// note, stored with its state and rewritten on every transition.
+pub fn event(event: Event) -> Event {
+    let c = |s: String| cut(s, MAX_EVENT_TEXT_BYTES);
+    match event {
+        Event::ApplyError { message, retryable } => Event::ApplyError { message: c(message), retryable },
+        Event::VerdictFail { reason } => Event::VerdictFail { reason: c(reason) },
+        Event::VerdictInconclusive { reason } => Event::VerdictInconclusive { reason: c(reason) },
+        Event::VerifyError { message } => Event::VerifyError { message: c(message) },
+        Event::DecideError { message } => Event::DecideError { message: c(message) },
+        Event::RollbackError { message, retryable } => Event::RollbackError { message: c(message), retryable },
+        Event::FinalizeError { message, retryable } => Event::FinalizeError { message: c(message), retryable },
+        Event::Drift { message } => Event::Drift { message: c(message) },
+        Event::Decided { decision: EngineDecision::Hold(r) } => Event::Decided { decision: EngineDecision::Hold(c(r)) },
+        Event::Decided { decision: EngineDecision::RollBack(r) } => {
+            Event::Decided { decision: EngineDecision::RollBack(c(r)) }
+        }
+        other => other,
+    }
 }
 
 /// A verdict within bounds: more than [`MAX_MEASUREMENTS`] measurements is refused (a verifier
@@ -84,8 +105,9 @@ mod tests {
     #[test]
     fn a_verdict_is_cut_to_its_bounds() {
         let v = verdict(measured(MAX_MEASUREMENTS)).unwrap();
-        assert_eq!(v.reason.len(), MAX_REASON_BYTES + '…'.len_utf8());
-        assert_eq!(v.measurements[0].name.len(), MAX_MEASUREMENT_NAME_BYTES + '…'.len_utf8());
+        assert!(v.reason.len() <= MAX_REASON_BYTES && v.reason.ends_with("more bytes]"), "{}", v.reason.len());
+        let name = &v.measurements[0].name;
+        assert!(name.len() <= MAX_MEASUREMENT_NAME_BYTES && name.ends_with("more bytes]"), "{name}");
         assert_eq!(v.measurements[0].unit.as_deref(), Some("ms"));
     }
 
@@ -96,17 +118,20 @@ mod tests {
     }
 
     #[test]
+    fn event_text_is_cut() {
+        let Event::VerifyError { message } = event(Event::VerifyError { message: "e".repeat(1 << 20) }) else {
+            panic!("the event changed kind");
+        };
+        assert!(message.len() <= MAX_EVENT_TEXT_BYTES && message.ends_with("more bytes]"));
+        assert_eq!(event(Event::ApplyOk), Event::ApplyOk);
+    }
+
+    #[test]
     fn bake_extensions_are_bounded_in_length_and_number() {
         assert!(matches!(decision(Decision::ExtendBake(60), 0, 60), Ok(Decision::ExtendBake(60))));
         assert!(decision(Decision::ExtendBake(61), 0, 60).unwrap_err().contains("at most 60s"));
         let err = decision(Decision::ExtendBake(1), MAX_BAKE_EXTENSIONS, 60).unwrap_err();
         assert!(err.contains("more than 10 times"), "{err}");
         assert!(matches!(decision(Decision::Continue, 99, 0), Ok(Decision::Continue)));
-    }
-
-    #[test]
-    fn cut_respects_char_boundaries() {
-        assert_eq!(cut("héllo".into(), 2), "h…");
-        assert_eq!(cut("abc".into(), 3), "abc");
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bounds::{self, MAX_STAGE_NAME_BYTES, MAX_STAGES, MAX_UNIT_NAME_BYTES, MAX_UNITS};
+use super::bounds::{MAX_STAGE_NAME_BYTES, MAX_STAGES, MAX_UNIT_NAME_BYTES, MAX_UNITS};
 use super::plugins::RolloutPlugins;
 use crate::engine::{Context, StagePlan};
 use crate::runtime::{CallError, Capabilities, RolloutInfo, Stage};
@@ -52,7 +52,7 @@ pub struct Plan {
 }
 
 fn default_max_bake() -> u64 {
-    bounds::DEFAULT_MAX_BAKE_SECONDS
+    super::bounds::DEFAULT_MAX_BAKE_SECONDS
 }
 
 /// One unit's version as the target reported it, stored with the plan.
@@ -232,11 +232,8 @@ fn check_name(name: &str, max: usize) -> Result<(), String> {
     if name.len() > max {
         return Err(format!("is {} bytes long (at most {max})", name.len()));
     }
-    if name.chars().any(|c| {
-        c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    }) {
-        return Err(format!("{:?} contains control characters", bounds::cut(name.to_string(), max)));
+    if name.chars().any(crate::text::is_unsafe) {
+        return Err(format!("{} contains control characters", crate::text::terminal(name, max)));
     }
     Ok(())
 }

@@ -92,7 +92,8 @@ impl RolloutPlugins {
         let mut scope = |p: &PluginSpec, plugin: &Plugin, key: &str| {
             let (grants, said) = spec.grants(p).intersect(&plugin.declared, &plugin.name);
             for note in &said {
-                tracing::info!("{note}");
+                // A note quotes what the plugin declared: its text, shown escaped.
+                tracing::info!("{}", crate::text::terminal(note, crate::text::MAX_LINE));
             }
             notes.extend(said);
             Scope { limits: p.limits(), grants, state: PluginState::from_entries(state(key)), ..Scope::default() }

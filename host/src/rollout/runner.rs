@@ -555,6 +555,7 @@ impl<'s> Runner<'s> {
         outcome: CommandOutcome,
         reporter: &mut dyn Reporter,
     ) -> Result<(), RunError> {
+        let outcome = CommandOutcome { event: bounds::event(outcome.event), ..outcome };
         let (mut rec, mut state) = (rec.clone(), state.clone());
         let issued = state.issued;
         loop {

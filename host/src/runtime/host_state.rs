@@ -151,13 +151,17 @@ impl log::Host for HostState {
         let message = truncate(message, MAX_LOG_MESSAGE_BYTES);
         let fields: Vec<(String, String)> =
             fields.into_iter().take(16).map(|f| (truncate(f.key, 64), truncate(f.value, 256))).collect();
-        let plugin = &*self.plugin;
+        // The record is kept as the plugin wrote it; the log line shows it escaped (crate::text).
+        let shown = crate::text::terminal(&message, crate::text::MAX_LINE);
+        let shown_fields = format!("{fields:?}");
+        let shown_fields = crate::text::terminal(&shown_fields, crate::text::MAX_LINE);
+        let plugin = crate::text::terminal(&self.plugin, crate::text::MAX_NAME);
         match level {
-            LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, ?fields, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, ?fields, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
+            LogLevel::Trace => tracing::trace!(plugin = %plugin, fields = %shown_fields, "{shown}"),
+            LogLevel::Debug => tracing::debug!(plugin = %plugin, fields = %shown_fields, "{shown}"),
+            LogLevel::Info => tracing::info!(plugin = %plugin, fields = %shown_fields, "{shown}"),
+            LogLevel::Warn => tracing::warn!(plugin = %plugin, fields = %shown_fields, "{shown}"),
+            LogLevel::Error => tracing::error!(plugin = %plugin, fields = %shown_fields, "{shown}"),
         }
         self.logs.push(LogRecord { level, message, fields });
     }

@@ -1,7 +1,8 @@
 //! The durable store: SQLite (WAL, `synchronous=FULL`) holding each rollout's record and an
 //! append-only journal of every transition and plugin call outcome. Every change is one
 //! transaction, checked against the record's version so concurrent writers (a runner and a control
-//! command from another terminal) never overwrite each other.
+//! command from another terminal) never overwrite each other. A journal entry is capped in size when
+//! it is written (see [`MAX_MESSAGE_BYTES`], [`MAX_DETAIL_BYTES`]).
 
 mod journal;
 mod schema;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use journal::{EntryKind, JournalEntry, NewEntry};
+pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
 
 /// Environment variable naming the state file; `--state` overrides it.
 pub const STATE_ENV: &str = "UPSHIFT_STATE";

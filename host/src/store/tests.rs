@@ -143,3 +143,24 @@ fn admission_is_decided_inside_the_write_transaction_on_what_is_stored_then() {
         second.conn.query_row("SELECT COUNT(*) FROM journal WHERE rollout_id = 'b-1'", [], |r| r.get(0)).unwrap();
     assert_eq!(lines, 0, "the refused rollout journaled nothing");
 }
+
+#[test]
+fn a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_stays_json() {
+    let (_d, mut s) = open();
+    let id = "r-1";
+    s.create(new(id, "r"), vec![], vec![]).unwrap();
+    let huge = format!("\x1b[2J{}", "é".repeat(5 << 20));
+    let detail = serde_json::json!({ "plugin": "v", "reason": huge, "measurements": [{ "name": huge, "value": 1 }] });
+    let entry = NewEntry { detail: Some(detail), ..note(&huge) };
+    s.commit(id, 1, Commit { entries: vec![entry], ..Commit::default() }).unwrap();
+    let stored = s.history(id).unwrap().pop().unwrap();
+    assert!(stored.message.len() <= MAX_MESSAGE_BYTES, "{}", stored.message.len());
+    assert!(stored.message.starts_with("\x1b[2Jéé"), "the stored text is the plugin's, cut, not escaped");
+    assert!(stored.message.ends_with(" more bytes]"));
+    let raw: String = s.conn.query_row("SELECT detail FROM journal WHERE rollout_id = ?1", [id], |r| r.get(0)).unwrap();
+    assert!(raw.len() <= MAX_DETAIL_BYTES, "{}", raw.len());
+    let detail = stored.detail.expect("the capped detail is still valid JSON");
+    assert_eq!(detail["plugin"], "v");
+    assert!(detail["reason"].as_str().unwrap().ends_with(" more bytes]"));
+    assert!(detail["measurements"][0]["name"].as_str().unwrap().starts_with("\x1b[2J"));
+}

@@ -1,0 +1,113 @@
+//! The human forms of `plan`, `list`, `status` and `history`: what a person reads of a spec's plan
+//! and of the rollouts in the store. Every line goes through [`say!`]; names a plugin chose (stages,
+//! units) are capped on their own with [`name`] so the rest of their line stays in sight.
+
+use upshift::engine::State;
+use upshift::policy::Explanation;
+use upshift::rollout::Plan;
+use upshift::spec::RolloutSpec;
+use upshift::store::{JournalEntry, RolloutRecord};
+
+use super::output::{name, say, stage_label, time};
+
+/// How the spec writes `value` (`rollback`, `pause`...).
+fn spec_word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// The stage names of `plan`, comma-separated, each capped.
+pub fn stage_names(plan: &Plan) -> String {
+    plan.stages.iter().map(|s| name(&s.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// `upshift plan`: the version choice, the stages, verification and failure policy, the gates.
+pub fn plan(spec: &RolloutSpec, plan: &Plan, explained: Option<&Explanation>) {
+    if let Some(e) = explained {
+        e.version_lines().iter().for_each(|l| say!("{l}"));
+    }
+    say!("{}: {} → {} on {} units", spec.name, spec.from, spec.to, plan.units.len());
+    for (i, s) in plan.stages.iter().enumerate() {
+        let mut parts = vec![];
+        if let Some(w) = s.weight {
+            parts.push(format!("weight {w}%"));
+        }
+        if !s.units.is_empty() {
+            let n = s.units.len();
+            let units: Vec<_> = s.units.iter().map(|u| name(u)).collect();
+            parts.push(format!("{n} unit{} ({})", if n == 1 { "" } else { "s" }, units.join(", ")));
+        }
+        parts.push(format!("bake {}s", s.bake_seconds));
+        parts.push(if s.verify { "verified".into() } else { "not verified".into() });
+        say!("  {}. {}: {}", i + 1, name(&s.name), parts.join(", "));
+        if let Some(why) = &s.approval_reason {
+            say!("     needs approval: {why}");
+        }
+    }
+    if !plan.unstaged.is_empty() {
+        let units: Vec<_> = plan.unstaged.iter().map(|u| name(u)).collect();
+        say!(
+            "  finalize moves {} unit(s) no stage moves, unverified ([plan] allow_unstaged_units): {}",
+            plan.unstaged.len(),
+            units.join(", ")
+        );
+    }
+    let p = plan.context.policy;
+    say!(
+        "verification: {} round(s) per verified stage, {}s apart, {} verifiers",
+        plan.context.rounds,
+        plan.context.round_interval_seconds,
+        spec.verifiers.len()
+    );
+    say!(
+        "on failure: {}; inconclusive: {} (max {}); errors: {} after {} in a row",
+        spec_word(&p.on_fail),
+        spec_word(&p.on_inconclusive),
+        p.max_inconclusive,
+        spec_word(&p.on_error),
+        p.max_consecutive_errors
+    );
+    if let Some(e) = explained {
+        e.time_and_gate_lines().iter().for_each(|l| say!("{l}"));
+    }
+}
+
+/// `upshift list`: one row per rollout, newest first.
+pub fn list(rows: &[(RolloutRecord, State, Plan)]) {
+    say!("{:<28} {:<18} {:<18} UPDATED", "ID", "STATE", "STAGE");
+    for (r, s, plan) in rows {
+        say!("{:<28} {:<18} {:<18} {}", r.id, r.phase, stage_label(plan, s.stage), time(r.updated_at));
+    }
+}
+
+/// `upshift status`: where one rollout stands, and who drives it.
+pub fn status(rec: &RolloutRecord, s: &State, plan: &Plan, spec: &RolloutSpec, driver: Option<u32>) {
+    say!("rollout:  {} ({} → {})", rec.id, spec.from, spec.to);
+    say!("state:    {}", rec.phase);
+    say!("stage:    {}", stage_label(plan, s.stage));
+    if let Some(t) = s.touched {
+        say!("applied:  stages 1 to {} have been sent to the target", t + 1);
+    }
+    if let Some(n) = &s.note {
+        say!("note:     {n}");
+    }
+    if let Some(h) = &s.half_done {
+        say!("HALF-DONE: {h}");
+    }
+    match driver {
+        Some(pid) => say!("driver:   upshift pid {pid}"),
+        None if !s.phase.is_terminal() => say!("driver:   none; `upshift resume {}` continues", rec.id),
+        None => {}
+    }
+    say!("updated:  {}", time(rec.updated_at));
+}
+
+/// `upshift history`: one line per journal entry.
+pub fn history(entries: &[JournalEntry]) {
+    for e in entries {
+        let moved = match (&e.from, &e.to) {
+            (Some(f), Some(t)) if f != t => format!(" {f} → {t}:"),
+            _ => String::new(),
+        };
+        say!("{}  {:<28}{} {}", time(e.at), e.actor, moved, e.message);
+    }
+}
