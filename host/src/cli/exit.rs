@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use upshift::engine::Phase;
-use upshift::rollout::{ControlError, PlanError, PluginsError, RunError};
+use upshift::rollout::{ControlError, CreateError, PlanError, PluginsError, RunError};
 use upshift::runtime::{CallError, ErrorKind, LoadError};
 use upshift::spec::SpecError;
 use upshift::store::StoreError;
@@ -53,8 +53,15 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
                 Some(RunError::Store(s)) => bad_id(s),
                 _ => false,
             }
-            || matches!(c.downcast_ref::<PlanError>(), Some(PlanError::Invalid { .. }))
+            || c.downcast_ref::<PlanError>().is_some_and(plan_refused)
+            || matches!(c.downcast_ref::<CreateError>(), Some(CreateError::Plan(p)) if plan_refused(p))
             || matches!(c.downcast_ref::<CallError>(), Some(CallError::Plugin { kind: ErrorKind::InvalidConfig, .. }))
     });
     ExitCode::from(if invalid { INVALID_INPUT } else { FAILURE })
+}
+
+/// A plan the host refused before anything changed (the strategy's stages or the target's
+/// observation out of bounds): invalid input, like a bad spec.
+fn plan_refused(p: &PlanError) -> bool {
+    matches!(p, PlanError::Invalid { .. } | PlanError::Target { .. } | PlanError::Unstaged { .. })
 }

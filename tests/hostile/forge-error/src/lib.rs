@@ -2,10 +2,13 @@
 //! `describe()` (shown by `upshift plugin inspect`) and its declared capabilities (a custom section,
 //! shown by `inspect` and noted in the history) carry a fixed forgery; unit names, irreversible
 //! steps, change messages, errors (of `observe` or `apply`), a panic message (quoted from its stderr)
-//! and logs carry `text` from the config.
+//! and logs carry `text` from the config. Unit versions live in its state, which `observe` reports,
+//! so an apply that fails or panics after moving its units is rolled back.
 
 use upshift_sdk::serde::Deserialize;
-use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, log};
+use upshift_sdk::{
+    Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, log, state,
+};
 
 // An environment variable "name" that tries to write the clipboard and reverse the text after it.
 upshift_sdk::capabilities!(env = ["FORGED\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}dedeeccus"]);
@@ -19,8 +22,11 @@ pub const DESCRIBED: &str =
 pub struct Config {
     /// The forged text.
     pub text: String,
-    /// The units, each reported with `text` appended to its name.
+    /// The units, each reported with `text` appended to its name unless `plain_units`.
     pub units: Vec<String>,
+    /// Report the units by their plain names (the host refuses forged unit names at planning).
+    #[serde(default)]
+    pub plain_units: bool,
     /// `apply` fails with `text` as its error.
     #[serde(default)]
     pub fail_apply: bool,
@@ -38,6 +44,9 @@ pub struct Config {
 pub struct Forge;
 
 fn change(op: &Operation, text: &str, version: &str) -> Change {
+    for u in &op.units {
+        let _ = state::set(&format!("unit/{u}"), version);
+    }
     log::emit(log::Level::Warn, text, &[(text, text)]);
     Change {
         message: text.to_string(),
@@ -70,20 +79,26 @@ impl Target for Forge {
         let units = config
             .units
             .iter()
-            .map(|u| UnitVersion { unit: format!("{u}{}", config.text), version: Some(from.clone()) })
+            .map(|u| {
+                let unit = if config.plain_units { u.clone() } else { format!("{u}{}", config.text) };
+                let version = state::get(&format!("unit/{unit}")).unwrap_or_else(|| from.clone());
+                UnitVersion { unit, version: Some(version) }
+            })
             .collect();
         let irreversible = if config.irreversible { vec![config.text.clone()] } else { vec![] };
         Ok(Observation { units, weight: None, irreversible })
     }
 
     fn apply(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        // The units move first: a failure or panic after that leaves something to roll back.
+        let done = change(&op, &config.text, &op.to_version);
         if config.fail_apply {
             return Err(PluginError::unavailable(config.text.clone()));
         }
         if config.panic_apply {
             panic!("{}", config.text);
         }
-        Ok(change(&op, &config.text, &op.to_version))
+        Ok(done)
     }
 
     fn rollback(op: Operation, config: &Config) -> Result<Change, PluginError> {

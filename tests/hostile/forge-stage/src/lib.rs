@@ -12,6 +12,9 @@ pub struct Config {
     pub text: String,
     /// What follows the first stage: `hold`, `roll-back` or `continue`.
     pub decide: String,
+    /// Name the stages plainly (the host refuses forged stage names at planning).
+    #[serde(default)]
+    pub plain_names: bool,
 }
 
 pub struct Forge;
@@ -20,7 +23,7 @@ impl Strategy for Forge {
     type Config = Config;
 
     fn plan(config: &Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError> {
-        let text = &config.text;
+        let text = if config.plain_names { "" } else { config.text.as_str() };
         let (first, rest) = rollout.units.split_first().ok_or_else(|| PluginError::invalid_config("no units"))?;
         Ok(vec![
             Stage::new(format!("canary{text}")).units(vec![first.clone()]).verified(),
