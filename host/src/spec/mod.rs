@@ -320,6 +320,7 @@ impl RolloutSpec {
                     name: name.clone(),
                     driver: c.driver,
                     databases: c.databases(),
+                    read_only: false,
                 })
             })
             .collect();
