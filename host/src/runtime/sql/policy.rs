@@ -172,10 +172,19 @@ fn pragma(access: Access, name: &str, value: Option<&str>) -> Result<(), String>
     }
 }
 
+/// The tables that hold a database's schema.
+const SCHEMA_TABLES: &[&str] = &["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"];
+
 /// The action in a few words, for a refusal.
 fn describe(action: &AuthAction<'_>) -> String {
     use AuthAction as A;
     match *action {
+        // Creating or dropping anything writes the schema table first.
+        A::Insert { table_name } | A::Update { table_name, .. } | A::Delete { table_name }
+            if SCHEMA_TABLES.contains(&table_name) =>
+        {
+            format!("a change to the schema ({table_name})")
+        }
         A::Insert { table_name } => format!("INSERT into {table_name}"),
         A::Update { table_name, .. } => format!("UPDATE of {table_name}"),
         A::Delete { table_name } => format!("DELETE from {table_name}"),
@@ -236,6 +245,8 @@ mod tests {
         let why = judge(ro, &AuthAction::Insert { table_name: "orders" }).unwrap_err();
         assert!(why.contains("INSERT into orders") && why.contains("read-only"), "{why}");
         assert!(judge(ro, &AuthAction::CreateTempTable { table_name: "t" }).is_err());
+        let why = judge(ro, &AuthAction::Delete { table_name: "sqlite_master" }).unwrap_err();
+        assert!(why.starts_with("a change to the schema (sqlite_master)"), "{why}");
         assert!(judge(ro, &AuthAction::DropTable { table_name: "t" }).is_err());
         assert_eq!(judge(Access::ReadWrite, &AuthAction::DropTable { table_name: "t" }), Ok(()));
     }
