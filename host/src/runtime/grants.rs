@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::PluginKind;
 use super::artifact::Declared;
 
 /// A host folder a plugin may read (and write, if `write`), seen inside the sandbox at `guest`.
@@ -29,6 +30,9 @@ pub struct SqlConnection {
     pub driver: SqlDriver,
     /// `(database name, location)`, in the spec's order.
     pub databases: Vec<(String, PathBuf)>,
+    /// The plugin may only read these databases. Set for every plugin but a target (see
+    /// [`Grants::limit_to`]): verifiers and strategies observe, they do not change.
+    pub read_only: bool,
 }
 
 /// Network destinations granted to one plugin.
@@ -62,6 +66,13 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Narrows the grants to what a plugin of `kind` may do: only a target changes its databases.
+    pub fn limit_to(&mut self, kind: PluginKind) {
+        if kind != PluginKind::Target {
+            self.sql.iter_mut().for_each(|c| c.read_only = true);
+        }
+    }
+
     /// What the plugin gets: what the spec grants and the plugin declared it needs. The notes say,
     /// for the log and the audit trail, what was asked, what was granted, and what was held back.
     pub fn intersect(&self, declared: &Declared, plugin: &str) -> (Grants, Vec<String>) {
@@ -139,7 +150,12 @@ mod tests {
     fn grants() -> Grants {
         Grants {
             files: vec![FileGrant { host: "/srv/m".into(), guest: "/m".into(), write: false }],
-            sql: vec![SqlConnection { name: "shards".into(), driver: SqlDriver::Sqlite, databases: vec![] }],
+            sql: vec![SqlConnection {
+                name: "shards".into(),
+                driver: SqlDriver::Sqlite,
+                databases: vec![],
+                read_only: false,
+            }],
             env: vec![("REGION".into(), "eu".into()), ("TOKEN".into(), "secret".into())],
             network: NetworkGrant { tcp: vec![], http: vec!["127.0.0.1:9090".into()] },
         }
@@ -173,6 +189,15 @@ mod tests {
         assert!(given.network.allows_http("127.0.0.1:9090"));
         assert!(!given.network.allows_http("127.0.0.1:9091"));
         assert!(notes.join("\n").contains("http [127.0.0.1:9090]"), "{notes:?}");
+    }
+
+    #[test]
+    fn only_a_target_may_change_its_databases() {
+        for kind in PluginKind::ALL {
+            let mut given = grants();
+            given.limit_to(kind);
+            assert_eq!(given.sql[0].read_only, kind != PluginKind::Target, "{kind}");
+        }
     }
 
     #[test]

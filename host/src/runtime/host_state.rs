@@ -104,7 +104,7 @@ impl HostState {
                 .map_err(|e| format!("cannot open granted folder {}: {e}", f.host.display()))?;
         }
         Ok(HostState {
-            sql: SqlHost::new(plugin.clone(), Arc::new(grants.sql.clone())),
+            sql: SqlHost::new(plugin.clone(), Arc::new(grants.sql.clone()), timeout, memory_bytes),
             http_gate: HttpGate { plugin: plugin.clone(), grant: network, refusals: refusals.clone(), timeout },
             refusals,
             stderr,
@@ -120,8 +120,9 @@ impl HostState {
         })
     }
 
-    /// Clears the per-call log buffer before a call.
+    /// Clears the per-call log buffer before a call and starts the call's SQL deadline.
     pub(crate) fn begin_call(&mut self) {
+        self.sql.begin_call();
         self.logs.clear();
         self.logs_dropped = 0;
         self.stderr.clear();

@@ -83,7 +83,8 @@ pub type StrategyInstance = PluginInstance<StrategyPlugin>;
 
 impl<W: World> PluginInstance<W> {
     /// Nothing is instantiated until the first call.
-    pub fn new(plugin: Arc<Plugin>, scope: Scope) -> Self {
+    pub fn new(plugin: Arc<Plugin>, mut scope: Scope) -> Self {
+        scope.grants.limit_to(plugin.kind);
         PluginInstance { plugin, scope, live: None, logs: Vec::new(), logs_dropped: 0, refused: Vec::new() }
     }
 

@@ -36,7 +36,10 @@ pub use grants::{FileGrant, Grants, NetworkGrant, SqlConnection, SqlDriver};
 pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
 pub use limits::Limits;
-pub use sql::{MAX_SQL_ROWS, SQL_BUSY_TIMEOUT};
+pub use sql::{
+    MAX_OPEN_SQL_DATABASES, MAX_SQL_RESULT_BYTES, MAX_SQL_ROWS, MAX_SQL_STATEMENT_BYTES, SQL_BUSY_TIMEOUT,
+    SQL_PROGRESS_OPS,
+};
 pub use state::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError};
 pub use stderr::MAX_STDERR_BYTES;
 

@@ -349,6 +349,7 @@ impl RolloutSpec {
                     name: name.clone(),
                     driver: c.driver,
                     databases: c.databases(),
+                    read_only: false,
                 })
             })
             .collect();

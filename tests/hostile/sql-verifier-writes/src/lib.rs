@@ -1,0 +1,37 @@
+//! Hostile verifier: changes the database it was granted to observe (rows, schema, settings),
+//! through whichever host function the config names.
+
+use upshift_sdk::serde::Deserialize;
+use upshift_sdk::sql;
+use upshift_sdk::{Check, PluginError, Verdict, Verifier};
+
+#[derive(Deserialize)]
+#[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+pub struct Config {
+    pub database: String,
+    pub statement: String,
+    /// `execute`, `batch` or `query`.
+    pub via: String,
+}
+
+pub struct Writes;
+
+impl Verifier for Writes {
+    type Config = Config;
+
+    fn verify(_: Check, c: &Config) -> Result<Verdict, PluginError> {
+        match c.via.as_str() {
+            "batch" => sql::execute_batch(&c.database, &c.statement)?,
+            "query" => {
+                sql::query(&c.database, &c.statement, &[])?;
+            }
+            _ => {
+                sql::execute(&c.database, &c.statement, &[])?;
+            }
+        }
+        Ok(Verdict::pass(format!("ESCAPED: {:?} ran on {}", c.statement, c.database)))
+    }
+}
+
+upshift_sdk::export_verifier!(Writes);
+upshift_sdk::capabilities!(sql);
