@@ -167,3 +167,21 @@ fn a_target_that_says_it_rolled_back_but_did_not_fails_naming_the_drift() {
     println!("lying-target rollback: stopped by: {line}");
     lab.assert_next_rollout_runs();
 }
+
+#[test]
+fn plan_names_the_units_only_finalize_would_move() {
+    let lab = Lab::new();
+    let allowed = lab.compose(None, Some(&greedy(&lab, "unstaged")), None, "[plan]\nallow_unstaged_units = true\n");
+    std::fs::write(lab.path("allowed.toml"), allowed).unwrap();
+    let out = common::upshift_in(lab.dir.path()).args(["--allow-unsigned", "plan", "allowed.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    assert!(
+        text.contains("finalize moves 1 unit(s) no stage moves, unverified ([plan] allow_unstaged_units): b"),
+        "{text}"
+    );
+    let refused = lab.compose(None, Some(&greedy(&lab, "unstaged")), None, "");
+    std::fs::write(lab.path("refused.toml"), refused).unwrap();
+    let out = common::upshift_in(lab.dir.path()).args(["--allow-unsigned", "plan", "refused.toml"]).output().unwrap();
+    common::assert_one_line_error(&out, "no stage moves unit b, so only finalize would move them, unverified");
+}

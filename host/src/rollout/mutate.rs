@@ -127,8 +127,8 @@ impl Runner<'_> {
 
     pub(super) fn rollback(&mut self, command: &Command, through: usize) -> CommandOutcome {
         // What to undo is read from the target: only units (and the weight) this rollout changed.
-        let undo = match self.observe() {
-            Ok(now) => readback::undo(&self.plan, through, &now),
+        let (undo, now) = match self.observe() {
+            Ok(now) => (readback::undo(&self.plan, through, &now), now),
             Err(e) => {
                 let message = format!("could not read the target before rolling back: {e}");
                 let detail = json!({ "plugin": "target", "call": "observe", "purpose": "before rollback", "error": e.to_string() });
@@ -139,7 +139,9 @@ impl Runner<'_> {
             }
         };
         if undo.is_nothing() {
-            let detail = json!({ "plugin": "target", "call": "observe", "purpose": "before rollback" });
+            let detail = json!({
+                "plugin": "target", "call": "observe", "purpose": "before rollback", "observed": observation_json(&now),
+            });
             let message =
                 "nothing to roll back: the target shows no unit and no weight this rollout changed".to_string();
             return CommandOutcome {
