@@ -68,7 +68,7 @@ impl Sandbox {
         let verifier = verifier.map_or_else(String::new, |v| format!("[[verifiers]]\n{v}\n\n"));
         let text = format!(
             "name = \"{name}\"\nfrom = \"1\"\nto = \"2\"\n\n[target]\n{target}\n\n[strategy]\n{strategy}\n\n{verifier}\
-             [failure_policy]\non_fail = \"rollback\"\non_error = \"rollback\"\nmax_consecutive_errors = 0\n"
+             [failure_policy]\non_fail = \"rollback\"\non_error = \"rollback\"\nmax_consecutive_errors = 1\n"
         );
         let path = self.path(&format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();

@@ -220,3 +220,21 @@ fn allow_unsigned_runs_and_is_recorded_in_the_audit_trail() {
         "{history}"
     );
 }
+
+#[test]
+fn max_consecutive_errors_acts_at_the_nth_failed_apply_as_plan_says() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("flaky", 99, STEPS);
+    sb.edit(&spec, "\"d\"] }", "\"d\"], fail_apply_at_stage = 1 }");
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap() + "\n[failure_policy]\nmax_consecutive_errors = 3\n")
+        .unwrap();
+    let plan = sb.run(&["plan", spec.to_str().unwrap()]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(stdout(&plan).contains("errors: pause at the 3rd in a row (2 retries first)"), "{}", stdout(&plan));
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    let history = sb.history("flaky-1");
+    let failed_applies = history.lines().filter(|l| l.contains("apply failed:")).count();
+    assert_eq!(failed_applies, 3, "the policy acts at the 3rd failed apply, not after it:\n{history}");
+    assert!(history.contains("applying → rolling-back"), "{history}");
+}

@@ -58,17 +58,32 @@ pub fn plan(spec: &RolloutSpec, plan: &Plan, explained: Option<&Explanation>) {
         plan.context.round_interval_seconds,
         spec.verifiers.len()
     );
+    // The engine acts at the Nth error in a row (`State::step`): N-1 retries come first.
+    let retries = p.max_consecutive_errors.saturating_sub(1);
     say!(
-        "on failure: {}; inconclusive: {} (max {}); errors: {} after {} in a row",
+        "on failure: {}; inconclusive: {} (max {}); errors: {} at the {} in a row ({retries} {} first)",
         spec_word(&p.on_fail),
         spec_word(&p.on_inconclusive),
         p.max_inconclusive,
         spec_word(&p.on_error),
-        p.max_consecutive_errors
+        ordinal(p.max_consecutive_errors),
+        if retries == 1 { "retry" } else { "retries" }
     );
     if let Some(e) = explained {
         e.time_and_gate_lines().iter().for_each(|l| say!("{l}"));
     }
+}
+
+/// "1st", "2nd", "3rd", "4th"... "11th", "21st".
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// `upshift list`: one row per rollout, newest first.

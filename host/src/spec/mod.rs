@@ -15,7 +15,8 @@ pub use error::SpecError;
 pub use policy::PolicySpec;
 
 use crate::engine::{
-    DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, OnError, OnFail, OnInconclusive,
+    DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, MIN_CONSECUTIVE_ERRORS,
+    OnError, OnFail, OnInconclusive,
 };
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
 use crate::runtime::{FileGrant, Grants, NetworkGrant, PluginSource, SqlConnection, SqlDriver};
@@ -408,6 +409,12 @@ impl RolloutSpec {
             if let Some(v) = value.filter(|v| *v > MAX_VERIFICATION_ROUNDS) {
                 return Err(invalid(format!("[failure_policy] {key} = {v} must be at most {MAX_VERIFICATION_ROUNDS}")));
             }
+        }
+        if let Some(v) = self.failure_policy.max_consecutive_errors.filter(|v| *v < MIN_CONSECUTIVE_ERRORS) {
+            return Err(invalid(format!(
+                "[failure_policy] max_consecutive_errors = {v} must be between {MIN_CONSECUTIVE_ERRORS} and \
+                 {MAX_VERIFICATION_ROUNDS}: it is the error in a row at which the policy acts (1: at the first)"
+            )));
         }
         for (name, c) in &self.connections {
             if c.databases.is_empty() && c.pattern.is_none() {

@@ -91,6 +91,15 @@ fn bad_policy_values_are_parse_errors() {
     assert!(err.contains("explode") || err.contains("variant"), "{err}");
 }
 
+#[test]
+fn max_consecutive_errors_of_zero_is_refused_in_one_line_naming_the_minimum() {
+    let err = parse(&GOOD.replace("on_fail = \"pause\"", "max_consecutive_errors = 0")).unwrap_err().to_string();
+    assert!(err.contains("max_consecutive_errors = 0 must be between 1 and 100"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let one = parse(&GOOD.replace("on_fail = \"pause\"", "max_consecutive_errors = 1")).unwrap();
+    assert_eq!(one.policy().max_consecutive_errors, 1);
+}
+
 mod fuzz {
     //! A bounded stand-in for `fuzz/fuzz_targets/spec_parse.rs` that runs in the ordinary test
     //! suite: mutated and random specs parse or are refused; nothing panics.
