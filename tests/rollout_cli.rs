@@ -238,3 +238,28 @@ fn max_consecutive_errors_acts_at_the_nth_failed_apply_as_plan_says() {
     assert_eq!(failed_applies, 3, "the policy acts at the 3rd failed apply, not after it:\n{history}");
     assert!(history.contains("applying → rolling-back"), "{history}");
 }
+
+#[test]
+fn history_shows_operation_ids_and_plugin_log_records_with_plain_levels() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    assert!(sb.run(&["run", spec.to_str().unwrap()]).status.success());
+    let history = sb.history("demo-1");
+    let apply = history.lines().position(|l| l.contains("applied stage canary")).expect("the canary's apply");
+    let lines: Vec<&str> = history.lines().collect();
+    assert!(lines[apply].ends_with("(operation demo-1/apply/0)"), "{}", lines[apply]);
+    // The recorder logs each operation it performs, with the units as a field.
+    assert_eq!(lines[apply + 1], "      log info: apply demo-1/apply/0 [units=a]", "{history}");
+    assert!(history.contains("(operation demo-1/finalize)"), "{history}");
+
+    let out = sb.run(&["history", "demo-1", "--json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let levels: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["detail"]["logs"]["records"].as_array().into_iter().flatten())
+        .map(|r| r["level"].as_str().unwrap())
+        .collect();
+    assert!(!levels.is_empty() && levels.iter().all(|l| *l == "info"), "{levels:?}");
+}
