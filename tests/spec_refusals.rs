@@ -32,3 +32,35 @@ fn a_target_config_error_found_by_validate_is_invalid_input() {
     assert_one_line_error(&out, "invalid-config");
     assert!(common::stderr(&out).contains("unitz"), "{}", common::stderr(&out));
 }
+
+#[test]
+fn a_plugin_file_without_sha256_is_refused_with_the_digest_to_add() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("unpinned", 99, STEPS);
+    let digest = sb.digest("recorder.wasm");
+    sb.edit(&spec, &format!("sha256 = \"{digest}\"\n"), "");
+    for command in ["validate", "plan", "run"] {
+        let out = sb.run(&[command, spec.to_str().unwrap()]);
+        assert_one_line_error(&out, "recorder.wasm: no sha256 given");
+        assert!(common::stderr(&out).contains(&format!("add `sha256 = \"{digest}\"` to the spec")), "{command}");
+    }
+    assert!(!sb.state().exists(), "a refused spec created the state store");
+}
+
+#[test]
+fn a_granted_folder_that_is_a_symlink_is_refused_naming_the_grant_and_the_fix() {
+    let sb = Sandbox::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), sb.path("data")).unwrap();
+    let spec = sb.spec("linked", 99, STEPS);
+    sb.edit(&spec, "\"d\"] }\n", "\"d\"] }\ngrants.files = [\"data\"]\n");
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "grants.files entry \"data\" goes through the symlink");
+    assert!(common::stderr(&out).contains("grant a real folder under"), "{}", common::stderr(&out));
+
+    // The same grant as a real folder is accepted.
+    std::fs::remove_file(sb.path("data")).unwrap();
+    std::fs::create_dir(sb.path("data")).unwrap();
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
