@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::process::{Child, Command, Output};
+use std::time::Duration;
+
 use common::sandbox::Sandbox;
 use common::{assert_one_line_error, stderr, stdout};
 
@@ -262,4 +265,74 @@ fn history_shows_operation_ids_and_plugin_log_records_with_plain_levels() {
         .map(|r| r["level"].as_str().unwrap())
         .collect();
     assert!(!levels.is_empty() && levels.iter().all(|l| *l == "info"), "{levels:?}");
+}
+
+/// Runs `upshift <control> <id>` while another process takes the rollout's runner lease at the
+/// worst moment: after the control was recorded and the command looked for a driver (none), before
+/// it takes the lease to drive the rollout itself. Deterministic: the target's plugin file is a FIFO,
+/// so the command blocks reading it while loading the plugins, until the test, having taken the
+/// lease for a live process (`sleep`), puts the real file back and writes the bytes into the FIFO
+/// the command has open. Returns the command's output and the lease holder (still running).
+fn control_while_another_process_takes_the_lease(sb: &Sandbox, control: &str, id: &str) -> (Output, Child) {
+    use std::io::Write as _;
+    let (plugin, real) = (sb.path("recorder.wasm"), sb.path("recorder.wasm.real"));
+    std::fs::rename(&plugin, &real).unwrap();
+    assert!(Command::new("mkfifo").arg(&plugin).status().unwrap().success(), "mkfifo");
+    let holder = Command::new("sleep").arg("120").spawn().unwrap();
+    let command = sb.spawn(&[control, id]);
+    let (opened, proceed) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let bytes = std::fs::read(&real).unwrap();
+    std::thread::spawn(move || {
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&plugin).unwrap(); // waits for the reader
+        opened.0.send(()).unwrap();
+        proceed.1.recv().unwrap();
+        // The real file back first: the plugin's later reads (loading, after the signature) open it.
+        std::fs::rename(&real, &plugin).unwrap();
+        fifo.write_all(&bytes).unwrap();
+    });
+    opened.1.recv_timeout(Duration::from_secs(60)).expect("the control never loaded the plugins");
+    let mut store = upshift::store::Store::open(&sb.state()).unwrap();
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert_eq!(store.acquire_lease(id, holder.id(), alive).unwrap(), Ok(()), "the test takes the lease");
+    proceed.0.send(()).unwrap();
+    (command.wait_with_output().unwrap(), holder)
+}
+
+/// A rollout held for approval after its canary: an abort has something to roll back.
+const HELD: &str = "[{ units = 1 }, { units = 4, approval = true }]";
+
+#[test]
+fn an_abort_that_another_process_carries_out_reports_success() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("held", 99, HELD);
+    assert_eq!(sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(), Some(3));
+    let (out, mut holder) = control_while_another_process_takes_the_lease(&sb, "abort", "held-1");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let said = format!("the upshift process driving it (pid {}) rolls it back", holder.id());
+    assert!(stdout(&out).contains(&said), "{}", stdout(&out));
+    // The abort took effect: the rollout rolls back, in the hands of the lease holder.
+    let status = sb.status("held-1");
+    assert_eq!((&status["state"], &status["runner_pid"]), (&"rolling-back".into(), &holder.id().into()), "{status}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let out = sb.run(&["resume", "held-1"]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(sb.history("held-1").contains("aborted by"));
+}
+
+#[test]
+fn a_resume_that_another_process_carries_out_reports_success() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("held", 99, HELD);
+    assert_eq!(sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(), Some(3));
+    assert!(sb.run(&["pause", "held-1"]).status.success());
+    let (out, mut holder) = control_while_another_process_takes_the_lease(&sb, "resume", "held-1");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let said = format!("resumed; the upshift process driving it (pid {}) carries on", holder.id());
+    assert!(stdout(&out).contains(&said), "{}", stdout(&out));
+    assert_eq!(sb.status("held-1")["state"], "awaiting-approval", "the resume took effect");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 }
