@@ -4,124 +4,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
-use common::{assert_one_line_error, fixture, stderr, stdout};
-
-/// A folder with the fixture plugins, specs and a state store of its own.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    /// Copies the fixture plugins in, signs them with a new key, and trusts that key.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox { dir };
-        let ok = |o: Output| assert!(o.status.success(), "{}", stderr(&o));
-        ok(sb.run(&["plugin", "keygen", "--out", "signing.key"]));
-        let public = std::fs::read_to_string(sb.path("signing.key.pub")).unwrap();
-        std::fs::write(sb.trusted(), format!("{} test-suite\n", public.trim())).unwrap();
-        for name in ["recorder", "threshold"] {
-            let file = format!("{name}.wasm");
-            std::fs::copy(fixture(name), sb.path(&file)).unwrap();
-            ok(sb.run(&["plugin", "sign", &file, "--key", "signing.key"]));
-        }
-        sb
-    }
-
-    fn trusted(&self) -> PathBuf {
-        self.path("trusted_keys")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.path("state.db")
-    }
-
-    fn digest(&self, file: &str) -> String {
-        upshift::runtime::Digest::of(&std::fs::read(self.path(file)).unwrap()).to_hex()
-    }
-
-    /// Writes a spec named `name` whose verifier regresses from `regress_from` and whose canary
-    /// steps are `steps` (TOML inline array).
-    fn spec(&self, name: &str, regress_from: u32, steps: &str) -> PathBuf {
-        let text = format!(
-            r#"name = "{name}"
-from = "1.0.0"
-to = "1.1.0"
-
-[target]
-file = "recorder.wasm"
-sha256 = "{target}"
-config = {{ units = ["a", "b", "c", "d"] }}
-
-[strategy]
-plugin = "canary"
-config = {{ steps = {steps} }}
-
-[[verifiers]]
-name = "error-ratio"
-file = "threshold.wasm"
-sha256 = "{verifier}"
-config = {{ value = 0.002, max = 0.01, regress_from_stage = {regress_from} }}
-"#,
-            target = self.digest("recorder.wasm"),
-            verifier = self.digest("threshold.wasm"),
-        );
-        let path = self.path(&format!("{name}.toml"));
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = common::upshift();
-        cmd.arg("--state").arg(self.state()).arg("--trusted-keys").arg(self.trusted());
-        cmd.args(args).current_dir(self.dir.path());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-    }
-
-    fn status(&self, id: &str) -> serde_json::Value {
-        let out = self.run(&["status", id, "--json"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn history(&self, id: &str) -> String {
-        let out = self.run(&["history", id]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout(&out)
-    }
-
-    /// Polls `status` until the rollout reaches `state` (bounded: a hung rollout fails the test).
-    fn wait_for(&self, id: &str, state: &str) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let out = self.run(&["status", id, "--json"]);
-            if out.status.success() {
-                let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-                if json["state"] == state {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "rollout {id} never reached {state}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
+use common::sandbox::Sandbox;
+use common::{assert_one_line_error, stderr, stdout};
 
 const STEPS: &str = "[{ units = 1 }, { units = 2 }]";
 
@@ -335,4 +222,117 @@ fn allow_unsigned_runs_and_is_recorded_in_the_audit_trail() {
         history.contains("threshold.wasm is signed by ed25519:") && history.contains("(test-suite), trusted"),
         "{history}"
     );
+}
+
+#[test]
+fn max_consecutive_errors_acts_at_the_nth_failed_apply_as_plan_says() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("flaky", 99, STEPS);
+    sb.edit(&spec, "\"d\"] }", "\"d\"], fail_apply_at_stage = 1 }");
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap() + "\n[failure_policy]\nmax_consecutive_errors = 3\n")
+        .unwrap();
+    let plan = sb.run(&["plan", spec.to_str().unwrap()]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(stdout(&plan).contains("errors: pause at the 3rd in a row (2 retries first)"), "{}", stdout(&plan));
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    let history = sb.history("flaky-1");
+    let failed_applies = history.lines().filter(|l| l.contains("apply failed:")).count();
+    assert_eq!(failed_applies, 3, "the policy acts at the 3rd failed apply, not after it:\n{history}");
+    assert!(history.contains("applying → rolling-back"), "{history}");
+}
+
+#[test]
+fn history_shows_operation_ids_and_plugin_log_records_with_plain_levels() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("demo", 99, STEPS);
+    assert!(sb.run(&["run", spec.to_str().unwrap()]).status.success());
+    let history = sb.history("demo-1");
+    let apply = history.lines().position(|l| l.contains("applied stage canary")).expect("the canary's apply");
+    let lines: Vec<&str> = history.lines().collect();
+    assert!(lines[apply].ends_with("(operation demo-1/apply/0)"), "{}", lines[apply]);
+    // The recorder logs each operation it performs, with the units as a field.
+    assert_eq!(lines[apply + 1], "      log info: apply demo-1/apply/0 [units=a]", "{history}");
+    assert!(history.contains("(operation demo-1/finalize)"), "{history}");
+
+    let out = sb.run(&["history", "demo-1", "--json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let levels: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["detail"]["logs"]["records"].as_array().into_iter().flatten())
+        .map(|r| r["level"].as_str().unwrap())
+        .collect();
+    assert!(!levels.is_empty() && levels.iter().all(|l| *l == "info"), "{levels:?}");
+}
+
+/// Runs `upshift <control> <id>` while another process takes the rollout's runner lease at the
+/// worst moment: after the control was recorded and the command looked for a driver (none), before
+/// it takes the lease to drive the rollout itself. Deterministic: the target's plugin file is a FIFO,
+/// so the command blocks reading it while loading the plugins, until the test, having taken the
+/// lease for a live process (`sleep`), puts the real file back and writes the bytes into the FIFO
+/// the command has open. Returns the command's output and the lease holder (still running).
+fn control_while_another_process_takes_the_lease(sb: &Sandbox, control: &str, id: &str) -> (Output, Child) {
+    use std::io::Write as _;
+    let (plugin, real) = (sb.path("recorder.wasm"), sb.path("recorder.wasm.real"));
+    std::fs::rename(&plugin, &real).unwrap();
+    assert!(Command::new("mkfifo").arg(&plugin).status().unwrap().success(), "mkfifo");
+    let holder = Command::new("sleep").arg("120").spawn().unwrap();
+    let command = sb.spawn(&[control, id]);
+    let (opened, proceed) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let bytes = std::fs::read(&real).unwrap();
+    std::thread::spawn(move || {
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&plugin).unwrap(); // waits for the reader
+        opened.0.send(()).unwrap();
+        proceed.1.recv().unwrap();
+        // The real file back first: the plugin's later reads (loading, after the signature) open it.
+        std::fs::rename(&real, &plugin).unwrap();
+        fifo.write_all(&bytes).unwrap();
+    });
+    opened.1.recv_timeout(Duration::from_secs(60)).expect("the control never loaded the plugins");
+    let mut store = upshift::store::Store::open(&sb.state()).unwrap();
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert_eq!(store.acquire_lease(id, holder.id(), alive).unwrap(), Ok(()), "the test takes the lease");
+    proceed.0.send(()).unwrap();
+    (command.wait_with_output().unwrap(), holder)
+}
+
+/// A rollout held for approval after its canary: an abort has something to roll back.
+const HELD: &str = "[{ units = 1 }, { units = 4, approval = true }]";
+
+#[test]
+fn an_abort_that_another_process_carries_out_reports_success() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("held", 99, HELD);
+    assert_eq!(sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(), Some(3));
+    let (out, mut holder) = control_while_another_process_takes_the_lease(&sb, "abort", "held-1");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let said = format!("the upshift process driving it (pid {}) rolls it back", holder.id());
+    assert!(stdout(&out).contains(&said), "{}", stdout(&out));
+    // The abort took effect: the rollout rolls back, in the hands of the lease holder.
+    let status = sb.status("held-1");
+    assert_eq!((&status["state"], &status["runner_pid"]), (&"rolling-back".into(), &holder.id().into()), "{status}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let out = sb.run(&["resume", "held-1"]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(sb.history("held-1").contains("aborted by"));
+}
+
+#[test]
+fn a_resume_that_another_process_carries_out_reports_success() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("held", 99, HELD);
+    assert_eq!(sb.run(&["run", "--no-wait", spec.to_str().unwrap()]).status.code(), Some(3));
+    assert!(sb.run(&["pause", "held-1"]).status.success());
+    let (out, mut holder) = control_while_another_process_takes_the_lease(&sb, "resume", "held-1");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let said = format!("resumed; the upshift process driving it (pid {}) carries on", holder.id());
+    assert!(stdout(&out).contains(&said), "{}", stdout(&out));
+    assert_eq!(sb.status("held-1")["state"], "awaiting-approval", "the resume took effect");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 }

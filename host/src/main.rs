@@ -1,6 +1,9 @@
 //! The `upshift` command line: parses arguments, runs the command, maps errors to exit codes.
-//! Everything it does goes through the library; this file only wires it to a terminal.
+//! Everything it does goes through the library; this file only wires it to a terminal. Nothing here
+//! or in `cli/` panics on a closed stdout or stderr (`upshift run SPEC | head -1`): output is
+//! written with errors ignored, so a rollout is driven to its end whoever stopped reading.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,8 +17,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // Our errors carry their causes in their own message; printing the chain would repeat them.
-            // They can quote a plugin (its error, a stage name): one line, escaped and capped.
-            eprintln!("{}", cli::output::line(&format!("error: {e}")));
+            // They can quote a plugin (its error, a stage name): one line, escaped and capped. A
+            // closed stderr loses the line, never the exit code (`eprintln!` would panic: 101).
+            let _ = writeln!(std::io::stderr(), "{}", cli::output::line(&format!("error: {e}")));
             cli::exit::from_error(&e)
         }
     }

@@ -81,7 +81,7 @@ impl Lab {
         let verifier = verifier.map_or_else(String::new, |v| format!("[[verifiers]]\n{v}\n\n"));
         format!(
             "name = \"lab\"\nfrom = \"1\"\nto = \"2\"\n\n[target]\n{target}\n\n[strategy]\n{strategy}\n\n{verifier}\
-             [failure_policy]\non_fail = \"rollback\"\non_error = \"rollback\"\nmax_consecutive_errors = 0\n\n{extra}\n"
+             [failure_policy]\non_fail = \"rollback\"\non_error = \"rollback\"\nmax_consecutive_errors = 1\n\n{extra}\n"
         )
     }
 

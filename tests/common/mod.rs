@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod lab;
+pub mod sandbox;
 
 use std::process::{Command, Output};
 

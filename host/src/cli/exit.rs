@@ -13,8 +13,9 @@ use upshift::trust::{KeyError, TrustError};
 pub const SUCCESS: u8 = 0;
 /// Something went wrong that is not the input's fault (I/O, the store, a plugin crash outside a rollout).
 pub const FAILURE: u8 = 1;
-/// The input was invalid: a malformed spec, an unknown or refused plugin, an unknown rollout id, a
-/// control that does not apply (e.g. `approve` on a rollout not awaiting approval).
+/// The input was invalid: a malformed spec, an unknown or refused plugin, a config a plugin refuses
+/// (`invalid-config`, also while planning), a refused plan, an unknown rollout id, a control that
+/// does not apply (e.g. `approve` on a rollout not awaiting approval).
 pub const INVALID_INPUT: u8 = 2;
 /// The rollout waits for a human: paused or awaiting approval (`run --no-wait`).
 pub const NEEDS_HUMAN: u8 = 3;
@@ -55,13 +56,22 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
             }
             || c.downcast_ref::<PlanError>().is_some_and(plan_refused)
             || matches!(c.downcast_ref::<CreateError>(), Some(CreateError::Plan(p)) if plan_refused(p))
-            || matches!(c.downcast_ref::<CallError>(), Some(CallError::Plugin { kind: ErrorKind::InvalidConfig, .. }))
+            || c.downcast_ref::<CallError>().is_some_and(invalid_config)
     });
     ExitCode::from(if invalid { INVALID_INPUT } else { FAILURE })
 }
 
 /// A plan the host refused before anything changed (the strategy's stages or the target's
-/// observation out of bounds): invalid input, like a bad spec.
+/// observation out of bounds), or a plugin that refused its config while planning: invalid input,
+/// like a bad spec. (`PlanError::Call` is transparent, so its `CallError` is not in the chain.)
 fn plan_refused(p: &PlanError) -> bool {
-    matches!(p, PlanError::Invalid { .. } | PlanError::Target { .. } | PlanError::Unstaged { .. })
+    match p {
+        PlanError::Invalid { .. } | PlanError::Target { .. } | PlanError::Unstaged { .. } => true,
+        PlanError::Call(c) => invalid_config(c),
+    }
+}
+
+/// A plugin answered `invalid-config`: the spec's `config` for it is wrong.
+fn invalid_config(c: &CallError) -> bool {
+    matches!(c, CallError::Plugin { kind: ErrorKind::InvalidConfig, .. })
 }

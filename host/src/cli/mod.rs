@@ -79,7 +79,15 @@ pub fn init_logging(verbose: u8) {
     // Colours only on a terminal: a log read from a pipe or a file holds no escape sequence at all,
     // so one there can only be a forgery (and plugin text is escaped before it is traced).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    // A record that cannot be written (stderr closed: `upshift run SPEC 2>&1 | head -1`) is lost;
+    // by default the subscriber would report that with `eprintln!`, which panics on that very
+    // stderr and would abandon the rollout mid-call.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .log_internal_errors(false)
+        .init();
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

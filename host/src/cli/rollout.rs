@@ -9,7 +9,7 @@ use serde_json::json;
 use upshift::engine::{Event, OPERATOR_PAUSE, Phase, State};
 use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
-use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunOptions, Runner};
+use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunError, RunOptions, Runner};
 use upshift::runtime::Runtime;
 use upshift::spec::{RolloutSpec, SpecError};
 use upshift::store::{RolloutRecord, Store, StoreError};
@@ -395,14 +395,15 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
     if s.phase == Phase::Paused {
         rollout::control(&mut store, &args.id, Event::Resume, &actor("resume"))?;
     }
+    let carries_on = |pid: u32| format!("resumed; the upshift process driving it (pid {pid}) carries on");
     if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        say!("resumed; the upshift process driving it (pid {pid}) carries on");
+        say!("{}", carries_on(pid));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    say!("resuming rollout {} from the journal", args.id);
     let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone() };
-    drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
+    let driving = format!("resuming rollout {} from the journal", args.id);
+    drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), Some(driving), carries_on)
 }
 
 pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Result<ExitCode> {
@@ -411,11 +412,36 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
     if s.phase.is_terminal() {
         return Ok(exit::for_phase(s.phase));
     }
+    let rolls_back = |pid: u32| format!("the upshift process driving it (pid {pid}) rolls it back");
     if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        say!("the upshift process driving it (pid {pid}) rolls it back");
+        say!("{}", rolls_back(pid));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
     let opts = RunOptions { actor: runner_actor(), wait_for_humans: false, trust: trust.clone() };
-    drive(Runner::open(&mut store, &runtime, &args.id, opts)?)
+    drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), None, rolls_back)
+}
+
+/// Drives the rollout `opened` holds (saying `driving` first), after a control (`resume`, `abort`)
+/// was recorded. Another process may have taken the runner lease since this one looked (a `resume`
+/// in another terminal just starting): that process carries the control out, so the control took
+/// effect; this says so (`elsewhere` of that process's pid) and succeeds.
+fn drive_unless_driven(
+    opened: Result<Runner<'_>, RunError>,
+    driving: Option<String>,
+    elsewhere: impl Fn(u32) -> String,
+) -> anyhow::Result<ExitCode> {
+    match opened {
+        Err(RunError::Leased { pid, .. }) => {
+            say!("{}", elsewhere(pid));
+            Ok(ExitCode::from(exit::SUCCESS))
+        }
+        other => {
+            let runner = other?;
+            if let Some(line) = driving {
+                say!("{line}");
+            }
+            drive(runner)
+        }
+    }
 }

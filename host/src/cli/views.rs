@@ -7,6 +7,7 @@ use upshift::policy::Explanation;
 use upshift::rollout::Plan;
 use upshift::spec::RolloutSpec;
 use upshift::store::{JournalEntry, RolloutRecord};
+use upshift::text;
 
 use super::output::{name, say, stage_label, time};
 
@@ -58,17 +59,32 @@ pub fn plan(spec: &RolloutSpec, plan: &Plan, explained: Option<&Explanation>) {
         plan.context.round_interval_seconds,
         spec.verifiers.len()
     );
+    // The engine acts at the Nth error in a row (`State::step`): N-1 retries come first.
+    let retries = p.max_consecutive_errors.saturating_sub(1);
     say!(
-        "on failure: {}; inconclusive: {} (max {}); errors: {} after {} in a row",
+        "on failure: {}; inconclusive: {} (max {}); errors: {} at the {} in a row ({retries} {} first)",
         spec_word(&p.on_fail),
         spec_word(&p.on_inconclusive),
         p.max_inconclusive,
         spec_word(&p.on_error),
-        p.max_consecutive_errors
+        ordinal(p.max_consecutive_errors),
+        if retries == 1 { "retry" } else { "retries" }
     );
     if let Some(e) = explained {
         e.time_and_gate_lines().iter().for_each(|l| say!("{l}"));
     }
+}
+
+/// "1st", "2nd", "3rd", "4th"... "11th", "21st".
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// `upshift list`: one row per rollout, newest first.
@@ -101,13 +117,53 @@ pub fn status(rec: &RolloutRecord, s: &State, plan: &Plan, spec: &RolloutSpec, d
     say!("updated:  {}", time(rec.updated_at));
 }
 
-/// `upshift history`: one line per journal entry.
+/// How a plugin's log record is indented under the entry of the call that logged it.
+const LOG_INDENT: &str = "      ";
+
+/// `upshift history`: one line per journal entry, the operation id of a target's call after its
+/// message, and under a call each log record the plugin wrote during it (level, message, fields).
 pub fn history(entries: &[JournalEntry]) {
     for e in entries {
         let moved = match (&e.from, &e.to) {
             (Some(f), Some(t)) if f != t => format!(" {f} → {t}:"),
             _ => String::new(),
         };
-        say!("{}  {:<28}{} {}", time(e.at), e.actor, moved, e.message);
+        let detail = e.detail.as_ref();
+        match detail.and_then(|d| d["operation"].as_str()).filter(|op| !op.is_empty()) {
+            // The message can be a plugin's: capped on its own so the operation id stays in sight.
+            Some(op) => say!(
+                "{}  {:<28}{} {} (operation {})",
+                time(e.at),
+                e.actor,
+                moved,
+                text::terminal(&e.message, text::MAX_LINE / 2),
+                name(op)
+            ),
+            None => say!("{}  {:<28}{} {}", time(e.at), e.actor, moved, e.message),
+        }
+        if let Some(logs) = detail.map(|d| &d["logs"]) {
+            log_lines(logs);
+        }
+    }
+}
+
+/// The log records of a call's journal detail (`{"records": [...], "dropped": n}`), one indented
+/// line each, and how many were dropped past the per-call budget.
+fn log_lines(logs: &serde_json::Value) {
+    for r in logs["records"].as_array().into_iter().flatten() {
+        // Journals written before levels were plain words say "level::info".
+        let level = r["level"].as_str().unwrap_or("?");
+        let level = level.strip_prefix("level::").unwrap_or(level);
+        let fields: Vec<String> = r["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| Some(format!("{}={}", f.get(0)?.as_str()?, f.get(1)?.as_str()?)))
+            .collect();
+        let fields = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join(", ")) };
+        say!("{LOG_INDENT}log {level}: {}{fields}", r["message"].as_str().unwrap_or_default());
+    }
+    if let Some(n) = logs["dropped"].as_u64().filter(|n| *n > 0) {
+        say!("{LOG_INDENT}log: {n} more record(s) dropped (over the per-call log budget)");
     }
 }

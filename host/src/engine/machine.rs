@@ -125,7 +125,7 @@ impl State {
                 self.honour_pause();
             }
             (P::Applying, Event::ApplyError { message, retryable }) => {
-                if *retryable && self.errors < ctx.policy.max_consecutive_errors {
+                if *retryable && self.retry_allowed(ctx) {
                     self.errors += 1;
                 } else {
                     let why = format!("apply of stage {} failed: {message}", self.stage_name(ctx));
@@ -265,7 +265,7 @@ impl State {
                 self.phase = P::RolledBack;
             }
             (P::RollingBack, Event::RollbackError { message, retryable }) => {
-                if *retryable && self.errors < ctx.policy.max_consecutive_errors {
+                if *retryable && self.retry_allowed(ctx) {
                     self.errors += 1;
                 } else {
                     let through = self.touched.map_or(0, |t| t + 1);
@@ -302,7 +302,7 @@ impl State {
                 self.phase = P::Succeeded;
             }
             (P::Finalizing, Event::FinalizeError { message, retryable }) => {
-                if *retryable && self.errors < ctx.policy.max_consecutive_errors {
+                if *retryable && self.retry_allowed(ctx) {
                     self.errors += 1;
                 } else {
                     self.pause(format!("finalize failed: {message}; `resume` retries it, `abort` rolls back"));
@@ -379,13 +379,25 @@ impl State {
         }
     }
 
+    /// Whether the error just reported for the outstanding command is re-sent rather than handed to
+    /// the policy: `max_consecutive_errors = N` makes the policy act at the Nth error in a row, so
+    /// the first N−1 are retried (with backoff, by the driver). A stored 0 acts like 1 (the spec
+    /// refuses 0; rollouts recorded before that keep acting at the first error, as they did).
+    fn retry_allowed(&self, ctx: &Context) -> bool {
+        self.errors.saturating_add(1) < ctx.policy.max_consecutive_errors
+    }
+
     /// An error of the outstanding verify or decide: retried, then the error policy.
     fn action_error(&mut self, ctx: &Context, why: String) {
-        if self.errors < ctx.policy.max_consecutive_errors {
+        if self.retry_allowed(ctx) {
             self.errors += 1;
             return;
         }
-        let why = format!("{why} ({} consecutive errors)", self.errors + 1);
+        let why = format!(
+            "{why} ({} in a row; max_consecutive_errors = {})",
+            self.errors + 1,
+            ctx.policy.max_consecutive_errors
+        );
         match ctx.policy.on_error {
             OnError::Pause => self.on_failure(OnFail::Pause, why),
             OnError::Rollback => self.on_failure(OnFail::Rollback, why),

@@ -722,11 +722,11 @@ fn inconclusive_under_retry_pauses_past_max_inconclusive() {
 }
 
 #[test]
-fn verify_errors_are_retried_max_consecutive_errors_times_then_pause_under_on_error_pause() {
+fn verify_errors_are_retried_until_the_nth_in_a_row_then_pause_under_on_error_pause() {
     let ctx = linear(3, 1, policy(|p| p.on_error = OnError::Pause));
     let mut state = run(&ctx, &verifying_stage_one());
     let verify = state.outstanding.clone();
-    for attempt in 1..=ctx.policy.max_consecutive_errors {
+    for attempt in 1..ctx.policy.max_consecutive_errors {
         let t = accept(&state, &ctx, &verify_error());
         assert_eq!(t.state.outstanding, verify, "error {attempt} is retried");
         assert_eq!(t.state.issued, state.issued, "a retry re-sends, it issues nothing new");
@@ -735,7 +735,11 @@ fn verify_errors_are_retried_max_consecutive_errors_times_then_pause_under_on_er
     }
     let t = accept(&state, &ctx, &verify_error());
     assert_eq!(t.state.phase, Phase::Paused);
-    assert!(t.state.note.as_deref().unwrap().contains("4 consecutive errors"));
+    assert!(
+        t.state.note.as_deref().unwrap().contains("(3 in a row; max_consecutive_errors = 3)"),
+        "{:?}",
+        t.state.note
+    );
     let resumed = accept(&t.state, &ctx, &Event::Resume);
     assert_eq!(resumed.state.outstanding, verify);
     assert_eq!(resumed.state.errors, 0);
@@ -752,7 +756,7 @@ fn verify_errors_past_the_budget_roll_back_under_on_error_rollback() {
         }),
     );
     let state = run(&ctx, &verifying_stage_one());
-    let (state, commands) = drive(&ctx, state, &[verify_error(), verify_error()]);
+    let (state, commands) = drive(&ctx, state, &[verify_error()]);
     assert_eq!(state.phase, Phase::RollingBack);
     assert_eq!(commands, vec![Command::Rollback { through: 1 }]);
 }
@@ -762,8 +766,8 @@ fn a_verdict_resets_the_consecutive_error_count() {
     let ctx = linear(1, 2, FailurePolicy::default());
     let state = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed]);
     let (state, _) = drive(&ctx, state, &[verify_error(), verify_error(), Event::VerdictPass, Event::TimerElapsed]);
-    // Three more errors are tolerated in round 2, not one.
-    let (state, _) = drive(&ctx, state, &[verify_error(), verify_error(), verify_error()]);
+    // The policy acts at the third error in a row of round 2, not at its first.
+    let (state, _) = drive(&ctx, state, &[verify_error(), verify_error()]);
     assert_eq!(state.phase, Phase::Verifying);
     assert_eq!(accept(&state, &ctx, &verify_error()).state.phase, Phase::Paused);
 }
@@ -779,7 +783,7 @@ fn decide_errors_are_retried_then_follow_on_error() {
         }),
     );
     let state = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass]);
-    let (state, commands) = drive(&ctx, state, &[decide_error(), decide_error()]);
+    let (state, commands) = drive(&ctx, state, &[decide_error()]);
     assert!(commands.is_empty());
     assert_eq!(state.outstanding, Some(Command::Decide { stage: 0 }));
     let t = accept(&state, &ctx, &decide_error());
@@ -799,7 +803,7 @@ fn applying_stage_one() -> Vec<Event> {
 fn retryable_apply_errors_are_retried_then_follow_on_fail() {
     let ctx = linear(3, 1, FailurePolicy::default());
     let mut state = run(&ctx, &applying_stage_one());
-    for _ in 0..ctx.policy.max_consecutive_errors {
+    for _ in 1..ctx.policy.max_consecutive_errors {
         let t = accept(&state, &ctx, &apply_error(true));
         assert_eq!(t.state.phase, Phase::Applying);
         assert_eq!(t.state.outstanding, Some(Command::Apply { stage: 1 }));
@@ -816,10 +820,9 @@ fn retryable_apply_errors_are_retried_then_follow_on_fail() {
 fn a_successful_apply_resets_the_consecutive_error_count() {
     let ctx = linear(3, 1, FailurePolicy::default());
     let state = run(&ctx, &[Event::Start, apply_error(true), apply_error(true)]);
-    let (state, _) =
-        drive(&ctx, state, &concat(&[&one_round_stage(), &[apply_error(true), apply_error(true), apply_error(true)]]));
+    let (state, _) = drive(&ctx, state, &concat(&[&one_round_stage(), &[apply_error(true), apply_error(true)]]));
     assert_eq!(state.phase, Phase::Applying);
-    assert_eq!(state.errors, 3);
+    assert_eq!(state.errors, 2);
 }
 
 #[test]
@@ -861,7 +864,7 @@ fn non_retryable_rollback_error_fails_with_what_is_half_done() {
 fn rollback_errors_past_the_retry_budget_fail_with_what_is_half_done() {
     let ctx = linear(3, 1, FailurePolicy::default());
     let mut state = run(&ctx, &concat(&[&applying_stage_one(), &[abort()]]));
-    for _ in 0..ctx.policy.max_consecutive_errors {
+    for _ in 1..ctx.policy.max_consecutive_errors {
         let t = accept(&state, &ctx, &rollback_error(true));
         assert_eq!(t.state.phase, Phase::RollingBack);
         assert_eq!(t.state.outstanding, Some(Command::Rollback { through: 1 }));
@@ -878,7 +881,7 @@ fn finalize_errors_past_the_retry_budget_pause_and_resume_finalizes_again() {
     let ctx = linear(1, 1, FailurePolicy::default());
     let mut state = run(&ctx, &concat(&[&[Event::Start], &one_round_stage()]));
     assert_eq!(state.outstanding, Some(Command::Finalize));
-    for _ in 0..ctx.policy.max_consecutive_errors {
+    for _ in 1..ctx.policy.max_consecutive_errors {
         let t = accept(&state, &ctx, &finalize_error(true));
         assert_eq!(t.state.phase, Phase::Finalizing);
         assert!(t.commands.is_empty());
@@ -891,6 +894,41 @@ fn finalize_errors_past_the_retry_budget_pause_and_resume_finalizes_again() {
     assert_eq!(resumed.state.phase, Phase::Finalizing);
     assert_eq!(resumed.commands, vec![Command::Finalize]);
     assert_eq!(accept(&resumed.state, &ctx, &Event::FinalizeOk).state.phase, Phase::Succeeded);
+}
+
+/// Each action that can error, reached with its command outstanding in `linear(2, 1, ..)`, and the
+/// retryable error it reports.
+fn erroring_actions() -> Vec<(&'static str, Vec<Event>, Event)> {
+    vec![
+        ("apply", vec![Event::Start], apply_error(true)),
+        ("verify", vec![Event::Start, Event::ApplyOk, Event::TimerElapsed], verify_error()),
+        ("decide", vec![Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass], decide_error()),
+        ("rollback", vec![Event::Start, abort()], rollback_error(true)),
+        ("finalize", concat(&[&[Event::Start], &one_round_stage(), &one_round_stage()]), finalize_error(true)),
+    ]
+}
+
+/// `max_consecutive_errors = N` acts at the Nth error in a row of any action: the first N-1 are
+/// retried, the Nth is handed to the policy. A stored 0 (refused in specs today) acts like 1.
+#[test]
+fn max_consecutive_errors_acts_exactly_at_the_nth_error_in_a_row() {
+    for (n, acts_at) in [(1, 1), (3, 3), (0, 1)] {
+        let ctx = linear(2, 1, policy(|p| p.max_consecutive_errors = n));
+        for (action, reach, error) in erroring_actions() {
+            let mut state = run(&ctx, &reach);
+            let outstanding = state.outstanding.clone();
+            assert!(outstanding.is_some(), "{action}: nothing outstanding");
+            for retry in 1..acts_at {
+                let t = accept(&state, &ctx, &error);
+                let same = t.state.phase == state.phase && t.state.outstanding == outstanding;
+                assert!(same && t.commands.is_empty(), "N={n}: {action} error {retry} is not retried: {:?}", t.state);
+                assert_eq!(t.state.errors, retry, "N={n}: {action}");
+                state = t.state;
+            }
+            let t = accept(&state, &ctx, &error);
+            assert_ne!(t.state.phase, state.phase, "N={n}: the policy did not act at {action} error {acts_at}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1398,7 +1436,8 @@ fn check_step(
         prop_assert_eq!(Some(command), s.outstanding.as_ref());
     }
 
-    prop_assert!(s.errors <= ctx.policy.max_consecutive_errors);
+    // The policy acts at the Nth error in a row: the count never reaches N (a stored 0 acts like 1).
+    prop_assert!(s.errors < ctx.policy.max_consecutive_errors.max(1));
     prop_assert!(
         !s.pause_requested || matches!(s.phase, Phase::Applying | Phase::Verifying),
         "pause requested in {}",
@@ -1569,6 +1608,7 @@ fn any_policy() -> impl Strategy<Value = FailurePolicy> {
         prop_oneof![Just(OnInconclusive::Pause), Just(OnInconclusive::Rollback), Just(OnInconclusive::Retry)],
         prop_oneof![Just(OnError::Pause), Just(OnError::Rollback)],
         0u32..=3,
+        // 0 is refused in specs, but a rollout recorded before that may still carry it.
         0u32..=3,
     )
         .prop_map(|(on_fail, on_inconclusive, on_error, max_inconclusive, max_consecutive_errors)| FailurePolicy {

@@ -12,6 +12,6 @@ pub use event::{Decision, Event};
 pub use machine::{OPERATOR_PAUSE, State, Transition, TransitionError, start};
 pub use phase::Phase;
 pub use plan::{
-    Context, DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, OnError, OnFail,
-    OnInconclusive, StagePlan,
+    Context, DEFAULT_MAX_BAKE_SECONDS, DEFAULT_MAX_CONSECUTIVE_ERRORS, FailurePolicy, MAX_BAKE_SECONDS,
+    MAX_VERIFICATION_ROUNDS, MIN_CONSECUTIVE_ERRORS, OnError, OnFail, OnInconclusive, StagePlan,
 };

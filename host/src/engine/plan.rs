@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Consecutive errors of one action (apply, verify, rollback...) tolerated before the policy acts.
+/// The error in a row of one action (apply, verify, decide, rollback, finalize) at which the failure
+/// policy acts: the first `N - 1` are re-sent with backoff, the Nth is handed to the policy.
 pub const DEFAULT_MAX_CONSECUTIVE_ERRORS: u32 = 3;
+/// The smallest `max_consecutive_errors` a spec may give: 1 acts at the first error (no retry).
+pub const MIN_CONSECUTIVE_ERRORS: u32 = 1;
 /// Inconclusive verification rounds tolerated in one stage under `on_inconclusive = "retry"`.
 pub const DEFAULT_MAX_INCONCLUSIVE: u32 = 3;
 /// The largest value a spec may give `count` (verification rounds per stage), `max_inconclusive`
@@ -63,6 +66,7 @@ pub struct FailurePolicy {
     pub on_inconclusive: OnInconclusive,
     pub on_error: OnError,
     pub max_inconclusive: u32,
+    /// The policy acts at this error in a row of one action (see [`DEFAULT_MAX_CONSECUTIVE_ERRORS`]).
     pub max_consecutive_errors: u32,
 }
 

@@ -48,6 +48,10 @@ pub enum PluginsError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// A granted folder is not what a grant may be (`RolloutSpec::check_file_grants`), e.g. it
+    /// became a symlink after the rollout was created.
+    #[error("{0}")]
+    Grant(String),
 }
 
 pub struct RolloutPlugins {
@@ -72,6 +76,8 @@ impl RolloutPlugins {
         trust: &TrustPolicy,
         state: impl Fn(&str) -> BTreeMap<String, String>,
     ) -> Result<Self, PluginsError> {
+        // Checked when the spec was parsed, and again here: a stored spec is not parsed again.
+        spec.check_file_grants().map_err(PluginsError::Grant)?;
         let mut notes = Vec::new();
         let mut allowed_unsigned = false;
         for p in [&spec.target, &spec.strategy].into_iter().chain(&spec.verifiers) {

@@ -677,11 +677,19 @@ fn transition_text(state: &State, plan: &Plan) -> String {
     }
 }
 
+/// A call's log records as the journal keeps them: each with its level as the contract spells it
+/// (`trace`, `debug`, `info`, `warn`, `error`), its message and its fields; and how many were dropped.
 pub(super) fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value {
-    let records: Vec<_> = logs
-        .iter()
-        .map(|l| json!({ "level": format!("{:?}", l.level).to_lowercase(), "message": l.message, "fields": l.fields }))
-        .collect();
+    use crate::runtime::LogLevel;
+    let level = |l: LogLevel| match l {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    let records: Vec<_> =
+        logs.iter().map(|l| json!({ "level": level(l.level), "message": l.message, "fields": l.fields })).collect();
     json!({ "records": records, "dropped": dropped })
 }
 

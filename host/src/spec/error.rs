@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::runtime::LoadError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read spec {}: {source}", path.display())]
@@ -12,6 +14,10 @@ pub enum SpecError {
 
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+
+    /// A plugin `file` the spec does not pin with `sha256`; the error names the digest to add.
+    #[error("{}: {source}", path.display())]
+    Unpinned { path: PathBuf, source: LoadError },
 }
 
 impl SpecError {

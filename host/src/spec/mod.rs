@@ -1,8 +1,10 @@
 //! The rollout spec: a TOML file naming the versions, the target, the strategy, the verifiers and
 //! the failure policy. Unknown fields are errors; parse errors carry file, line and column;
-//! relative paths resolve against the spec's own folder.
+//! relative paths resolve against the spec's own folder (the files it names are checked in
+//! `files.rs`).
 
 mod error;
+mod files;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +17,8 @@ pub use error::SpecError;
 pub use policy::PolicySpec;
 
 use crate::engine::{
-    DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, OnError, OnFail, OnInconclusive,
+    DEFAULT_MAX_BAKE_SECONDS, FailurePolicy, MAX_BAKE_SECONDS, MAX_VERIFICATION_ROUNDS, MIN_CONSECUTIVE_ERRORS,
+    OnError, OnFail, OnInconclusive,
 };
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
 use crate::runtime::{FileGrant, Grants, NetworkGrant, PluginSource, SqlConnection, SqlDriver};
@@ -216,7 +219,7 @@ pub struct PluginSpec {
     /// A component file; relative to the spec's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
-    /// The file's expected sha256 (64 hex digits).
+    /// The file's expected sha256 (64 hex digits); required with `file` (`spec/files.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// Given to the plugin as JSON.
@@ -282,8 +285,10 @@ impl RolloutSpec {
     /// Parses and validates `text`, read from `path` (used for messages and relative paths).
     pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
         let mut spec: RolloutSpec = toml::from_str(text).map_err(|e| SpecError::parse(path, text, &e))?;
-        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let folder = std::path::absolute(&folder).unwrap_or(folder);
+        // A spec named without a folder (`rollout.toml`) lives in the current one: made absolute
+        // too, so a rollout resumed from elsewhere finds its files (`absolute("")` is an error).
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
         spec.validate(path)?;
         let absolute = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -301,31 +306,10 @@ impl RolloutSpec {
                 *p = folder.join(&*p).to_string_lossy().into_owned();
             }
         }
+        spec.require_pins(path)?;
         spec.resolve_file_grants(&folder, path)?;
         spec.folder = folder;
         Ok(spec)
-    }
-
-    /// Checks every granted folder and records where it lives (the guest path stays as written).
-    fn resolve_file_grants(&mut self, folder: &Path, path: &Path) -> Result<(), SpecError> {
-        let invalid = |message: String| SpecError::Invalid { path: path.to_path_buf(), message };
-        for plugin in self.plugins_mut() {
-            for g in &mut plugin.grants.files {
-                let (rel, write) = g.parts();
-                if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-                    return Err(invalid(format!(
-                        "grants.files entry {:?} must be a plain relative folder (no '/', '..' or '.' at its start)",
-                        rel.display()
-                    )));
-                }
-                let host = folder.join(rel);
-                if !host.is_dir() {
-                    return Err(invalid(format!("granted folder {} does not exist", host.display())));
-                }
-                *g = FileGrantSpec::Table { path: rel.to_path_buf(), write };
-            }
-        }
-        Ok(())
     }
 
     /// The grants of `plugin`, resolved against this spec's connections and folder.
@@ -408,6 +392,12 @@ impl RolloutSpec {
             if let Some(v) = value.filter(|v| *v > MAX_VERIFICATION_ROUNDS) {
                 return Err(invalid(format!("[failure_policy] {key} = {v} must be at most {MAX_VERIFICATION_ROUNDS}")));
             }
+        }
+        if let Some(v) = self.failure_policy.max_consecutive_errors.filter(|v| *v < MIN_CONSECUTIVE_ERRORS) {
+            return Err(invalid(format!(
+                "[failure_policy] max_consecutive_errors = {v} must be between {MIN_CONSECUTIVE_ERRORS} and \
+                 {MAX_VERIFICATION_ROUNDS}: it is the error in a row at which the policy acts (1: at the first)"
+            )));
         }
         for (name, c) in &self.connections {
             if c.databases.is_empty() && c.pattern.is_none() {

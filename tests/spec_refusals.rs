@@ -1,0 +1,66 @@
+//! A spec's mistakes are refused before anything changes, through the real `upshift` binary: exit
+//! code 2 (invalid input, README's table), one line on stderr naming the mistake and its fix, and no
+//! state store created.
+
+mod common;
+
+use common::sandbox::Sandbox;
+use common::{assert_one_line_error, stdout};
+
+const STEPS: &str = "[{ units = 1 }, { units = 2 }]";
+
+#[test]
+fn a_strategy_config_error_found_by_validate_and_plan_is_invalid_input() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("typo", 99, STEPS);
+    sb.edit(&spec, "config = { steps =", "config = { stepz =");
+    for command in [&["validate"][..], &["plan"], &["plan", "--json"]] {
+        let out = sb.run(&[command, &[spec.to_str().unwrap()]].concat());
+        assert_one_line_error(&out, "invalid-config");
+        assert!(common::stderr(&out).contains("stepz"), "{}", common::stderr(&out));
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+    assert!(!sb.state().exists(), "a refused spec created the state store");
+}
+
+#[test]
+fn a_target_config_error_found_by_validate_is_invalid_input() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("typo", 99, STEPS);
+    sb.edit(&spec, "config = { units =", "config = { unitz =");
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "invalid-config");
+    assert!(common::stderr(&out).contains("unitz"), "{}", common::stderr(&out));
+}
+
+#[test]
+fn a_plugin_file_without_sha256_is_refused_with_the_digest_to_add() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("unpinned", 99, STEPS);
+    let digest = sb.digest("recorder.wasm");
+    sb.edit(&spec, &format!("sha256 = \"{digest}\"\n"), "");
+    for command in ["validate", "plan", "run"] {
+        let out = sb.run(&[command, spec.to_str().unwrap()]);
+        assert_one_line_error(&out, "recorder.wasm: no sha256 given");
+        assert!(common::stderr(&out).contains(&format!("add `sha256 = \"{digest}\"` to the spec")), "{command}");
+    }
+    assert!(!sb.state().exists(), "a refused spec created the state store");
+}
+
+#[test]
+fn a_granted_folder_that_is_a_symlink_is_refused_naming_the_grant_and_the_fix() {
+    let sb = Sandbox::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), sb.path("data")).unwrap();
+    let spec = sb.spec("linked", 99, STEPS);
+    sb.edit(&spec, "\"d\"] }\n", "\"d\"] }\ngrants.files = [\"data\"]\n");
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert_one_line_error(&out, "grants.files entry \"data\" goes through the symlink");
+    assert!(common::stderr(&out).contains("grant a real folder under"), "{}", common::stderr(&out));
+
+    // The same grant as a real folder is accepted.
+    std::fs::remove_file(sb.path("data")).unwrap();
+    std::fs::create_dir(sb.path("data")).unwrap();
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
