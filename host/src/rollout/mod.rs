@@ -5,6 +5,8 @@
 pub mod bounds;
 mod control;
 mod create;
+mod entries;
+mod judge;
 mod mutate;
 mod plan;
 mod plugins;

@@ -5,8 +5,9 @@
 use serde_json::json;
 
 use super::bounds::{MAX_REASON_BYTES, cut};
+use super::entries::{call_entry, entry};
 use super::readback::{self, Undo};
-use super::runner::{CommandOutcome, Runner, call_entry, entry};
+use super::runner::{CommandOutcome, Runner};
 use crate::engine::{Command, Event};
 use crate::runtime::{CallError, Change, Observation, Operation, TargetInstance};
 use crate::store::NewEntry;

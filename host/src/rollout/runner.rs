@@ -6,16 +6,13 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::bounds;
+use super::entries::{policy_note, transition_text};
 use super::now_ms;
 use super::plan::Plan;
 use super::plugins::RolloutPlugins;
-use crate::engine::{Command, Decision, Event, Phase, State};
-use crate::runtime::{
-    self, CallError, Check, LoadError, LogRecord, Operation, Outcome, Progress, RolloutInfo, Runtime, Verdict,
-};
+use crate::engine::{Command, Event, Phase, State};
+use crate::runtime::{LoadError, Operation, RolloutInfo, Runtime, Verdict};
 use crate::spec::RolloutSpec;
 use crate::store::{Commit, EntryKind, NewEntry, RolloutRecord, Store, StoreError};
 use crate::trust::TrustPolicy;
@@ -69,20 +66,6 @@ enum Gate {
     Hold(String),
 }
 
-/// A journal note from the policy.
-fn policy_note(actor: &str, stage: usize, message: String) -> NewEntry {
-    NewEntry {
-        actor: actor.to_string(),
-        kind: EntryKind::Note,
-        event: None,
-        from: None,
-        to: None,
-        stage: Some(stage),
-        message,
-        detail: None,
-    }
-}
-
 /// How often a running bake reports the time left.
 pub const BAKE_REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -103,9 +86,9 @@ pub struct Runner<'s> {
     pub(super) spec: RolloutSpec,
     pub(super) plan: Plan,
     pub(super) plugins: RolloutPlugins,
-    opts: RunOptions,
+    pub(super) opts: RunOptions,
     /// Verdicts of the current stage, for the strategy's `next`.
-    verdicts: (usize, Vec<Verdict>),
+    pub(super) verdicts: (usize, Vec<Verdict>),
     /// The plugin states as last persisted, so a commit writes only those that changed.
     saved_states: Vec<(String, std::collections::BTreeMap<String, String>)>,
 }
@@ -296,39 +279,6 @@ impl<'s> Runner<'s> {
         Gate::Go(vec![])
     }
 
-    /// Asks the error-budget verifier before stage `next`, as a verification of the units applied so far.
-    fn ask_budget(&mut self, next: usize) -> (crate::policy::gates::BudgetVerdict, NewEntry) {
-        let budget = self.spec.policy.error_budget.clone().expect("asked only with an error budget");
-        let units = if next == 0 { vec![] } else { self.plan.units_through(next - 1) };
-        let check = Check {
-            rollout_id: self.id.clone(),
-            stage_index: next as u32,
-            stage_name: self.plan.stages.get(next).map_or_else(String::new, |s| s.name.clone()),
-            from_version: self.spec.from.clone(),
-            to_version: self.spec.to.clone(),
-            weight: next.checked_sub(1).and_then(|s| self.weight_through(s)),
-            units,
-            attempt: 0,
-        };
-        let Some(v) = self.plugins.verifiers.iter_mut().find(|v| v.name == budget.verifier) else {
-            let verdict = crate::policy::gates::judge_budget(&budget, Err("not loaded"));
-            let entry = entry("note", Some(next), verdict.reason.clone(), json!({ "plugin": budget.verifier }));
-            return (verdict, entry);
-        };
-        let result = v.verify(&check);
-        let measured: Result<Vec<(String, f64)>, String> = result
-            .as_ref()
-            .map(|verdict| verdict.measurements.iter().map(|m| (m.name.clone(), m.value)).collect())
-            .map_err(|e| e.to_string());
-        let verdict =
-            crate::policy::gates::judge_budget(&budget, measured.as_ref().map(Vec::as_slice).map_err(String::as_str));
-        let detail =
-            json!({ "plugin": v.name, "call": "verify", "purpose": "error-budget", "burn_rate": verdict.burn_rate });
-        let entry =
-            entry("call", Some(next), format!("error budget before stage {}: {}", next + 1, verdict.reason), detail);
-        (verdict, entry)
-    }
-
     /// Sleeps `total`, returning early with `true` if the rollout changed meanwhile.
     fn sleep_unless_changed(&self, rec: &RolloutRecord, total: Duration) -> Result<bool, RunError> {
         let until = std::time::Instant::now() + total;
@@ -378,7 +328,7 @@ impl<'s> Runner<'s> {
         }
     }
 
-    fn info(&self) -> RolloutInfo {
+    pub(super) fn info(&self) -> RolloutInfo {
         RolloutInfo {
             id: self.id.clone(),
             name: self.spec.name.clone(),
@@ -390,7 +340,7 @@ impl<'s> Runner<'s> {
     }
 
     /// The traffic weight in force once stages `0..=stage` are applied.
-    fn weight_through(&self, stage: usize) -> Option<u8> {
+    pub(super) fn weight_through(&self, stage: usize) -> Option<u8> {
         self.plan.stages.iter().take(stage + 1).filter_map(|s| s.weight).next_back()
     }
 
@@ -425,119 +375,6 @@ impl<'s> Runner<'s> {
             Command::Decide { stage } => self.decide(stage, state),
             Command::Wait { .. } => CommandOutcome { event: Event::TimerElapsed, entries: vec![] },
         }
-    }
-
-    /// Runs verification round `round` of `stage`: every verifier whose `count` reaches it.
-    fn verify(&mut self, stage: usize, round: u32) -> CommandOutcome {
-        if self.verdicts.0 != stage {
-            self.verdicts = (stage, Vec::new());
-        }
-        let s = &self.plan.stages[stage];
-        let check = Check {
-            rollout_id: self.id.clone(),
-            stage_index: stage as u32,
-            stage_name: s.name.clone(),
-            from_version: self.spec.from.clone(),
-            to_version: self.spec.to.clone(),
-            weight: self.weight_through(stage),
-            units: self.plan.units_through(stage),
-            attempt: round,
-        };
-        let (mut fails, mut inconclusive, mut errors, mut entries) = (vec![], vec![], vec![], vec![]);
-        for v in self.plugins.verifiers.iter_mut().filter(|v| v.spec.schedule().0 >= round) {
-            let result = v.verify(&check);
-            let (logs, dropped) = v.instance.last_logs();
-            let mut detail =
-                json!({ "plugin": v.name, "call": "verify", "round": round, "logs": logs_json(logs, dropped) });
-            let message = match &result {
-                Ok(verdict) => {
-                    detail["outcome"] = json!(outcome_name(verdict.outcome));
-                    detail["reason"] = json!(verdict.reason);
-                    detail["measurements"] = json!(
-                        verdict
-                            .measurements
-                            .iter()
-                            .map(|m| json!({ "name": m.name, "value": m.value, "unit": m.unit }))
-                            .collect::<Vec<_>>()
-                    );
-                    let line = format!("{}: {}", v.name, verdict.reason);
-                    match verdict.outcome {
-                        Outcome::Pass => {}
-                        Outcome::Fail => fails.push(line),
-                        Outcome::Inconclusive => inconclusive.push(line),
-                    }
-                    format!(
-                        "verify {}: {}: {}{}",
-                        v.name,
-                        outcome_name(verdict.outcome),
-                        verdict.reason,
-                        measurements(verdict)
-                    )
-                }
-                Err(e) => {
-                    detail["outcome"] = json!("error");
-                    detail["error"] = json!(e.to_string());
-                    detail["limit"] = json!(e.limit());
-                    errors.push(e.to_string());
-                    format!("verify {}: error: {e}", v.name)
-                }
-            };
-            if let Ok(verdict) = result {
-                self.verdicts.1.push(verdict);
-            }
-            entries.push(entry("call", Some(stage), message, detail));
-        }
-        let event = if !fails.is_empty() {
-            Event::VerdictFail { reason: fails.join("; ") }
-        } else if !errors.is_empty() {
-            Event::VerifyError { message: errors.join("; ") }
-        } else if !inconclusive.is_empty() {
-            Event::VerdictInconclusive { reason: inconclusive.join("; ") }
-        } else {
-            Event::VerdictPass
-        };
-        CommandOutcome { event, entries }
-    }
-
-    /// Asks the strategy what follows `stage`.
-    fn decide(&mut self, stage: usize, state: &State) -> CommandOutcome {
-        let verdicts = if self.verdicts.0 == stage { self.verdicts.1.clone() } else { Vec::new() };
-        let progress = Progress {
-            rollout: self.info(),
-            stages: self.plan.stages.iter().map(Plan::to_wit_stage).collect(),
-            stage_index: stage as u32,
-            verdicts,
-            bake_extensions: state.extensions,
-        };
-        let max_bake = self.plan.max_bake_seconds;
-        let result = self.plugins.strategy.next(&self.plugins.strategy_config, &progress).and_then(|d| {
-            bounds::decision(d, state.extensions, max_bake).map_err(|message| CallError::Refused {
-                plugin: self.plugins.strategy.plugin().name.to_string(),
-                call: "next",
-                message,
-            })
-        });
-        let (logs, dropped) = self.plugins.strategy.last_logs();
-        let mut detail = json!({ "plugin": "strategy", "call": "next", "logs": logs_json(logs, dropped) });
-        let (event, message) = match result {
-            Ok(d) => {
-                let decision = match d {
-                    runtime::Decision::Continue => Decision::Continue,
-                    runtime::Decision::ExtendBake(s) => Decision::ExtendBake(u64::from(s)),
-                    runtime::Decision::Hold(r) => Decision::Hold(r),
-                    runtime::Decision::RollBack(r) => Decision::RollBack(r),
-                };
-                detail["decision"] = json!(decision);
-                let message = format!("strategy decides: {}", decision_text(&decision));
-                (Event::Decided { decision }, message)
-            }
-            Err(e) => {
-                detail["error"] = json!(e.to_string());
-                let message = format!("strategy decision errored: {e}");
-                (Event::DecideError { message: e.to_string() }, message)
-            }
-        };
-        CommandOutcome { event, entries: vec![entry("call", Some(stage), message, detail)] }
     }
 
     /// The plugin states that differ from what was last persisted.
@@ -623,107 +460,4 @@ impl<'s> Runner<'s> {
             }
         }
     }
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Pass => "pass",
-        Outcome::Fail => "fail",
-        Outcome::Inconclusive => "inconclusive",
-    }
-}
-
-fn measurements(v: &Verdict) -> String {
-    if v.measurements.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = v
-        .measurements
-        .iter()
-        .map(|m| format!("{}={}{}", m.name, m.value, m.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()))
-        .collect();
-    format!(" [{}]", parts.join(", "))
-}
-
-fn decision_text(d: &Decision) -> String {
-    match d {
-        Decision::Continue => "continue".into(),
-        Decision::ExtendBake(s) => format!("extend the bake by {s}s"),
-        Decision::Hold(r) => format!("hold for approval: {r}"),
-        Decision::RollBack(r) => format!("roll back: {r}"),
-    }
-}
-
-/// One line saying where the rollout now stands.
-fn transition_text(state: &State, plan: &Plan) -> String {
-    let stage = |i: usize| {
-        plan.stages
-            .get(i)
-            .map_or_else(|| "finalize".to_string(), |s| format!("stage {}/{} {}", i + 1, plan.stages.len(), s.name))
-    };
-    let said = match &state.outstanding {
-        Some(Command::Apply { stage: i }) => format!("applying {}", stage(*i)),
-        Some(Command::Wait { seconds }) => format!("baking {} for {seconds}s", stage(state.stage)),
-        Some(Command::Verify { stage: i, round }) => format!("verifying {} (round {round})", stage(*i)),
-        Some(Command::Decide { stage: i }) => format!("{} verified; asking the strategy what follows", stage(*i)),
-        Some(Command::Rollback { through }) => format!("rolling back stages 1 to {}", through + 1),
-        Some(Command::Finalize) => "finalizing".to_string(),
-        None => state.phase.name().to_string(),
-    };
-    match (&state.note, &state.half_done) {
-        (_, Some(h)) => format!("{said}: {h}"),
-        (Some(n), None) if state.outstanding.is_none() || state.phase == Phase::RollingBack => format!("{said}: {n}"),
-        _ => said,
-    }
-}
-
-/// A call's log records as the journal keeps them: each with its level as the contract spells it
-/// (`trace`, `debug`, `info`, `warn`, `error`), its message and its fields; and how many were dropped.
-pub(super) fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value {
-    use crate::runtime::LogLevel;
-    let level = |l: LogLevel| match l {
-        LogLevel::Trace => "trace",
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
-    let records: Vec<_> =
-        logs.iter().map(|l| json!({ "level": level(l.level), "message": l.message, "fields": l.fields })).collect();
-    json!({ "records": records, "dropped": dropped })
-}
-
-pub(super) fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::Value) -> NewEntry {
-    NewEntry {
-        actor: detail["plugin"].as_str().map_or_else(|| "plugin".to_string(), |p| format!("plugin {p}")),
-        kind: if kind == "call" { EntryKind::Call } else { EntryKind::Note },
-        event: None,
-        from: None,
-        to: None,
-        stage,
-        message,
-        detail: Some(detail),
-    }
-}
-
-pub(super) fn call_entry<T>(
-    plugin: &str,
-    call: &str,
-    stage: Option<usize>,
-    op_id: &str,
-    result: &Result<T, CallError>,
-    (logs, dropped): (&[LogRecord], usize),
-    ok: impl FnOnce(&T) -> String,
-) -> NewEntry {
-    let mut detail = json!({ "plugin": plugin, "call": call, "operation": op_id, "logs": logs_json(logs, dropped) });
-    let message = match result {
-        Ok(v) => ok(v),
-        Err(e) => {
-            detail["error"] = json!(e.to_string());
-            detail["limit"] = json!(e.limit());
-            detail["retryable"] = json!(e.retryable());
-            format!("{call} failed: {e}")
-        }
-    };
-    entry("call", stage, message, detail)
 }
