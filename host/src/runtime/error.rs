@@ -35,8 +35,8 @@ pub enum LoadError {
     NotAComponent { plugin: String, found: &'static str },
 
     #[error(
-        "plugin {plugin}: refused unread: {size} bytes is more than the limit of {limit} bytes ({} MiB, \
-         MAX_COMPONENT_BYTES) on a plugin file",
+        "plugin {plugin}: refused before compiling it: at least {size} bytes, more than the limit of {limit} \
+         bytes ({} MiB, MAX_COMPONENT_BYTES) on a plugin",
         limit >> 20
     )]
     TooLarge { plugin: String, size: u64, limit: u64 },

@@ -45,9 +45,15 @@ pub const MAX_CONTROL_DEPTH: u64 = 10_000;
 /// The compile work one component may ask for, in units of about one byte of ordinary code:
 /// for every function, [`WORK_PER_FUNCTION`] plus its body's bytes, plus its locals (parameters
 /// included) times its blocks, plus its nesting depth squared over 100. One unit cost 1 to 4 µs of
-/// compile time in every pattern measured, so this is about one to four minutes of one core at
-/// worst; an 18 MB Python component is estimated at 15 to 20 million units.
+/// compile time in every pattern measured, so this is one to four minutes of one core at worst
+/// (spread over the cores: functions compile in parallel); an 18 MB Python component (about 10 s to
+/// compile) is estimated at 15 to 20 million units.
 pub const MAX_COMPILE_WORK: u64 = 64 << 20;
+
+/// The compile work one function may ask for. A function is compiled on one core, all of it in
+/// memory: at the locals-times-blocks pattern, 10 million units took 17 s and 400 MB, so this keeps
+/// one function to about 15 s and 350 MB.
+pub const MAX_FUNCTION_WORK: u64 = 8 << 20;
 
 /// The work counted for a function whatever its size: compiling 100,000 two-instruction functions
 /// took 19 s, about 190 µs each.
@@ -75,6 +81,11 @@ pub enum OverLimit {
     Locals { found: u64, limit: u64 },
     #[error("a function nesting blocks {found} deep, more than the limit of {limit} (MAX_CONTROL_DEPTH)")]
     Depth { found: u64, limit: u64 },
+    #[error(
+        "a function needing an estimated {found} units of compile work (its bytes, plus its locals times its \
+         blocks and its nesting depth), more than the limit of {limit} (MAX_FUNCTION_WORK)"
+    )]
+    FunctionWork { found: u64, limit: u64 },
     #[error(
         "code needing an estimated {found} units of compile work (bytes of code, plus locals times blocks and \
          nesting depth in each function), more than the limit of {limit} (MAX_COMPILE_WORK)"
@@ -243,7 +254,9 @@ fn function_work(body: &FunctionBody<'_>, params: u64) -> Result<u64, OverLimit>
         }
     }
     at_most(deepest, MAX_CONTROL_DEPTH, |found, limit| OverLimit::Depth { found, limit })?;
-    Ok(WORK_PER_FUNCTION + bytes + (declared + params) * blocks + deepest * deepest / 100)
+    let work = WORK_PER_FUNCTION + bytes + (declared + params) * blocks + deepest * deepest / 100;
+    at_most(work, MAX_FUNCTION_WORK, |found, limit| OverLimit::FunctionWork { found, limit })?;
+    Ok(work)
 }
 
 /// The locals a function body declares (its parameters not included); what does not parse counts
@@ -348,21 +361,30 @@ mod tests {
     }
 
     #[test]
-    fn locals_times_blocks_count_as_compile_work() {
-        // 10,000 locals across 7,000 blocks: a 14 KB body, 70 million units of work.
-        let err = check(&component(&module(1, 0, 10_000, blocks(7_000, false)), 1)).unwrap_err();
-        assert!(matches!(err, OverLimit::Work { found, limit: MAX_COMPILE_WORK } if found > 70_000_000), "{err}");
-        assert!(err.to_string().contains("MAX_COMPILE_WORK"), "{err}");
+    fn locals_times_blocks_count_as_the_work_of_a_function() {
+        // 10,000 locals across 1,000 blocks: a 2 KB body, 10 million units of work.
+        let err = check(&component(&module(1, 0, 10_000, blocks(1_000, false)), 1)).unwrap_err();
+        assert!(matches!(err, OverLimit::FunctionWork { found, limit: MAX_FUNCTION_WORK } if found > 10_000_000));
+        assert!(err.to_string().contains("MAX_FUNCTION_WORK"), "{err}");
         // The same blocks with few locals are cheap.
-        assert_eq!(check(&component(&module(1, 0, 10, blocks(7_000, false)), 1)), Ok(()));
+        assert_eq!(check(&component(&module(1, 0, 10, blocks(1_000, false)), 1)), Ok(()));
     }
 
     #[test]
     fn parameters_count_as_locals() {
-        let body = || blocks(70_000, false);
+        let body = || blocks(10_000, false);
         assert_eq!(check(&component(&module(1, 0, 0, body()), 1)), Ok(()));
         let err = check(&component(&module(1, 1_000, 0, body()), 1)).unwrap_err();
-        assert!(matches!(err, OverLimit::Work { .. }), "{err}");
+        assert!(matches!(err, OverLimit::FunctionWork { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_work_of_all_functions_is_bounded_together() {
+        // Each function under its own limit (5 million units); twenty of them are 100 million.
+        let m = module(20, 0, 5_000, blocks(1_000, false));
+        let err = check(&component(&m, 1)).unwrap_err();
+        assert!(matches!(err, OverLimit::Work { limit: MAX_COMPILE_WORK, .. }), "{err}");
+        assert!(err.to_string().contains("MAX_COMPILE_WORK"), "{err}");
     }
 
     #[test]

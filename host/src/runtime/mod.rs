@@ -22,7 +22,7 @@ mod state;
 mod stderr;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
@@ -231,12 +231,7 @@ impl Runtime {
             }
             PluginSource::File { path, sha256 } => {
                 let name: Arc<str> = Arc::from(path.display().to_string());
-                let bytes = load_limits::read_bounded(path, load_limits::MAX_COMPONENT_BYTES).map_err(|e| match e {
-                    load_limits::ReadError::Io(source) => LoadError::Read { path: path.clone(), source },
-                    load_limits::ReadError::TooLarge { size, limit } => {
-                        LoadError::TooLarge { plugin: name.to_string(), size, limit }
-                    }
-                })?;
+                let bytes = read_plugin_file(path)?;
                 if let Some(given) = sha256 {
                     let expected = Digest::parse(given)
                         .ok_or_else(|| LoadError::BadDigest { plugin: name.to_string(), given: given.clone() })?;
@@ -260,7 +255,11 @@ impl Runtime {
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
         let size = bytes.len() as u64;
         if size > load_limits::MAX_COMPONENT_BYTES {
-            return Err(LoadError::TooLarge { plugin: name.to_string(), size, limit: load_limits::MAX_COMPONENT_BYTES });
+            return Err(LoadError::TooLarge {
+                plugin: name.to_string(),
+                size,
+                limit: load_limits::MAX_COMPONENT_BYTES,
+            });
         }
         let format = Format::of(bytes);
         if format != Format::Component {
@@ -315,6 +314,18 @@ impl Runtime {
             declared: Declared::of(&bytes),
         })
     }
+}
+
+/// Reads a plugin file, refusing one past [`load_limits::MAX_COMPONENT_BYTES`] before reading it
+/// whole. Everything that reads a plugin file (loading, the signature check, `upshift plugin sign`
+/// and `verify`) goes through here.
+pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    load_limits::read_bounded(path, load_limits::MAX_COMPONENT_BYTES).map_err(|e| match e {
+        load_limits::ReadError::Io(source) => LoadError::Read { path: path.to_path_buf(), source },
+        load_limits::ReadError::TooLarge { size, limit } => {
+            LoadError::TooLarge { plugin: path.display().to_string(), size, limit }
+        }
+    })
 }
 
 /// What `upshift plugin inspect` reports.

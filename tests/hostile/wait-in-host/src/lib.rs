@@ -2,7 +2,7 @@
 //! epoch deadline does not reach. `mode` picks the wait:
 //! - `read`: connects to a granted peer that accepts and never answers, then blocks in a read;
 //! - `write`: connects to a granted peer that never reads and writes until the buffers are full;
-//! - `sleep`: sleeps an hour (a `poll` on a clock pollable).
+//! - `sleep`: sleeps `seconds` (a `poll` on a clock pollable).
 //!
 //! Whatever the wait, returning at all means the host let the plugin outlive its deadline: the
 //! verdict then says `ESCAPED`.
@@ -20,6 +20,12 @@ pub struct Config {
     pub mode: String,
     #[serde(default)]
     pub address: String,
+    #[serde(default = "an_hour")]
+    pub seconds: u64,
+}
+
+fn an_hour() -> u64 {
+    3600
 }
 
 pub struct Wait;
@@ -52,7 +58,7 @@ impl Verifier for Wait {
                 format!("wrote {written} bytes, then {result}")
             }
             "sleep" => {
-                std::thread::sleep(Duration::from_secs(3600));
+                std::thread::sleep(Duration::from_secs(config.seconds));
                 "slept".to_string()
             }
             other => return Err(PluginError::invalid_config(format!("unknown mode {other:?}"))),
