@@ -59,3 +59,32 @@ pub fn copy_fixture(dir: &Path, name: &str) -> String {
     std::fs::copy(fixture(name), &to).expect("copy fixture");
     upshift::runtime::Digest::of(&std::fs::read(&to).expect("read fixture")).to_hex()
 }
+
+/// The hand-written hostile verifier `tests/hostile-wat/<name>.wat`, assembled inside the shared
+/// `verifier-shell.wat` by `tests/wat-assembler` (built once per process, in its own target folder).
+pub fn wat_component(name: &str) -> Vec<u8> {
+    static ASSEMBLER: OnceLock<PathBuf> = OnceLock::new();
+    let assembler = ASSEMBLER.get_or_init(|| {
+        let root = root();
+        let target_dir = root.join("target").join("wat-assembler");
+        let status = nested_cargo()
+            .args(["build", "--quiet", "--release", "--manifest-path"])
+            .arg(root.join("tests/wat-assembler/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .status()
+            .expect("run cargo to build the WAT assembler");
+        assert!(status.success(), "building tests/wat-assembler failed");
+        target_dir.join("release").join("wat-assembler")
+    });
+    let dir = root().join("tests/hostile-wat");
+    let out = root().join("target/wat-assembler").join(format!("{name}.wasm"));
+    let status = Command::new(assembler)
+        .arg(dir.join("verifier-shell.wat"))
+        .arg(dir.join(format!("{name}.wat")))
+        .arg(&out)
+        .status()
+        .expect("run the WAT assembler");
+    assert!(status.success(), "assembling tests/hostile-wat/{name}.wat failed");
+    std::fs::read(&out).expect("read the assembled component")
+}

@@ -57,10 +57,14 @@ impl Lab {
 
     /// Copies component `name` into the lab; returns the spec lines that pin it.
     pub fn plugin(&self, name: &str) -> String {
+        self.install(name, &std::fs::read(fixture(name)).unwrap())
+    }
+
+    /// Writes `bytes` into the lab as `<name>.wasm`; returns the spec lines that pin it.
+    pub fn install(&self, name: &str, bytes: &[u8]) -> String {
         let file = format!("{name}.wasm");
-        std::fs::copy(fixture(name), self.path(&file)).unwrap();
-        let digest = Digest::of(&std::fs::read(self.path(&file)).unwrap());
-        format!("file = \"{file}\"\nsha256 = \"{digest}\"")
+        std::fs::write(self.path(&file), bytes).unwrap();
+        format!("file = \"{file}\"\nsha256 = \"{}\"", Digest::of(bytes))
     }
 
     /// A rollout of the recorder target through one canary stage, judged by `verifier` (a
@@ -111,7 +115,13 @@ impl Lab {
 
     /// Runs a hostile verifier; asserts a safe end whose history names the plugin and `stopper`.
     pub fn attack(&mut self, name: &str, extra: &str, stopper: &str) -> Ended {
-        let verifier = format!("{}\n{extra}", self.plugin(name));
+        let pinned = self.plugin(name);
+        self.attack_pinned(name, &pinned, extra, stopper)
+    }
+
+    /// [`Lab::attack`] with a verifier already in the lab (`pinned`, from [`Lab::install`]).
+    pub fn attack_pinned(&mut self, name: &str, pinned: &str, extra: &str, stopper: &str) -> Ended {
+        let verifier = format!("{pinned}\n{extra}");
         let ended = self.run(&self.spec(&verifier, None)).expect("the hostile plugin loads");
         let text = ended.text();
         assert_eq!(ended.phase, Phase::RolledBack, "{text}");

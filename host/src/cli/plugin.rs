@@ -64,7 +64,7 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
         }
         PluginCommand::Sign { file, key } => {
             let key = SecretKey::load(&key)?;
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes = upshift::runtime::read_plugin_file(&file)?;
             let signature = trust::sign(&bytes, &key);
             let path = trust::signature_path(&file);
             std::fs::write(&path, serde_json::to_string_pretty(&signature)? + "\n")
@@ -74,7 +74,7 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
         }
         PluginCommand::Verify { file } => {
             let trusted = TrustedKeys::load(trusted_keys)?;
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes = upshift::runtime::read_plugin_file(&file)?;
             let (key, name) = trust::verify(&file, &bytes, &trusted)?;
             say!("{}: signed by {key} ({name}), trusted", file.display());
             return Ok(ExitCode::from(exit::SUCCESS));

@@ -83,7 +83,7 @@ impl RolloutPlugins {
         for p in [&spec.target, &spec.strategy].into_iter().chain(&spec.verifiers) {
             let Some(path) = &p.file else { continue };
             // Built-in plugins are trusted by construction; files must prove where they come from.
-            let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+            let bytes = crate::runtime::read_plugin_file(path)?;
             match trust::verify(path, &bytes, &trust.keys) {
                 Ok((key, name)) => {
                     notes.push(format!("plugin {} is signed by {key} ({name}), trusted", path.display()))

@@ -1,10 +1,13 @@
 //! Host bindings generated from `wit/`: one module per plugin world, sharing the host-services
-//! interfaces generated in [`target`].
+//! interfaces generated in [`target`]. Calls into a plugin are async (so that the call's deadline can
+//! cancel a plugin waiting in the host, see `driver.rs`); the host services it imports are plain
+//! synchronous functions.
 
 pub mod target {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "upshift:plugin/target-plugin@0.1.0",
+        exports: { default: async },
     });
 }
 
@@ -12,6 +15,7 @@ pub mod verifier {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "upshift:plugin/verifier-plugin@0.1.0",
+        exports: { default: async },
         with: {
             "upshift:plugin/types": super::target::upshift::plugin::types,
             "upshift:plugin/log": super::target::upshift::plugin::log,
@@ -26,6 +30,7 @@ pub mod strategy {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "upshift:plugin/strategy-plugin@0.1.0",
+        exports: { default: async },
         with: {
             "upshift:plugin/types": super::target::upshift::plugin::types,
             "upshift:plugin/log": super::target::upshift::plugin::log,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::PluginKind;
 use super::bindings::ErrorKind;
+use super::load_limits::OverLimit;
 
 /// Why a plugin was refused at load time.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,16 @@ pub enum LoadError {
          build plugins with `cargo build --target wasm32-wasip2` and the upshift-sdk"
     )]
     NotAComponent { plugin: String, found: &'static str },
+
+    #[error(
+        "plugin {plugin}: refused before compiling it: at least {size} bytes, more than the limit of {limit} \
+         bytes ({} MiB, MAX_COMPONENT_BYTES) on a plugin",
+        limit >> 20
+    )]
+    TooLarge { plugin: String, size: u64, limit: u64 },
+
+    #[error("plugin {plugin}: refused before compiling it: the component has {over}")]
+    OverLimit { plugin: String, over: OverLimit },
 
     #[error("plugin {plugin}: the component is invalid: {message}")]
     Invalid { plugin: String, message: String },
@@ -60,8 +71,8 @@ pub enum CallError {
     Timeout { plugin: String, call: &'static str, limit: Duration },
 
     #[error(
-        "plugin {plugin}: {call} was stopped for exceeding its memory limit of {} MiB; \
-         raise `memory_mib` for this plugin in the spec if it really needs more",
+        "plugin {plugin}: {call} was stopped for exceeding its memory limit of {} MiB (all its memories \
+         and tables together); raise `memory_mib` for this plugin in the spec if it really needs more",
         limit_bytes >> 20
     )]
     MemoryLimit { plugin: String, call: &'static str, limit_bytes: usize },

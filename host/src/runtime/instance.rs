@@ -15,6 +15,7 @@ use super::bindings::{
     Change, Check, Decision, Description, LogLevel, Observation, Operation, Progress, RolloutInfo, Stage, UnitVersion,
     Verdict, WitPluginError,
 };
+use super::driver::DeadlineReached;
 use super::epoch::deadline_ticks;
 use super::error::CallError;
 use super::grants::Grants;
@@ -44,14 +45,14 @@ impl Default for Scope {
 
 /// The generated bindings of one plugin world, instantiable from a loaded [`Plugin`].
 pub trait World: Sized {
-    fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
+    fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> impl Future<Output = wasmtime::Result<Self>>;
 }
 
 macro_rules! world {
     ($ty:ty) => {
         impl World for $ty {
-            fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-                let instance: Instance = plugin.pre.instantiate(&mut *store)?;
+            async fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+                let instance: Instance = plugin.pre.instantiate_async(&mut *store).await?;
                 <$ty>::new(&mut *store, &instance)
             }
         }
@@ -117,21 +118,28 @@ impl<W: World> PluginInstance<W> {
         Ok(store)
     }
 
-    /// Runs one call under the scope's deadline and limits.
+    /// Runs one call under the scope's deadline and limits: the epoch deadline stops Wasm code, the
+    /// driver's stops a wait in the host (`driver.rs`).
     fn call<R>(
         &mut self,
         call: &'static str,
-        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let ticks = deadline_ticks(self.scope.limits.call_timeout);
+        let limit = self.scope.limits.call_timeout;
+        let ticks = deadline_ticks(limit);
         if self.live.is_none() {
             let mut store = self.fresh_store(call)?;
             // Start functions run during instantiation: they get the same deadline.
             store.set_epoch_deadline(ticks);
-            let bindings = W::instantiate(&self.plugin, &mut store).map_err(|e| match self.classify(call, e) {
-                CallError::Trap { plugin, call, message } => CallError::Instantiate { plugin, call, message },
-                other => other,
-            })?;
+            let bindings = self
+                .plugin
+                .driver
+                .run(limit, W::instantiate(&self.plugin, &mut store))
+                .unwrap_or_else(|reached| Err(reached.into()))
+                .map_err(|e| match self.classify(call, e) {
+                    CallError::Trap { plugin, call, message } => CallError::Instantiate { plugin, call, message },
+                    other => other,
+                })?;
             self.live = Some(Live { store, bindings });
         }
         let Some(live) = self.live.as_mut() else {
@@ -139,7 +147,11 @@ impl<W: World> PluginInstance<W> {
         };
         live.store.data_mut().begin_call();
         live.store.set_epoch_deadline(ticks);
-        let result = f(&live.bindings, &mut live.store);
+        let result = self
+            .plugin
+            .driver
+            .run(limit, f(&live.bindings, &mut live.store))
+            .unwrap_or_else(|reached| Err(reached.into()));
         let data = live.store.data_mut();
         for database in data.sql.end_call() {
             tracing::warn!(plugin = &*self.plugin.name, "{call} left a transaction open on {database}; rolled back");
@@ -182,7 +194,7 @@ impl<W: World> PluginInstance<W> {
     fn call_fallible<R: AnswerSize>(
         &mut self,
         call: &'static str,
-        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, WitPluginError>>,
+        f: impl AsyncFnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, WitPluginError>>,
     ) -> Result<R, CallError> {
         let result = self.call(call, f)?;
         let result = match result {
@@ -206,6 +218,9 @@ impl<W: World> PluginInstance<W> {
         if e.chain().any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some()) {
             return CallError::MemoryLimit { plugin, call, limit_bytes: self.scope.limits.memory_bytes };
         }
+        if e.is::<DeadlineReached>() {
+            return CallError::Timeout { plugin, call, limit: self.scope.limits.call_timeout };
+        }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => CallError::Timeout { plugin, call, limit: self.scope.limits.call_timeout },
             Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, call },
@@ -218,40 +233,40 @@ impl<W: World> PluginInstance<W> {
 
 impl TargetInstance {
     pub fn describe(&mut self) -> Result<Description, CallError> {
-        let d = self.call("describe", |b, s| b.upshift_plugin_target().call_describe(s))?;
+        let d = self.call("describe", async |b, s| b.upshift_plugin_target().call_describe(s).await)?;
         self.bounded("describe", d)
     }
 
     pub fn observe(&mut self, config: &str, from: &str, to: &str) -> Result<Observation, CallError> {
-        self.call_fallible("observe", |b, s| b.upshift_plugin_target().call_observe(s, config, from, to))
+        self.call_fallible("observe", async |b, s| b.upshift_plugin_target().call_observe(s, config, from, to).await)
     }
 
     pub fn apply(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("apply", |b, s| b.upshift_plugin_target().call_apply(s, op))
+        self.call_fallible("apply", async |b, s| b.upshift_plugin_target().call_apply(s, op).await)
     }
 
     pub fn rollback(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("rollback", |b, s| b.upshift_plugin_target().call_rollback(s, op))
+        self.call_fallible("rollback", async |b, s| b.upshift_plugin_target().call_rollback(s, op).await)
     }
 
     pub fn finalize(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("finalize", |b, s| b.upshift_plugin_target().call_finalize(s, op))
+        self.call_fallible("finalize", async |b, s| b.upshift_plugin_target().call_finalize(s, op).await)
     }
 }
 
 impl VerifierInstance {
     pub fn verify(&mut self, check: &Check, config: &str) -> Result<Verdict, CallError> {
-        self.call_fallible("verify", |b, s| b.upshift_plugin_verifier().call_verify(s, check, config))
+        self.call_fallible("verify", async |b, s| b.upshift_plugin_verifier().call_verify(s, check, config).await)
     }
 }
 
 impl StrategyInstance {
     pub fn plan(&mut self, config: &str, rollout: &RolloutInfo) -> Result<Vec<Stage>, CallError> {
-        self.call_fallible("plan", |b, s| b.upshift_plugin_strategy().call_plan(s, config, rollout))
+        self.call_fallible("plan", async |b, s| b.upshift_plugin_strategy().call_plan(s, config, rollout).await)
     }
 
     pub fn next(&mut self, config: &str, progress: &Progress) -> Result<Decision, CallError> {
-        self.call_fallible("next", |b, s| b.upshift_plugin_strategy().call_next(s, config, progress))
+        self.call_fallible("next", async |b, s| b.upshift_plugin_strategy().call_next(s, config, progress).await)
     }
 }
 

@@ -3,23 +3,26 @@
 //! beyond the `upshift:plugin` imports and an empty WASI context.
 //!
 //! Loading refuses, with a message naming what was expected and what was found: a digest that does
-//! not match the spec, a file that is not a component, a component of another plugin kind.
+//! not match the spec, a file that is not a component, a component of another plugin kind, a file or
+//! a component past the load limits (`load_limits.rs`).
 
 mod artifact;
 pub mod bindings;
+mod driver;
 mod epoch;
 mod error;
 pub mod grants;
 mod host_state;
 mod instance;
 pub mod limits;
+pub mod load_limits;
 mod network;
 mod sql;
 mod state;
 mod stderr;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
@@ -30,6 +33,7 @@ pub use bindings::{
     Capabilities, Change, Check, Decision, Description, ErrorKind, LogLevel, Measurement, Observation, Operation,
     Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
 };
+pub use driver::IO_WORKER_THREADS;
 pub use epoch::EPOCH_TICK;
 pub use error::{CallError, LoadError};
 pub use grants::{FileGrant, Grants, NetworkGrant, SqlConnection, SqlDriver};
@@ -129,6 +133,7 @@ pub struct Plugin {
     /// The capabilities the plugin declares it needs (built-in plugins included).
     pub declared: Declared,
     engine: Engine,
+    driver: Arc<driver::Driver>,
     pre: InstancePre<HostState>,
 }
 
@@ -148,7 +153,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     builtins: &'static [BuiltinPlugin],
     compiled: Mutex<HashMap<Digest, Component>>,
-    _ticker: epoch::EpochTicker,
+    driver: Arc<driver::Driver>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -166,14 +171,16 @@ impl Runtime {
     pub fn with_builtins(builtins: &'static [BuiltinPlugin]) -> Result<Self, LoadError> {
         let engine = new_engine()?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        // WASI is linked async so that a plugin waiting in the host (a socket, a stream, a timer) is
+        // a future its call's deadline can drop (`driver.rs`); the upshift imports stay synchronous.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         // The three worlds share the same host imports; linking them once serves all.
         bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let ticker = epoch::EpochTicker::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?;
-        Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), _ticker: ticker })
+        let driver = Arc::new(driver::Driver::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?);
+        Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), driver })
     }
 
     /// Names of the embedded first-party plugins.
@@ -211,6 +218,7 @@ impl Runtime {
             imports: import_names(&self.engine, &component),
             declared: Declared::of(&bytes),
             engine: self.engine.clone(),
+            driver: self.driver.clone(),
             pre,
         }))
     }
@@ -226,7 +234,7 @@ impl Runtime {
             }
             PluginSource::File { path, sha256 } => {
                 let name: Arc<str> = Arc::from(path.display().to_string());
-                let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+                let bytes = read_plugin_file(path)?;
                 if let Some(given) = sha256 {
                     let expected = Digest::parse(given)
                         .ok_or_else(|| LoadError::BadDigest { plugin: name.to_string(), given: given.clone() })?;
@@ -244,8 +252,18 @@ impl Runtime {
         }
     }
 
-    /// Compiles a component, once per digest for the life of the process.
+    /// Compiles a component, once per digest for the life of the process, after checking it against
+    /// the load limits (`load_limits.rs`): every path to the compiler (files, built-ins, `recognise`,
+    /// `inspect`) goes through here.
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        let size = bytes.len() as u64;
+        if size > load_limits::MAX_COMPONENT_BYTES {
+            return Err(LoadError::TooLarge {
+                plugin: name.to_string(),
+                size,
+                limit: load_limits::MAX_COMPONENT_BYTES,
+            });
+        }
         let format = Format::of(bytes);
         if format != Format::Component {
             return Err(LoadError::NotAComponent { plugin: name.to_string(), found: format.describe() });
@@ -255,6 +273,7 @@ impl Runtime {
         if let Some(c) = compiled.get(&digest) {
             return Ok(c.clone());
         }
+        load_limits::check(bytes).map_err(|over| LoadError::OverLimit { plugin: name.to_string(), over })?;
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| LoadError::Invalid { plugin: name.to_string(), message: format!("{e:#}") })?;
         compiled.insert(digest, component.clone());
@@ -300,6 +319,18 @@ impl Runtime {
     }
 }
 
+/// Reads a plugin file, refusing one past [`load_limits::MAX_COMPONENT_BYTES`] before reading it
+/// whole. Everything that reads a plugin file (loading, the signature check, `upshift plugin sign`
+/// and `verify`) goes through here.
+pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    load_limits::read_bounded(path, load_limits::MAX_COMPONENT_BYTES).map_err(|e| match e {
+        load_limits::ReadError::Io(source) => LoadError::Read { path: path.to_path_buf(), source },
+        load_limits::ReadError::TooLarge { size, limit } => {
+            LoadError::TooLarge { plugin: path.display().to_string(), size, limit }
+        }
+    })
+}
+
 /// What `upshift plugin inspect` reports.
 #[derive(Debug, Clone)]
 pub struct Inspection {
@@ -342,6 +373,10 @@ fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // The limiter's accounting (`limits.rs`) relies on wasmtime reporting every failed growth after
+    // approving it, which holds with 64 KiB pages and 32-bit indices: keep these proposals off.
+    config.wasm_custom_page_sizes(false);
+    config.wasm_memory64(false);
     config
 }
 

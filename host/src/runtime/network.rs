@@ -2,9 +2,10 @@
 //! (`wasi:http`) a plugin may reach, and the record of every destination the host refused, so the
 //! error and the audit trail can name the address and the plugin.
 //!
-//! Limitation: HTTP waits are cut to the call's deadline here, but a plugin blocked in a TCP read
-//! (`wasi:sockets`) waits inside the host, where the epoch deadline does not reach; a peer that
-//! accepts and never answers holds that call. Granted peers are the operator's own services.
+//! HTTP timeouts are cut to the call's deadline here. A plugin blocked on a TCP peer (`wasi:sockets`:
+//! a read from a peer that never answers, a write to one that never reads) waits inside the host,
+//! where the epoch deadline does not reach; that wait is an async future the call's deadline drops
+//! (`driver.rs`), so it too ends at the plugin's time limit.
 
 use std::future::Future;
 use std::net::SocketAddr;
