@@ -65,7 +65,7 @@ pub enum LoadError {
 pub enum CallError {
     #[error(
         "plugin {plugin}: {call} was stopped after its {}s time limit; \
-         if it is legitimately slow, raise `timeout` for this plugin in the spec",
+         if it is legitimately slow, raise `timeout_seconds` for this plugin in the spec",
         limit.as_secs_f64()
     )]
     Timeout { plugin: String, call: &'static str, limit: Duration },
