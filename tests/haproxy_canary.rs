@@ -356,6 +356,35 @@ fn a_healthy_canary_takes_all_traffic_and_a_faulty_one_is_rolled_back_by_itself(
     assert!(decision["message"].as_str().unwrap_or_default().contains("canary-10"), "{decision}");
     assert!(rounds <= 3, "detected only after {rounds} verification rounds");
     assert!(changes.iter().all(|(_, w)| *w <= 10), "the faulty canary went past its first stage: {changes:?}");
+
+    // 3. The faulty v2 again, but while its canary bakes someone else sets the backend to 70/30:
+    // the rollback must not undo a change this rollout did not make.
+    let admin_addr = services.addr("admin");
+    let meddler = thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let canary = admin(admin_addr, "get weight app/canary")
+                .ok()
+                .and_then(|a| a.split_whitespace().next().and_then(|w| w.parse::<u32>().ok()));
+            if canary == Some(10) {
+                admin(admin_addr, "set weight app/stable 70; set weight app/canary 30").expect("meddle");
+                return true;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        false
+    });
+    let out = services.run_rollout();
+    assert!(meddler.join().unwrap(), "the canary never reached 10%");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(5), "stdout:\n{text}\nstderr:\n{}", stderr(&out));
+    assert!(text.contains("rollout haproxy-canary-3: failed"), "{text}");
+    assert_eq!(services.weights(), (70, 30), "the rollback left someone else's weights as they were");
+    let journal = history(&services, "haproxy-canary-3");
+    let refused = journal.iter().find(|e| e["detail"]["call"] == "rollback").expect("a rollback call");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(message.contains("weights are 70 / 30, not the 90 / 10 this rollout set"), "{message}");
+    println!("someone else's weights: {message}");
 }
 
 #[test]

@@ -185,3 +185,22 @@ fn plan_names_the_units_only_finalize_would_move() {
     let out = common::upshift_in(lab.dir.path()).args(["--allow-unsigned", "plan", "refused.toml"]).output().unwrap();
     common::assert_one_line_error(&out, "no stage moves unit b, so only finalize would move them, unverified");
 }
+
+#[test]
+fn a_target_that_moves_half_a_stage_is_rolled_back_for_exactly_that_half() {
+    let mut lab = Lab::new();
+    let target = format!("{}\nconfig = {{ units = [\"a\", \"b\", \"c\", \"d\"] }}", lab.plugin("half-apply"));
+    let strategy = "plugin = \"all-at-once\"";
+    let spec = lab.compose(Some(&target), Some(strategy), None, "");
+    let ended = lab.run(&spec).expect("loads");
+    let text = ended.text();
+    assert_eq!(ended.phase, Phase::RolledBack, "{text}");
+    let line = text.lines().find(|l| l.contains("did not take")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("unit c is at 1 (expected 2), unit d is at 1 (expected 2)"), "{line}");
+    assert!(line.contains("the target answered \"all 4 units moved\""), "{line}");
+    // The rollback was sent for a and b only: the units observe showed as moved.
+    let rollback = ended.history.iter().find(|e| e.message.starts_with("rolled back")).expect("a rollback call");
+    assert!(rollback.message.starts_with("rolled back 2 units: rolled back a,b"), "{}", rollback.message);
+    println!("half-apply: stopped by: {line}");
+    lab.assert_next_rollout_runs();
+}

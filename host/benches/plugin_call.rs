@@ -9,18 +9,19 @@
 mod fixtures;
 #[path = "../../tests/fixtures/threshold/src/logic.rs"]
 mod logic;
+#[path = "common/median.rs"]
+mod median;
 
 use std::hint::black_box;
+
+use median::{SAMPLES, median_ns};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use upshift::runtime::{
     Check, Measurement, Outcome, PluginKind, PluginSource, Runtime, Scope, Verdict, VerifierInstance,
 };
 
-/// Samples per measurement; the median of their per-call times is reported.
-const SAMPLES: usize = 31;
 /// Environment variable that turns this benchmark binary into the out-of-process peer.
 const PEER_ENV: &str = "UPSHIFT_BENCH_PEER";
 const CONFIG: &str = r#"{"value": 0.004, "max": 0.01, "regress_from_stage": 3}"#;
@@ -116,24 +117,6 @@ fn verdict(j: logic::Judgement) -> Verdict {
         measurements: vec![m("value", j.value), m("max", j.max)],
         reason: j.reason,
     }
-}
-
-/// Median over [`SAMPLES`] samples of the time per call, each sample timing `batch` calls.
-fn median_ns(batch: u32, mut f: impl FnMut()) -> f64 {
-    for _ in 0..batch.min(100) {
-        f();
-    }
-    let mut samples: Vec<Duration> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..batch {
-                f();
-            }
-            start.elapsed() / batch
-        })
-        .collect();
-    samples.sort();
-    samples[SAMPLES / 2].as_nanos() as f64
 }
 
 /// This binary re-run as a child process that answers one JSON request per line.

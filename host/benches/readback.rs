@@ -7,14 +7,15 @@
 
 #[path = "../../tests/common/fixtures.rs"]
 mod fixtures;
+#[path = "common/median.rs"]
+mod median;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+
+use median::{SAMPLES, median_ns};
 
 use upshift::runtime::{Operation, PluginKind, PluginSource, Runtime, Scope, TargetInstance};
 
-/// Samples per measurement; the median of their per-call times is reported.
-const SAMPLES: usize = 31;
 const UNITS: usize = 10;
 
 fn main() {
@@ -59,18 +60,4 @@ fn main() {
     let path = out_dir.join("readback.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write readback.json");
     println!("wrote {}", path.display());
-}
-
-fn median_ns(batch: u32, mut f: impl FnMut()) -> f64 {
-    let mut samples: Vec<Duration> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..batch {
-                f();
-            }
-            start.elapsed() / batch
-        })
-        .collect();
-    samples.sort();
-    samples[SAMPLES / 2].as_nanos() as f64
 }

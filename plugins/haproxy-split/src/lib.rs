@@ -124,6 +124,9 @@ fn set_weights(config: &Config, stable: u32, canary: u32) -> Result<Change, Plug
     if !answer.is_empty() {
         return Err(PluginError::conflict(format!("HAProxy refused `{line}`: {answer}")));
     }
+    // Sent and accepted: from here on these are the weights this rollout set, even if the read-back
+    // below finds someone else's.
+    state::set(SET, &format!("{stable} {canary}"))?;
     let seen = read_weights(config)?;
     if seen != (stable, canary) {
         return Err(PluginError::conflict(format!(
@@ -131,7 +134,6 @@ fn set_weights(config: &Config, stable: u32, canary: u32) -> Result<Change, Plug
             config.stable, config.canary, seen.0, seen.1
         )));
     }
-    state::set(SET, &format!("{stable} {canary}"))?;
     Ok(Change {
         message: format!(
             "backend {}: {} weight {stable}, {} weight {canary} (confirmed)",
