@@ -22,7 +22,7 @@ impl Runner<'_> {
             stage_name: self.plan.stages.get(next).map_or_else(String::new, |s| s.name.clone()),
             from_version: self.spec.from.clone(),
             to_version: self.spec.to.clone(),
-            weight: next.checked_sub(1).and_then(|s| self.weight_through(s)),
+            weight: next.checked_sub(1).and_then(|s| self.plan.weight_through(s)),
             units,
             attempt: 0,
         };
@@ -57,7 +57,7 @@ impl Runner<'_> {
             stage_name: s.name.clone(),
             from_version: self.spec.from.clone(),
             to_version: self.spec.to.clone(),
-            weight: self.weight_through(stage),
+            weight: self.plan.weight_through(stage),
             units: self.plan.units_through(stage),
             attempt: round,
         };

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::bounds::{MAX_REASON_BYTES, cut};
 use super::entries::{call_entry, entry};
-use super::readback::{self, Undo};
+use super::plan::Plan;
+use super::readback;
 use super::runner::{CommandOutcome, Runner};
 use crate::engine::{Command, Event};
 use crate::runtime::{CallError, Change, Observation, Operation, TargetInstance};
@@ -22,6 +23,18 @@ enum Called {
     /// The call answered, but the read-back shows it did not hold.
     Drift(String),
     Done,
+}
+
+impl Called {
+    /// The engine's event for this outcome of a call whose success is `done` and whose error
+    /// events are made by `failed`.
+    fn event(self, done: Event, failed: impl FnOnce(bool, String) -> Event) -> Event {
+        match self {
+            Called::Done => done,
+            Called::Drift(message) => Event::Drift { message },
+            Called::Failed { retryable, message } => failed(retryable, message),
+        }
+    }
 }
 
 fn observation_json(o: &Observation) -> serde_json::Value {
@@ -53,7 +66,7 @@ impl Runner<'_> {
         call: &str,
         stage: Option<usize>,
         change: &Change,
-        check: impl FnOnce(&Observation) -> Result<(), String>,
+        check: impl FnOnce(&Plan, &Observation) -> Result<(), String>,
     ) -> (Called, NewEntry) {
         let observed = self.observe();
         let mut detail = json!({ "plugin": "target", "call": "observe", "purpose": format!("read back after {call}") });
@@ -68,7 +81,7 @@ impl Runner<'_> {
                 if let Some(note) = readback::change_disagrees(change, &o) {
                     detail["disagrees"] = json!(note);
                 }
-                match check(&o) {
+                match check(&self.plan, &o) {
                     Ok(()) => (Called::Done, format!("read back after {call}: as expected")),
                     Err(why) => {
                         let said = cut(change.message.clone(), MAX_REASON_BYTES);
@@ -89,7 +102,7 @@ impl Runner<'_> {
         stage: Option<usize>,
         op: &Operation,
         ok_text: impl FnOnce(&Change) -> String,
-        check: impl FnOnce(&Observation) -> Result<(), String>,
+        check: impl FnOnce(&Plan, &Observation) -> Result<(), String>,
     ) -> (Called, Vec<NewEntry>) {
         let result = call(&mut self.plugins.target, op);
         let logs = self.plugins.target.last_logs();
@@ -109,20 +122,16 @@ impl Runner<'_> {
     pub(super) fn apply(&mut self, command: &Command, stage: usize) -> CommandOutcome {
         let s = self.plan.stages[stage].clone();
         let op = self.operation(command, stage, s.weight, s.units.clone());
-        let (plan, to) = (self.plan.clone(), self.spec.to.clone());
+        let to = self.spec.to.clone();
         let (called, entries) = self.mutate(
             "apply",
             TargetInstance::apply,
             Some(stage),
             &op,
             |c| format!("applied stage {}: {}", s.name, c.message),
-            |o| readback::after_apply(&plan, stage, &to, o),
+            |plan, o| readback::after_apply(plan, stage, &to, o),
         );
-        let event = match called {
-            Called::Done => Event::ApplyOk,
-            Called::Drift(message) => Event::Drift { message },
-            Called::Failed { retryable, message } => Event::ApplyError { retryable, message },
-        };
+        let event = called.event(Event::ApplyOk, |retryable, message| Event::ApplyError { retryable, message });
         CommandOutcome { event, entries }
     }
 
@@ -152,10 +161,8 @@ impl Runner<'_> {
         }
         let weight = self.plan.traffic_split.then(|| readback::weight_before(&self.plan));
         let op = self.operation(command, through, weight, undo.units.clone());
-        let plan = self.plan.clone();
         let from = self.spec.from.clone();
-        let Undo { units, .. } = &undo;
-        let count = units.len();
+        let count = undo.units.len();
         let (called, entries) = self.mutate(
             "rollback",
             TargetInstance::rollback,
@@ -168,13 +175,9 @@ impl Runner<'_> {
                     format!("rolled back {count} units: {}", c.message)
                 }
             },
-            |o| readback::after_rollback(&plan, &undo, &from, o),
+            |plan, o| readback::after_rollback(plan, &undo, &from, o),
         );
-        let event = match called {
-            Called::Done => Event::RollbackOk,
-            Called::Drift(message) => Event::Drift { message },
-            Called::Failed { retryable, message } => Event::RollbackError { retryable, message },
-        };
+        let event = called.event(Event::RollbackOk, |retryable, message| Event::RollbackError { retryable, message });
         CommandOutcome { event, entries }
     }
 
@@ -182,20 +185,16 @@ impl Runner<'_> {
         let weight = self.plan.traffic_split.then_some(100);
         let last = self.plan.stages.len();
         let op = self.operation(command, last, weight, self.plan.units.clone());
-        let (plan, to) = (self.plan.clone(), self.spec.to.clone());
+        let to = self.spec.to.clone();
         let (called, entries) = self.mutate(
             "finalize",
             TargetInstance::finalize,
             None,
             &op,
             |c| format!("finalized: {}", c.message),
-            |o| readback::after_finalize(&plan, &to, o),
+            |plan, o| readback::after_finalize(plan, &to, o),
         );
-        let event = match called {
-            Called::Done => Event::FinalizeOk,
-            Called::Drift(message) => Event::Drift { message },
-            Called::Failed { retryable, message } => Event::FinalizeError { retryable, message },
-        };
+        let event = called.event(Event::FinalizeOk, |retryable, message| Event::FinalizeError { retryable, message });
         CommandOutcome { event, entries }
     }
 }

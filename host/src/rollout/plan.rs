@@ -68,6 +68,11 @@ impl Plan {
         self.stages.iter().take(through + 1).flat_map(|s| s.units.iter().cloned()).collect()
     }
 
+    /// The traffic weight in force once stages `0..=stage` are applied.
+    pub fn weight_through(&self, stage: usize) -> Option<u8> {
+        self.stages.iter().take(stage + 1).filter_map(|s| s.weight).next_back()
+    }
+
     pub fn to_wit_stage(s: &PlannedStage) -> Stage {
         Stage {
             name: s.name.clone(),

@@ -88,8 +88,8 @@ fn expect(observation: &Observation, units: &[String], version: &str, weight: Op
 
 /// After `apply` of `stage`: every unit of stages `0..=stage` at `to`, and the stage's weight.
 pub fn after_apply(plan: &Plan, stage: usize, to: &str, observation: &Observation) -> Result<(), String> {
-    let weight = plan.stages.iter().take(stage + 1).filter_map(|s| s.weight).next_back();
-    expect(observation, &plan.units_through(stage), to, weight.filter(|_| plan.traffic_split))
+    let weight = plan.weight_through(stage).filter(|_| plan.traffic_split);
+    expect(observation, &plan.units_through(stage), to, weight)
 }
 
 /// After a `rollback` of `units`: each back at `from`, and the weight back where it was before the

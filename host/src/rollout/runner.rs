@@ -339,11 +339,6 @@ impl<'s> Runner<'s> {
         }
     }
 
-    /// The traffic weight in force once stages `0..=stage` are applied.
-    pub(super) fn weight_through(&self, stage: usize) -> Option<u8> {
-        self.plan.stages.iter().take(stage + 1).filter_map(|s| s.weight).next_back()
-    }
-
     pub(super) fn operation(
         &self,
         command: &Command,
