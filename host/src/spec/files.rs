@@ -17,7 +17,8 @@ impl RolloutSpec {
             if !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(file) else { continue };
+            // Bounded like every read of a plugin file; one past the limit is left for loading to refuse.
+            let Ok(bytes) = crate::runtime::read_plugin_file(file) else { continue };
             let source =
                 LoadError::MissingDigest { plugin: file.display().to_string(), actual: Digest::of(&bytes).to_hex() };
             return Err(SpecError::Unpinned { path: path.to_path_buf(), source });
