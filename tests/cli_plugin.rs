@@ -14,10 +14,10 @@ fn inspect_shows_kind_world_digest_and_imports_of_the_example_verifier() {
     let out = run(&["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("kind:     verifier (world upshift:plugin/verifier-plugin@0.1.0)"), "{text}");
+    assert!(text.contains("kind:     verifier (world upshift:plugin/verifier-plugin@0.2.0)"), "{text}");
     let digest = upshift::runtime::Digest::of(&std::fs::read(&wasm).unwrap()).to_hex();
     assert!(text.contains(&digest), "{text}");
-    assert!(text.contains("upshift:plugin/verifier@0.1.0"), "{text}");
+    assert!(text.contains("upshift:plugin/verifier@0.2.0"), "{text}");
 }
 
 #[test]
@@ -27,12 +27,12 @@ fn inspect_json_describes_a_target() {
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(json["kind"], "target");
-    assert_eq!(json["world"], "upshift:plugin/target-plugin@0.1.0");
+    assert_eq!(json["world"], "upshift:plugin/target-plugin@0.2.0");
     assert_eq!(json["describe"]["name"], "recorder");
     assert_eq!(json["describe"]["capabilities"]["rollback"], true);
     assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
     let imports: Vec<&str> = json["imports"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
-    assert!(imports.contains(&"upshift:plugin/state@0.1.0"), "{imports:?}");
+    assert!(imports.contains(&"upshift:plugin/state@0.2.0"), "{imports:?}");
 }
 
 #[test]

@@ -4,15 +4,34 @@ use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::types::PluginError;
 
 /// The config type of a plugin that takes no configuration: accepts `{}` and `null`, refuses any field.
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
+
+/// What every plugin's `Config` type is: read from the host's JSON, and described by a JSON Schema
+/// (`#[derive(upshift_sdk::serde::Deserialize, upshift_sdk::schemars::JsonSchema)]`).
+pub trait PluginConfig: DeserializeOwned + JsonSchema + 'static {}
+
+impl<T: DeserializeOwned + JsonSchema + 'static> PluginConfig for T {}
+
+/// The JSON Schema of `C`, as JSON text (`config-schema`). Doc comments on the fields become their
+/// descriptions; `#[serde(default)]` values become their defaults.
+pub fn config_schema<C: PluginConfig>() -> String {
+    serde_json::to_string(&schemars::schema_for!(C)).unwrap_or_default()
+}
+
+/// `validate-config`: parses `json` into `C` exactly as every later call will, then runs the
+/// plugin's own `check` of the parsed value.
+pub fn validate_config<C: PluginConfig>(json: &str, check: fn(&C) -> Result<(), PluginError>) -> Result<(), PluginError> {
+    check(&parse_config::<C>(json)?)
+}
 
 /// Parses the host's JSON config into `T`; an empty string or `null` counts as `{}`.
 pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, PluginError> {
@@ -59,15 +78,43 @@ pub fn with_config<T: DeserializeOwned + 'static, R>(json: &str, f: impl FnOnce(
 mod tests {
     use super::*;
 
-    #[derive(Debug, Deserialize, PartialEq)]
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
     #[serde(deny_unknown_fields)]
     struct Limits {
+        /// The most there may be.
         max: u32,
+        #[serde(default = "five")]
+        min: u32,
+    }
+
+    fn five() -> u32 {
+        5
+    }
+
+    #[test]
+    fn schema_names_fields_types_docs_and_defaults() {
+        let schema: serde_json::Value = serde_json::from_str(&config_schema::<Limits>()).unwrap();
+        assert_eq!(schema["properties"]["max"]["type"], "integer", "{schema}");
+        assert_eq!(schema["properties"]["max"]["description"], "The most there may be.", "{schema}");
+        assert_eq!(schema["properties"]["min"]["default"], 5, "{schema}");
+        assert_eq!(schema["required"], serde_json::json!(["max"]), "{schema}");
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
+    }
+
+    #[test]
+    fn validate_config_parses_then_runs_the_plugins_check() {
+        let positive = |l: &Limits| if l.max > 0 { Ok(()) } else { Err(PluginError::invalid_config("max must be above 0")) };
+        assert!(validate_config::<Limits>(r#"{"max": 3}"#, positive).is_ok());
+        let typo = validate_config::<Limits>(r#"{"mx": 3}"#, positive).unwrap_err();
+        assert_eq!(typo.kind, crate::ErrorKind::InvalidConfig);
+        assert!(typo.message.contains("mx"), "{}", typo.message);
+        let zero = validate_config::<Limits>(r#"{"max": 0}"#, positive).unwrap_err();
+        assert!(zero.message.contains("above 0"), "{}", zero.message);
     }
 
     #[test]
     fn parses_typed_config() {
-        assert_eq!(parse_config::<Limits>(r#"{"max": 3}"#).unwrap(), Limits { max: 3 });
+        assert_eq!(parse_config::<Limits>(r#"{"max": 3}"#).unwrap(), Limits { max: 3, min: 5 });
     }
 
     #[test]

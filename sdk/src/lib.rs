@@ -3,9 +3,13 @@
 //! ```ignore
 //! use upshift_sdk::{Check, PluginError, Verdict, Verifier};
 //!
-//! #[derive(upshift_sdk::serde::Deserialize)]
+//! #[derive(upshift_sdk::serde::Deserialize, upshift_sdk::JsonSchema)]
 //! #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
-//! struct Config { max_lag: f64 }
+//! #[schemars(crate = "upshift_sdk::schemars")]
+//! struct Config {
+//!     /// Seconds of replication lag a replica may have.
+//!     max_lag: f64,
+//! }
 //!
 //! struct LagCheck;
 //!
@@ -39,7 +43,7 @@ mod target;
 mod types;
 mod verifier;
 
-pub use config::{NoConfig, parse_config, with_config};
+pub use config::{NoConfig, PluginConfig, config_schema, parse_config, validate_config, with_config};
 pub use host::{clock, log, sql, state};
 pub use strategy::{Decision, Progress, Strategy};
 pub use target::{Capabilities, Change, Description, Observation, Operation, Target, UnitVersion};
@@ -48,6 +52,9 @@ pub use verifier::{Check, Verifier};
 
 /// Re-exported so that a plugin crate needs no dependency but this one:
 /// `#[derive(upshift_sdk::serde::Deserialize)] #[serde(crate = "upshift_sdk::serde")]`.
+pub use schemars;
+/// Derive it on a plugin's `Config`: `#[derive(upshift_sdk::serde::Deserialize, upshift_sdk::JsonSchema)]`.
+pub use schemars::JsonSchema;
 pub use serde;
 pub use serde_json;
 

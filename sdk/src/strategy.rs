@@ -1,15 +1,22 @@
 //! The [`Strategy`] trait and its export macro.
 
-use serde::de::DeserializeOwned;
-
 pub use crate::bindings::strategy::exports::upshift::plugin::strategy::{Decision, Progress};
 use crate::config::with_config;
 use crate::types::{PluginError, RolloutInfo, Stage};
 
 /// Plans the stages of a rollout and decides what follows each one.
 pub trait Strategy {
-    /// The plugin's config from the spec.
-    type Config: DeserializeOwned + 'static;
+    /// The plugin's config from the spec: derive `Deserialize` and `JsonSchema` (re-exported as
+    /// `upshift_sdk::serde` and `upshift_sdk::schemars`) so the host can check it and show its fields.
+    type Config: crate::PluginConfig;
+
+    /// Checks a parsed config beyond its types (a percentage above 100, an empty list), touching
+    /// nothing: the host calls it before anything is applied (`validate-config`). The default accepts
+    /// every config that parses.
+    fn check_config(config: &Self::Config) -> Result<(), PluginError> {
+        let _ = config;
+        Ok(())
+    }
 
     /// The stages, in order. An empty plan is an error.
     fn plan(config: &Self::Config, rollout: RolloutInfo) -> Result<Vec<Stage>, PluginError>;
@@ -39,6 +46,14 @@ macro_rules! export_strategy {
         pub struct __UpshiftStrategyExport;
 
         impl $crate::bindings::strategy::exports::upshift::plugin::strategy::Guest for __UpshiftStrategyExport {
+            fn config_schema() -> ::std::string::String {
+                $crate::config_schema::<<$ty as $crate::Strategy>::Config>()
+            }
+
+            fn validate_config(config: ::std::string::String) -> ::std::result::Result<(), $crate::PluginError> {
+                $crate::validate_config::<<$ty as $crate::Strategy>::Config>(&config, <$ty as $crate::Strategy>::check_config)
+            }
+
             fn plan(
                 config: ::std::string::String,
                 rollout: $crate::RolloutInfo,

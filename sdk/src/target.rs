@@ -1,7 +1,5 @@
 //! The [`Target`] trait and its export macro.
 
-use serde::de::DeserializeOwned;
-
 pub use crate::bindings::target::exports::upshift::plugin::target::{
     Capabilities, Change, Description, Observation, Operation, UnitVersion,
 };
@@ -13,8 +11,17 @@ use crate::types::PluginError;
 /// Mutating calls carry [`Operation::id`]; the host re-sends the same id after a crash, so an
 /// implementation must answer an id it already completed without doing the work again.
 pub trait Target {
-    /// The plugin's config from the spec.
-    type Config: DeserializeOwned + 'static;
+    /// The plugin's config from the spec: derive `Deserialize` and `JsonSchema` (re-exported as
+    /// `upshift_sdk::serde` and `upshift_sdk::schemars`) so the host can check it and show its fields.
+    type Config: crate::PluginConfig;
+
+    /// Checks a parsed config beyond its types (a percentage above 100, an empty list), touching
+    /// nothing: the host calls it before anything is applied (`validate-config`). The default accepts
+    /// every config that parses.
+    fn check_config(config: &Self::Config) -> Result<(), PluginError> {
+        let _ = config;
+        Ok(())
+    }
 
     /// Static facts: name, version, what the target can do. Must not touch anything.
     fn describe() -> Description;
@@ -59,6 +66,14 @@ macro_rules! export_target {
         pub struct __UpshiftTargetExport;
 
         impl $crate::bindings::target::exports::upshift::plugin::target::Guest for __UpshiftTargetExport {
+            fn config_schema() -> ::std::string::String {
+                $crate::config_schema::<<$ty as $crate::Target>::Config>()
+            }
+
+            fn validate_config(config: ::std::string::String) -> ::std::result::Result<(), $crate::PluginError> {
+                $crate::validate_config::<<$ty as $crate::Target>::Config>(&config, <$ty as $crate::Target>::check_config)
+            }
+
             fn describe() -> $crate::Description {
                 <$ty as $crate::Target>::describe()
             }

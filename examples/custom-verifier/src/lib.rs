@@ -1,7 +1,8 @@
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{Check, PluginError, Verdict, Verifier};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     pub denied: Vec<String>,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::json;
-use upshift::runtime::{Inspection, PluginSource, Runtime};
+use upshift::runtime::{Inspection, PluginSource, Runtime, config_schema};
 use upshift::trust::{self, SecretKey, TrustedKeys};
 
 use super::exit;
@@ -130,8 +130,11 @@ fn print_inspection(i: &Inspection) {
     say!("plugin:   {}", i.name);
     say!("sha256:   {}", i.sha256);
     say!("size:     {} bytes", i.size);
-    match (i.kind, i.world) {
-        (Some(kind), Some(world)) => say!("kind:     {kind} (world {world})"),
+    match (i.kind, &i.world, i.contract) {
+        (Some(kind), Some(world), Some(contract)) => {
+            say!("kind:     {kind} (world {world})");
+            say!("contract: {contract}{}", if contract.checks_config() { "" } else { OLD_CONTRACT });
+        }
         _ => say!("kind:     none: exports no upshift plugin interface"),
     }
     let asks = if i.declared.is_empty() { "nothing".to_string() } else { i.declared.to_string() };
@@ -144,6 +147,7 @@ fn print_inspection(i: &Inspection) {
             say!("irreversible: {step}");
         }
     }
+    print_config(i);
     say!("exports:");
     for e in &i.exports {
         say!("  {e}");
@@ -154,13 +158,46 @@ fn print_inspection(i: &Inspection) {
     }
 }
 
+/// What `inspect` adds for a plugin of a contract without `config-schema`.
+const OLD_CONTRACT: &str = " (no config check: its config is read only at its first call; rebuild it with the current SDK)";
+
+/// The config fields a plugin describes (`config-schema`), one line each.
+fn print_config(i: &Inspection) {
+    let Some(schema) = &i.config_schema else { return };
+    if schema.is_empty() {
+        say!("config:   not described by the plugin");
+        return;
+    }
+    match config_schema::fields(schema) {
+        Err(e) => say!("config:   {e}"),
+        Ok(read) if read.fields.is_empty() => say!("config:   none (leave `config` out)"),
+        Ok(read) => {
+            let closed = if read.closed { "; any other field is an error" } else { "" };
+            say!("config:   {} fields{closed}", read.fields.len());
+            for f in &read.fields {
+                let need = match (&f.default, f.required) {
+                    (_, true) => "required".to_string(),
+                    (Some(d), false) => format!("default {d}"),
+                    (None, false) => "optional".to_string(),
+                };
+                let about = if f.description.is_empty() { String::new() } else { format!(": {}", f.description) };
+                say!("  {} ({}, {need}){about}", name(&f.name), f.ty);
+            }
+        }
+    }
+}
+
 fn inspection_json(i: &Inspection) -> serde_json::Value {
+    let config = i.config_schema.as_deref().filter(|s| !s.is_empty());
     json!({
         "name": i.name,
         "sha256": i.sha256,
         "size": i.size,
         "kind": i.kind,
+        "contract": i.contract.map(|c| c.version()),
         "world": i.world,
+        "config_schema": config.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()),
+        "config_fields": config.and_then(|s| config_schema::fields(s).ok()),
         "exports": i.exports,
         "imports": i.imports,
         "asks_for": i.declared,

@@ -48,7 +48,7 @@ pub enum LoadError {
     Invalid { plugin: String, message: String },
 
     #[error("plugin {plugin}: expected a {expected} (a component exporting {expected_export}) but found {found}")]
-    WrongKind { plugin: String, expected: PluginKind, expected_export: &'static str, found: String },
+    WrongKind { plugin: String, expected: PluginKind, expected_export: String, found: String },
 
     #[error("plugin {plugin}: it imports {import}, which this host does not provide or the spec does not grant")]
     UnsatisfiedImport { plugin: String, import: String },

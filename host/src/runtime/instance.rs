@@ -4,13 +4,10 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
 use super::Plugin;
-use super::bindings::strategy::StrategyPlugin;
-use super::bindings::target::TargetPlugin;
-use super::bindings::verifier::VerifierPlugin;
+use super::bindings::worlds::{StrategyWorld, TargetWorld, VerifierWorld, World};
 use super::bindings::{
     Change, Check, Decision, Description, LogLevel, Observation, Operation, Progress, RolloutInfo, Stage, UnitVersion,
     Verdict, WitPluginError,
@@ -43,25 +40,6 @@ impl Default for Scope {
     }
 }
 
-/// The generated bindings of one plugin world, instantiable from a loaded [`Plugin`].
-pub trait World: Sized {
-    fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> impl Future<Output = wasmtime::Result<Self>>;
-}
-
-macro_rules! world {
-    ($ty:ty) => {
-        impl World for $ty {
-            async fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-                let instance: Instance = plugin.pre.instantiate_async(&mut *store).await?;
-                <$ty>::new(&mut *store, &instance)
-            }
-        }
-    };
-}
-world!(TargetPlugin);
-world!(VerifierPlugin);
-world!(StrategyPlugin);
-
 struct Live<W> {
     store: Store<HostState>,
     bindings: W,
@@ -78,9 +56,9 @@ pub struct PluginInstance<W: World> {
     refused: Vec<String>,
 }
 
-pub type TargetInstance = PluginInstance<TargetPlugin>;
-pub type VerifierInstance = PluginInstance<VerifierPlugin>;
-pub type StrategyInstance = PluginInstance<StrategyPlugin>;
+pub type TargetInstance = PluginInstance<TargetWorld>;
+pub type VerifierInstance = PluginInstance<VerifierWorld>;
+pub type StrategyInstance = PluginInstance<StrategyWorld>;
 
 impl<W: World> PluginInstance<W> {
     /// Nothing is instantiated until the first call.
@@ -213,6 +191,34 @@ impl<W: World> PluginInstance<W> {
         })
     }
 
+    /// The config's JSON Schema as the plugin describes it (`config-schema`); `None` for a plugin of
+    /// contract 0.1.0, which has no such call.
+    pub fn config_schema(&mut self) -> Result<Option<String>, CallError> {
+        let schema = self.call("config-schema", async |b, s| b.config_schema(s).await)?;
+        self.bounded("config-schema", schema)
+    }
+
+    /// Asks the plugin whether `config` is one it accepts (`validate-config`), touching nothing.
+    /// `Ok(false)` for a plugin of contract 0.1.0, which cannot be asked: its config is checked at
+    /// its first call.
+    pub fn validate_config(&mut self, config: &str) -> Result<bool, CallError> {
+        let answer = self.call("validate-config", async |b, s| b.validate_config(s, config).await)?;
+        match answer {
+            None => Ok(false),
+            Some(Ok(())) => Ok(true),
+            Some(Err(e)) => {
+                let e = self.bounded("validate-config", e)?;
+                Err(CallError::Plugin {
+                    plugin: self.plugin.name.to_string(),
+                    call: "validate-config",
+                    kind: e.kind,
+                    message: e.message,
+                    retryable: e.retryable,
+                })
+            }
+        }
+    }
+
     fn classify(&self, call: &'static str, e: wasmtime::Error) -> CallError {
         let plugin = self.plugin.name.to_string();
         if e.chain().any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some()) {
@@ -233,40 +239,40 @@ impl<W: World> PluginInstance<W> {
 
 impl TargetInstance {
     pub fn describe(&mut self) -> Result<Description, CallError> {
-        let d = self.call("describe", async |b, s| b.upshift_plugin_target().call_describe(s).await)?;
+        let d = self.call("describe", async |b, s| b.describe(s).await)?;
         self.bounded("describe", d)
     }
 
     pub fn observe(&mut self, config: &str, from: &str, to: &str) -> Result<Observation, CallError> {
-        self.call_fallible("observe", async |b, s| b.upshift_plugin_target().call_observe(s, config, from, to).await)
+        self.call_fallible("observe", async |b, s| b.observe(s, config, from, to).await)
     }
 
     pub fn apply(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("apply", async |b, s| b.upshift_plugin_target().call_apply(s, op).await)
+        self.call_fallible("apply", async |b, s| b.apply(s, op).await)
     }
 
     pub fn rollback(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("rollback", async |b, s| b.upshift_plugin_target().call_rollback(s, op).await)
+        self.call_fallible("rollback", async |b, s| b.rollback(s, op).await)
     }
 
     pub fn finalize(&mut self, op: &Operation) -> Result<Change, CallError> {
-        self.call_fallible("finalize", async |b, s| b.upshift_plugin_target().call_finalize(s, op).await)
+        self.call_fallible("finalize", async |b, s| b.finalize(s, op).await)
     }
 }
 
 impl VerifierInstance {
     pub fn verify(&mut self, check: &Check, config: &str) -> Result<Verdict, CallError> {
-        self.call_fallible("verify", async |b, s| b.upshift_plugin_verifier().call_verify(s, check, config).await)
+        self.call_fallible("verify", async |b, s| b.verify(s, check, config).await)
     }
 }
 
 impl StrategyInstance {
     pub fn plan(&mut self, config: &str, rollout: &RolloutInfo) -> Result<Vec<Stage>, CallError> {
-        self.call_fallible("plan", async |b, s| b.upshift_plugin_strategy().call_plan(s, config, rollout).await)
+        self.call_fallible("plan", async |b, s| b.plan(s, config, rollout).await)
     }
 
     pub fn next(&mut self, config: &str, progress: &Progress) -> Result<Decision, CallError> {
-        self.call_fallible("next", async |b, s| b.upshift_plugin_strategy().call_next(s, config, progress).await)
+        self.call_fallible("next", async |b, s| b.next(s, config, progress).await)
     }
 }
 

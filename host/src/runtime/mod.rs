@@ -8,6 +8,7 @@
 
 mod artifact;
 pub mod bindings;
+pub mod config_schema;
 mod driver;
 mod epoch;
 mod error;
@@ -30,8 +31,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use artifact::{CAPABILITIES_SECTION, Declared, Digest, Format};
 pub use bindings::{
-    Capabilities, Change, Check, Decision, Description, ErrorKind, LogLevel, Measurement, Observation, Operation,
-    Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
+    Capabilities, Change, Check, Contract, Decision, Description, ErrorKind, LogLevel, Measurement, Observation,
+    Operation, Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
 };
 pub use driver::IO_WORKER_THREADS;
 pub use epoch::EPOCH_TICK;
@@ -47,7 +48,6 @@ pub use sql::{
 pub use state::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError};
 pub use stderr::MAX_STDERR_BYTES;
 
-use bindings::{STRATEGY_EXPORT, TARGET_EXPORT, VERIFIER_EXPORT};
 use host_state::HostState;
 
 /// Instance slots the pooling allocator keeps: how many plugin instances may be alive at once in
@@ -67,22 +67,14 @@ pub enum PluginKind {
 impl PluginKind {
     pub const ALL: [PluginKind; 3] = [PluginKind::Target, PluginKind::Verifier, PluginKind::Strategy];
 
-    /// The interface a component exports to be a plugin of this kind.
-    pub fn export_name(self) -> &'static str {
-        match self {
-            PluginKind::Target => TARGET_EXPORT,
-            PluginKind::Verifier => VERIFIER_EXPORT,
-            PluginKind::Strategy => STRATEGY_EXPORT,
-        }
+    /// The interface a component of contract `contract` exports to be a plugin of this kind.
+    pub fn export_name(self, contract: Contract) -> String {
+        contract.interface(&self.to_string())
     }
 
-    /// The WIT world a plugin of this kind is built against.
-    pub fn world(self) -> &'static str {
-        match self {
-            PluginKind::Target => "upshift:plugin/target-plugin@0.1.0",
-            PluginKind::Verifier => "upshift:plugin/verifier-plugin@0.1.0",
-            PluginKind::Strategy => "upshift:plugin/strategy-plugin@0.1.0",
-        }
+    /// The WIT world a plugin of this kind and contract version is built against.
+    pub fn world(self, contract: Contract) -> String {
+        contract.interface(&format!("{self}-plugin"))
     }
 }
 
@@ -127,6 +119,8 @@ pub struct Plugin {
     pub name: Arc<str>,
     pub digest: Digest,
     pub kind: PluginKind,
+    /// The contract version the component was built against; calls go to its bindings.
+    pub contract: Contract,
     pub builtin: bool,
     /// The interfaces the component imports, as it names them.
     pub imports: Vec<String>,
@@ -179,6 +173,7 @@ impl Runtime {
         // The three worlds share the same host imports; linking them once serves all.
         bindings::target::TargetPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        link_frozen_host_services(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let driver = Arc::new(driver::Driver::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?);
         Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), driver })
     }
@@ -194,18 +189,21 @@ impl Runtime {
         let component = self.compile(&name, &bytes)?;
         let exports = export_names(&self.engine, &component);
         let found = kind_of(&exports);
-        if found != Some(expected) {
-            return Err(LoadError::WrongKind {
-                plugin: name.to_string(),
-                expected,
-                expected_export: expected.export_name(),
-                found: match found {
-                    Some(kind) => format!("a {kind} (it exports {})", kind.export_name()),
-                    None if exports.is_empty() => "a component that exports nothing".to_string(),
-                    None => format!("a component exporting only {}", exports.join(", ")),
-                },
-            });
-        }
+        let contract = match found {
+            Some((kind, contract)) if kind == expected => contract,
+            _ => {
+                return Err(LoadError::WrongKind {
+                    plugin: name.to_string(),
+                    expected,
+                    expected_export: expected.export_name(Contract::CURRENT),
+                    found: match found {
+                        Some((kind, contract)) => format!("a {kind} (it exports {})", kind.export_name(contract)),
+                        None if exports.is_empty() => "a component that exports nothing".to_string(),
+                        None => format!("a component exporting only {}", exports.join(", ")),
+                    },
+                });
+            }
+        };
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -214,6 +212,7 @@ impl Runtime {
             name,
             digest: Digest::of(&bytes),
             kind: expected,
+            contract,
             builtin,
             imports: import_names(&self.engine, &component),
             declared: Declared::of(&bytes),
@@ -284,7 +283,7 @@ impl Runtime {
     /// file or a spec: the entry point of the plugin-loading fuzz target. Never panics.
     pub fn recognise(&self, name: &str, bytes: &[u8]) -> Result<Option<PluginKind>, LoadError> {
         let component = self.compile(name, bytes)?;
-        Ok(kind_of(&export_names(&self.engine, &component)))
+        Ok(kind_of(&export_names(&self.engine, &component)).map(|(kind, _)| kind))
     }
 
     /// Everything `upshift plugin inspect` shows about a component file, without requiring a kind.
@@ -292,28 +291,36 @@ impl Runtime {
         let (name, bytes, _) = self.read(source)?;
         let component = self.compile(&name, &bytes)?;
         let exports = export_names(&self.engine, &component);
-        let kind = kind_of(&exports);
-        let description = match kind {
-            Some(PluginKind::Target) => {
-                let plugin = self.load(source, PluginKind::Target)?;
-                let mut instance = TargetInstance::new(plugin, Scope::default());
-                Some(
-                    instance
-                        .describe()
-                        .map_err(|e| LoadError::Invalid { plugin: name.to_string(), message: e.to_string() })?,
-                )
+        let found = kind_of(&exports);
+        let invalid = |e: CallError| LoadError::Invalid { plugin: name.to_string(), message: e.to_string() };
+        let (mut description, mut config_schema) = (None, None);
+        match found {
+            Some((PluginKind::Target, _)) => {
+                let mut instance = TargetInstance::new(self.load(source, PluginKind::Target)?, Scope::default());
+                description = Some(instance.describe().map_err(invalid)?);
+                config_schema = instance.config_schema().map_err(invalid)?;
             }
-            _ => None,
-        };
+            Some((PluginKind::Verifier, _)) => {
+                let mut instance = VerifierInstance::new(self.load(source, PluginKind::Verifier)?, Scope::default());
+                config_schema = instance.config_schema().map_err(invalid)?;
+            }
+            Some((PluginKind::Strategy, _)) => {
+                let mut instance = StrategyInstance::new(self.load(source, PluginKind::Strategy)?, Scope::default());
+                config_schema = instance.config_schema().map_err(invalid)?;
+            }
+            None => {}
+        }
         Ok(Inspection {
             name: name.to_string(),
             sha256: Digest::of(&bytes).to_hex(),
             size: bytes.len(),
-            kind,
-            world: kind.map(PluginKind::world),
+            kind: found.map(|(kind, _)| kind),
+            contract: found.map(|(_, contract)| contract),
+            world: found.map(|(kind, contract)| kind.world(contract)),
             imports: import_names(&self.engine, &component),
             exports,
             description,
+            config_schema,
             declared: Declared::of(&bytes),
         })
     }
@@ -339,10 +346,15 @@ pub struct Inspection {
     pub sha256: String,
     pub size: usize,
     pub kind: Option<PluginKind>,
-    pub world: Option<&'static str>,
+    /// The contract version the component was built against.
+    pub contract: Option<Contract>,
+    pub world: Option<String>,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     pub description: Option<Description>,
+    /// The config's JSON Schema as the plugin gives it (`config-schema`, contract 0.2.0 on); `None`
+    /// for a 0.1.0 plugin, `Some("")` when the plugin does not describe its config.
+    pub config_schema: Option<String>,
     pub declared: Declared,
 }
 
@@ -395,8 +407,31 @@ fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-fn kind_of(exports: &[String]) -> Option<PluginKind> {
-    PluginKind::ALL.into_iter().find(|k| exports.iter().any(|e| e == k.export_name()))
+/// The kind of plugin a component is, and the contract version it was built against: the first
+/// kind's interface it exports, of the newest version this host knows.
+fn kind_of(exports: &[String]) -> Option<(PluginKind, Contract)> {
+    Contract::ALL.into_iter().rev().find_map(|contract| {
+        PluginKind::ALL
+            .into_iter()
+            .find(|k| exports.iter().any(|e| *e == k.export_name(contract)))
+            .map(|kind| (kind, contract))
+    })
+}
+
+/// Links the host services under the names of every older contract version, so plugins built
+/// against it keep running: their interfaces did not change, only their version.
+fn link_frozen_host_services(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use bindings::target::upshift::plugin::{clock, log, sql, state};
+    for contract in Contract::ALL.into_iter().filter(|c| *c != Contract::CURRENT) {
+        let name = |interface: &str| contract.interface(interface);
+        // `types` declares types only: an empty instance satisfies its import.
+        linker.instance(&name("types"))?;
+        log::add_to_linker_instance::<HostState, HasSelf<HostState>>(&mut linker.instance(&name("log"))?, |s| s)?;
+        clock::add_to_linker_instance::<HostState, HasSelf<HostState>>(&mut linker.instance(&name("clock"))?, |s| s)?;
+        state::add_to_linker_instance::<HostState, HasSelf<HostState>>(&mut linker.instance(&name("state"))?, |s| s)?;
+        sql::add_to_linker_instance::<HostState, HasSelf<HostState>>(&mut linker.instance(&name("sql"))?, |s| s)?;
+    }
+    Ok(())
 }
 
 /// The first line of a linker error, which names the missing import.

@@ -3,7 +3,8 @@
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{PluginError, RolloutInfo, Stage, Strategy};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// Seconds to bake before verification.

@@ -5,7 +5,8 @@ use upshift_sdk::planning::CumulativePlan;
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{PluginError, RolloutInfo, Stage, Strategy};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// Units per batch.

@@ -8,7 +8,8 @@ use upshift_sdk::{PluginError, RolloutInfo, Stage, Strategy};
 /// Bake of the implicit final stage, when the config does not say.
 pub const DEFAULT_FINAL_BAKE_SECONDS: u32 = 0;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Step {
     /// Percent of traffic on the new version after this step.
@@ -36,7 +37,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     pub steps: Vec<Step>,

@@ -28,7 +28,8 @@ fn pair(text: &str) -> Option<(u32, u32)> {
 /// Longest answer read from the admin socket; `get weight` answers a few bytes.
 pub const MAX_ANSWER_BYTES: u64 = 64 << 10;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// The admin socket, `ip:port` (HAProxy `stats socket ipv4@ip:port level admin`); grant it in

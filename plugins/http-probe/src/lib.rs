@@ -12,7 +12,8 @@ pub const DEFAULT_REQUESTS: u32 = 3;
 /// The status every answer must have when the config does not say.
 pub const DEFAULT_EXPECT_STATUS: u16 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// Grant its `host:port` in `grants.network.http`.

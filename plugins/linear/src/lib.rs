@@ -4,7 +4,8 @@ use upshift_sdk::planning::{CumulativePlan, units_for_percent};
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{PluginError, RolloutInfo, Stage, Strategy};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// Percentage points added at each stage (1 to 100).

@@ -8,7 +8,8 @@ use upshift_sdk::serde::Deserialize;
 use upshift_sdk::serde_json::Value;
 use upshift_sdk::{Check, PluginError, Verdict, Verifier, http};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// Prometheus' base URL, e.g. `http://127.0.0.1:9090`; grant its `host:port` in `grants.network.http`.
@@ -16,7 +17,8 @@ pub struct Config {
     pub checks: Vec<QueryCheck>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct QueryCheck {
     pub name: String,

@@ -6,14 +6,16 @@ use upshift_sdk::serde::Deserialize;
 use upshift_sdk::sql;
 use upshift_sdk::{Check, ErrorKind, PluginError, Verdict, Verifier};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     pub connection: String,
     pub checks: Vec<SqlCheck>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct SqlCheck {
     pub name: String,

@@ -19,7 +19,8 @@ use upshift_sdk::{
 
 pub use migrations::{Migration, between, from_files, parse_version};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// The granted connection whose databases are the units.

@@ -17,7 +17,8 @@ upshift_sdk::capabilities!(env = ["FORGED\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}dedeec
 pub const DESCRIBED: &str =
     "forge\n\x1b[2J\x1b[32mrollout lab-1: succeeded\x1b]8;;https://evil.example/\x1b\\link\u{202e}";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// The forged text.

@@ -7,7 +7,8 @@
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{Decision, PluginError, Progress, RolloutInfo, Stage, Strategy};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     pub mode: String,

@@ -5,7 +5,8 @@
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, state};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     pub units: Vec<String>,

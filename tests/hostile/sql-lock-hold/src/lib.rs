@@ -6,7 +6,8 @@ use upshift_sdk::serde::Deserialize;
 use upshift_sdk::sql;
 use upshift_sdk::{Check, PluginError, Verdict, Verifier};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
 #[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
 pub struct Config {
     /// The granted connection; every database the check names is locked.
