@@ -106,3 +106,59 @@ macro_rules! capabilities {
             $crate::__private::to_array(__UPSHIFT_CAPABILITIES_TEXT);
     };
 }
+
+#[cfg(test)]
+mod contract_tests {
+    use std::path::Path;
+
+    /// The `.wit` files of `dir`, by name, with their text.
+    fn wit_files(dir: &Path) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+            .map(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+                (name, text)
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The SDK builds from its own copy of the contract (so the crate builds outside the
+    /// repository); it must be the repository's `wit/`, file for file, byte for byte.
+    #[test]
+    fn the_sdks_wit_is_the_repositorys() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ours = wit_files(&sdk.join("wit"));
+        let repo = wit_files(&sdk.join("../wit"));
+        let names = |f: &[(String, String)]| f.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&ours), names(&repo), "sdk/wit and wit/ hold different files: copy wit/*.wit to sdk/wit/");
+        for ((name, a), (_, b)) in ours.iter().zip(&repo) {
+            assert!(a == b, "sdk/wit/{name} differs from wit/{name}: copy wit/*.wit to sdk/wit/");
+        }
+    }
+
+    /// A released contract version never changes: plugins built against it rely on every byte.
+    #[test]
+    fn the_frozen_0_1_0_contract_is_unchanged() {
+        let frozen = wit_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/v0.1.0"));
+        let names: Vec<&str> = frozen.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["host.wit", "sql.wit", "strategy.wit", "target.wit", "types.wit", "verifier.wit", "worlds.wit"]);
+        let all: String = frozen.iter().map(|(_, text)| text.as_str()).collect();
+        assert!(frozen.iter().all(|(_, text)| text.starts_with("package upshift:plugin@0.1.0;")));
+        assert_eq!(all.len(), FROZEN_0_1_0_BYTES, "wit/v0.1.0 was edited: a released contract is frozen");
+        assert_eq!(fnv1a(all.as_bytes()), FROZEN_0_1_0_FNV1A, "wit/v0.1.0 was edited: a released contract is frozen");
+    }
+
+    const FROZEN_0_1_0_BYTES: usize = 12717;
+    const FROZEN_0_1_0_FNV1A: u64 = 0xae25f99bb85c5bb8;
+
+    /// FNV-1a, 64 bits: enough to notice an edit, and no dependency for it.
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    }
+}
