@@ -1,0 +1,190 @@
+//! The target tutorial, `examples/custom-target`, built as its README says and run in real rollouts
+//! through the real `upshift` binary with the README's own spec: the fleet's files move to the new
+//! version; a failed verification (the verifier tutorial's plugin) rolls the canary back; a unit
+//! changed by hand fails its stage and is left as it was while the rest is rolled back.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use common::{fixtures, stderr, stdout};
+
+const UNITS: [&str; 4] = ["web-1", "web-2", "web-3", "web-4"];
+
+/// The tutorial's README.
+fn readme() -> String {
+    std::fs::read_to_string(common::root().join("examples/custom-target/README.md")).expect("read the README")
+}
+
+/// The README's fenced ```toml blocks that contain `needle`: exactly one is expected.
+fn toml_block(readme: &str, needle: &str) -> String {
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|block| block.contains(needle))
+        .collect();
+    assert_eq!(blocks.len(), 1, "the README has {} toml blocks with {needle:?}", blocks.len());
+    blocks[0].to_string()
+}
+
+/// Sets the value of the one `sha256 = "..."` line of `block`.
+fn pin(block: &str, digest: &str) -> String {
+    let lines: Vec<String> = block
+        .lines()
+        .map(|l| if l.starts_with("sha256 = ") { format!("sha256 = \"{digest}\"") } else { l.to_string() })
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("sha256 = ")).count(), 1, "{block}");
+    lines.join("\n") + "\n"
+}
+
+/// The two tutorials' components, built with `cargo build --release --target wasm32-wasip2` as
+/// their READMEs say (into a target folder shared by the test runs).
+fn components() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target = fixtures::build_components(Path::new("examples/custom-target/Cargo.toml"), "example", "release");
+        let verifier =
+            fixtures::build_components(Path::new("examples/custom-verifier/Cargo.toml"), "example", "release");
+        (target.join("version_files.wasm"), verifier.join("deny_versions.wasm"))
+    })
+}
+
+/// A copy of the tutorial's folder layout: `custom-target/` (the spec's folder, with the built
+/// component where cargo puts it and `fleet/`) beside `custom-verifier/`, both components signed
+/// by a key this sandbox trusts.
+struct Tutorial {
+    dir: tempfile::TempDir,
+}
+
+impl Tutorial {
+    fn new() -> Self {
+        let (target, verifier) = components();
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tutorial { dir };
+        let release = "target/wasm32-wasip2/release";
+        for (component, crate_dir) in [(target, "custom-target"), (verifier, "custom-verifier")] {
+            let to = t.dir.path().join(crate_dir).join(release);
+            std::fs::create_dir_all(&to).unwrap();
+            std::fs::copy(component, to.join(component.file_name().unwrap())).unwrap();
+        }
+        assert!(t.upshift(&["plugin", "keygen", "--out", "dev.key"]).status.success());
+        let public = std::fs::read_to_string(t.path("dev.key.pub")).unwrap();
+        std::fs::write(t.path("trusted_keys"), format!("{} me\n", public.trim())).unwrap();
+        for wasm in [
+            "target/wasm32-wasip2/release/version_files.wasm",
+            "../custom-verifier/target/wasm32-wasip2/release/deny_versions.wasm",
+        ] {
+            let out = t.upshift(&["plugin", "sign", wasm, "--key", "dev.key"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        std::fs::create_dir(t.path("fleet")).unwrap();
+        for unit in UNITS {
+            std::fs::write(t.path(&format!("fleet/{unit}.version")), "1\n").unwrap();
+        }
+        t
+    }
+
+    /// A path in the spec's folder.
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("custom-target").join(name)
+    }
+
+    fn digest(&self, file: &str) -> String {
+        upshift::runtime::Digest::of(&std::fs::read(self.path(file)).unwrap()).to_hex()
+    }
+
+    fn upshift(&self, args: &[&str]) -> Output {
+        common::upshift()
+            .arg("--state")
+            .arg(self.path("state.db"))
+            .arg("--trusted-keys")
+            .arg(self.path("trusted_keys"))
+            .args(args)
+            .current_dir(self.path(""))
+            .output()
+            .unwrap()
+    }
+
+    /// Writes the README's `rollout.toml`, pinned to the built component, plus `extra`.
+    fn spec(&self, extra: &str) -> &'static str {
+        let readme = readme();
+        let target =
+            pin(&toml_block(&readme, "[target]"), &self.digest("target/wasm32-wasip2/release/version_files.wasm"));
+        std::fs::write(self.path("rollout.toml"), target + extra).unwrap();
+        "rollout.toml"
+    }
+
+    /// The README's `[[verifiers]]` block, pinned to the built verifier.
+    fn deny_list_verifier(&self) -> String {
+        let digest = self.digest("../custom-verifier/target/wasm32-wasip2/release/deny_versions.wasm");
+        "\n".to_string() + &pin(&toml_block(&readme(), "[[verifiers]]"), &digest)
+    }
+
+    fn unit(&self, unit: &str) -> String {
+        std::fs::read_to_string(self.path(&format!("fleet/{unit}.version"))).unwrap()
+    }
+
+    /// Each unit's version: its file's first line.
+    fn versions(&self) -> Vec<String> {
+        UNITS.iter().map(|u| self.unit(u).lines().next().unwrap_or_default().to_string()).collect()
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.upshift(&["status", id, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["state"].clone()
+    }
+
+    fn history(&self, id: &str) -> String {
+        stdout(&self.upshift(&["history", id]))
+    }
+}
+
+#[test]
+fn the_readme_rollout_moves_every_unit_file_to_the_new_version_and_succeeds() {
+    let t = Tutorial::new();
+    let out = t.upshift(&["run", t.spec("")]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.trim_end().ends_with("rollout fleet-1: succeeded"), "{text}");
+    assert_eq!(t.versions(), ["2", "2", "2", "2"]);
+    // Each file names the operation that moved it: the canary, the batch, the last batch.
+    assert_eq!(t.unit("web-1"), "2\nchanged-by fleet-1/apply/0\n");
+    assert_eq!(t.unit("web-3"), "2\nchanged-by fleet-1/apply/1\n");
+    assert_eq!(t.unit("web-4"), "2\nchanged-by fleet-1/apply/2\n");
+    assert_eq!(t.state("fleet-1"), "succeeded");
+    let history = t.history("fleet-1");
+    assert!(history.contains("(operation fleet-1/apply/0)"), "{history}");
+    assert!(history.contains("apply fleet-1/apply/0: 1 of 1 units written to 2"), "{history}");
+}
+
+#[test]
+fn a_failed_verification_rolls_the_canary_back_and_leaves_the_other_units_untouched() {
+    let t = Tutorial::new();
+    let out = t.upshift(&["run", t.spec(&t.deny_list_verifier())]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).trim_end().ends_with("rollout fleet-1: rolled-back"), "{}", stdout(&out));
+    assert_eq!(t.versions(), ["1", "1", "1", "1"]);
+    assert_eq!(t.unit("web-1"), "1\nchanged-by fleet-1/rollback/0\n");
+    for unit in ["web-2", "web-3", "web-4"] {
+        assert_eq!(t.unit(unit), "1\n", "{unit} was written although no stage moved it");
+    }
+    assert_eq!(t.state("fleet-1"), "rolled-back");
+    assert!(t.history("fleet-1").contains("2 is on the deny list"), "{}", t.history("fleet-1"));
+}
+
+#[test]
+fn a_unit_changed_by_hand_fails_its_stage_and_is_left_as_it_was_while_the_rest_rolls_back() {
+    let t = Tutorial::new();
+    std::fs::write(t.path("fleet/web-4.version"), "7\n").unwrap();
+    let out = t.upshift(&["run", t.spec("")]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(t.versions(), ["1", "1", "1", "7"]);
+    assert_eq!(t.unit("web-4"), "7\n");
+    assert!(stdout(&out).contains("rollback fleet-1/rollback/2: 3 of 3 units written to 1"), "{}", stdout(&out));
+    let history = t.history("fleet-1");
+    assert!(history.contains("unit web-4 is at 7, neither 1 nor 2"), "{history}");
+}
