@@ -1,7 +1,9 @@
 //! The target tutorial, `examples/custom-target`, built as its README says and run in real rollouts
 //! through the real `upshift` binary with the README's own spec: the fleet's files move to the new
 //! version; a failed verification (the verifier tutorial's plugin) rolls the canary back; a unit
-//! changed by hand fails its stage and is left as it was while the rest is rolled back.
+//! changed by hand fails its stage and is left as it was while the rest is rolled back. And the
+//! verifier tutorial's grants: its deny list read from a granted file or variable, and the error
+//! (never a pass) when the grant is missing.
 
 mod common;
 
@@ -123,6 +125,16 @@ impl Tutorial {
         "\n".to_string() + &pin(&toml_block(&readme(), "[[verifiers]]"), &digest)
     }
 
+    /// The verifier tutorial's plugin with `grants_and_config` (its step 6 lines).
+    fn deny_list_verifier_with(&self, grants_and_config: &str) -> String {
+        let digest = self.digest("../custom-verifier/target/wasm32-wasip2/release/deny_versions.wasm");
+        format!(
+            "\n[[verifiers]]\nname = \"deny-list\"\n\
+             file = \"../custom-verifier/target/wasm32-wasip2/release/deny_versions.wasm\"\n\
+             sha256 = \"{digest}\"\n{grants_and_config}\n"
+        )
+    }
+
     fn unit(&self, unit: &str) -> String {
         std::fs::read_to_string(self.path(&format!("fleet/{unit}.version"))).unwrap()
     }
@@ -187,4 +199,57 @@ fn a_unit_changed_by_hand_fails_its_stage_and_is_left_as_it_was_while_the_rest_r
     assert!(stdout(&out).contains("rollback fleet-1/rollback/2: 3 of 3 units written to 1"), "{}", stdout(&out));
     let history = t.history("fleet-1");
     assert!(history.contains("unit web-4 is at 7, neither 1 nor 2"), "{history}");
+}
+
+#[test]
+fn the_deny_list_read_from_a_granted_file_rolls_the_canary_back() {
+    let t = Tutorial::new();
+    std::fs::create_dir(t.path("policy")).unwrap();
+    std::fs::write(t.path("policy/denied.txt"), "# known bad\n2\n").unwrap();
+    let verifier =
+        t.deny_list_verifier_with("grants.files = [\"policy\"]\nconfig = { denied_file = \"/policy/denied.txt\" }");
+    let out = t.upshift(&["run", t.spec(&verifier)]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("verify deny-list: fail: 2 is on the deny list"), "{}", stdout(&out));
+    assert_eq!(t.versions(), ["1", "1", "1", "1"]);
+}
+
+#[test]
+fn the_deny_list_read_from_a_granted_environment_variable_rolls_the_canary_back() {
+    let t = Tutorial::new();
+    let verifier = t.deny_list_verifier_with("grants.env = [\"DENIED_VERSIONS\"]\nconfig = { denied_from_env = true }");
+    let spec = t.spec(&verifier);
+    let out = common::upshift()
+        .arg("--state")
+        .arg(t.path("state.db"))
+        .arg("--trusted-keys")
+        .arg(t.path("trusted_keys"))
+        .args(["run", spec])
+        .current_dir(t.path(""))
+        .env("DENIED_VERSIONS", "3, 2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("verify deny-list: fail: 2 is on the deny list [denied_versions=2]"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(t.versions(), ["1", "1", "1", "1"]);
+}
+
+#[test]
+fn without_the_grant_the_verifier_errors_naming_it_and_the_rollout_pauses_instead_of_passing() {
+    let t = Tutorial::new();
+    std::fs::create_dir(t.path("policy")).unwrap();
+    std::fs::write(t.path("policy/denied.txt"), "2\n").unwrap();
+    let verifier = t.deny_list_verifier_with("config = { denied_file = \"/policy/denied.txt\" }");
+    let out = t.upshift(&["run", "--no-wait", t.spec(&verifier)]);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("→ paused: verification of stage canary errored"), "{text}");
+    assert!(text.contains("verify returned an error (denied): cannot read denied_file /policy/denied.txt"), "{text}");
+    assert!(text.contains("grants.files") && !text.contains("verify deny-list: pass"), "{text}");
+    assert_eq!(t.state("fleet-1"), "paused");
+    assert_eq!(t.versions(), ["2", "1", "1", "1"], "no stage after the canary");
 }
