@@ -253,3 +253,24 @@ fn without_the_grant_the_verifier_errors_naming_it_and_the_rollout_pauses_instea
     assert_eq!(t.state("fleet-1"), "paused");
     assert_eq!(t.versions(), ["2", "1", "1", "1"], "no stage after the canary");
 }
+
+#[test]
+fn without_the_folder_grant_run_stops_while_planning_naming_the_grant_and_touches_no_file() {
+    let t = Tutorial::new();
+    t.spec("");
+    let spec = std::fs::read_to_string(t.path("rollout.toml")).unwrap();
+    let grant = "grants.files = [{ path = \"fleet\", write = true }]\n";
+    assert!(spec.contains(grant), "{spec}");
+    std::fs::write(t.path("no-grant.toml"), spec.replace(grant, "")).unwrap();
+    let out = t.upshift(&["run", "no-grant.toml"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("observe returned an error (denied): folder /fleet is not reachable"), "{err}");
+    assert!(err.contains("grants.files"), "{err}");
+    assert!(!stdout(&out).contains("applied stage"), "{}", stdout(&out));
+    let list = t.upshift(&["list", "--json"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&list.stdout).unwrap(), serde_json::json!([]), "no rollout");
+    for unit in UNITS {
+        assert_eq!(t.unit(unit), "1\n", "{unit}");
+    }
+}
