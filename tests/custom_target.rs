@@ -3,7 +3,8 @@
 //! version; a failed verification (the verifier tutorial's plugin) rolls the canary back; a unit
 //! changed by hand fails its stage and is left as it was while the rest is rolled back. And the
 //! verifier tutorial's grants: its deny list read from a granted file or variable, and the error
-//! (never a pass) when the grant is missing.
+//! (never a pass) when the grant is missing. And the rollback contract against someone else's
+//! change: a unit another rollout moved after this one's apply is refused, and the rollout ends failed.
 
 mod common;
 
@@ -273,4 +274,30 @@ fn without_the_folder_grant_run_stops_while_planning_naming_the_grant_and_touche
     for unit in UNITS {
         assert_eq!(t.unit(unit), "1\n", "{unit}");
     }
+}
+
+#[test]
+fn a_rollback_refuses_a_unit_another_rollout_moved_meanwhile_and_the_rollout_ends_failed() {
+    let t = Tutorial::new();
+    t.spec("");
+    let spec = std::fs::read_to_string(t.path("rollout.toml")).unwrap();
+    let batches = "plugin = \"batches\"\nconfig = { canary = 1, batch_size = 2 }\n";
+    assert!(spec.contains(batches), "{spec}");
+    let held = "plugin = \"canary\"\nconfig = { steps = [{ units = 1 }, { units = 4, approval = true }] }\n";
+    std::fs::write(t.path("held.toml"), spec.replace(batches, held)).unwrap();
+    let out = t.upshift(&["run", "--no-wait", "held.toml"]);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(t.unit("web-1"), "2\nchanged-by fleet-1/apply/0\n");
+    // While the rollout waits, another rollout takes web-1 over at the same version.
+    std::fs::write(t.path("fleet/web-1.version"), "2\nchanged-by other-1/apply/0\n").unwrap();
+    let out = t.upshift(&["abort", "fleet-1"]);
+    assert_eq!(out.status.code(), Some(5), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("unit web-1 is at 2 (changed by other-1/apply/0), which rollout fleet-1 did not set"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(t.unit("web-1"), "2\nchanged-by other-1/apply/0\n", "the other rollout's change is left");
+    assert_eq!(t.versions(), ["2", "1", "1", "1"]);
+    assert_eq!(t.state("fleet-1"), "failed");
 }
