@@ -86,9 +86,11 @@ fn config_fields(source: &str) -> std::collections::BTreeSet<String> {
     let mut derives_deserialize = false;
     for line in source.lines().map(str::trim) {
         if line.starts_with("#[derive(") {
-            derives_deserialize = line.contains("Deserialize");
-        } else if line.starts_with("pub struct ") && line.ends_with('{') {
-            in_config = derives_deserialize;
+            // One item may carry several derive lines (Deserialize, a schema...).
+            derives_deserialize |= line.contains("Deserialize");
+        } else if ["pub struct ", "struct ", "pub enum ", "enum "].iter().any(|item| line.starts_with(item)) {
+            in_config = derives_deserialize && line.starts_with("pub struct ") && line.ends_with('{');
+            derives_deserialize = false;
         } else if line == "}" {
             in_config = false;
         } else if in_config && let Some(rest) = line.strip_prefix("pub ") {
