@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: the workspace (host, SDK, first-party plugins, end-to-end tests), the
-# fixture plugins' own unit tests, and the example plugin a new author starts from.
+# fixture plugins' own unit tests, and the example plugins a new author starts from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,3 +9,4 @@ bash scripts/setup-services.sh
 cargo test --workspace
 cargo test --manifest-path tests/Cargo.toml
 cargo test --manifest-path examples/custom-verifier/Cargo.toml
+cargo test --manifest-path examples/custom-target/Cargo.toml

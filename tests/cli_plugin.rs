@@ -1,5 +1,6 @@
 //! `upshift plugin inspect` and `upshift plugin list` through the real binary, including the
-//! example verifier built exactly as its README walk-through says.
+//! example verifier built exactly as its README walk-through says; and the README's tables of the
+//! built-in plugins' config, field for field against their source.
 
 mod common;
 
@@ -75,5 +76,56 @@ fn list_names_the_builtin_strategies() {
     let names: Vec<&str> = json.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
     for expected in ["all-at-once", "batches", "canary", "linear"] {
         assert!(names.contains(&expected), "{names:?}");
+    }
+}
+
+/// The `pub` fields of every `Deserialize` struct in `source` (a plugin's config and its parts).
+fn config_fields(source: &str) -> std::collections::BTreeSet<String> {
+    let mut fields = std::collections::BTreeSet::new();
+    let mut in_config = false;
+    let mut derives_deserialize = false;
+    for line in source.lines().map(str::trim) {
+        if line.starts_with("#[derive(") {
+            // One item may carry several derive lines (Deserialize, a schema...).
+            derives_deserialize |= line.contains("Deserialize");
+        } else if ["pub struct ", "struct ", "pub enum ", "enum "].iter().any(|item| line.starts_with(item)) {
+            in_config = derives_deserialize && line.starts_with("pub struct ") && line.ends_with('{');
+            derives_deserialize = false;
+        } else if line == "}" {
+            in_config = false;
+        } else if in_config && let Some(rest) = line.strip_prefix("pub ") {
+            fields.insert(rest.split(':').next().unwrap_or_default().to_string());
+        }
+    }
+    fields
+}
+
+/// The fields named in the first column of the tables of the README's section on `plugin`'s config.
+fn readme_fields(readme: &str, plugin: &str) -> std::collections::BTreeSet<String> {
+    let heading = format!("**`{plugin}`**");
+    let start = readme.find(&heading).unwrap_or_else(|| panic!("the README documents no config of {plugin}"));
+    let section = &readme[start + heading.len()..];
+    let end = section.find("\n**`").into_iter().chain(section.find("\n###")).min().unwrap_or(section.len());
+    let mut fields = std::collections::BTreeSet::new();
+    for row in section[..end].lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split('|').nth(1).unwrap_or_default();
+        fields.extend(first.split(',').map(|f| f.trim().trim_matches('`').to_string()));
+    }
+    fields
+}
+
+#[test]
+fn the_readme_documents_every_field_of_every_built_in_plugins_config_and_no_other() {
+    let root = common::root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut plugins: Vec<_> = std::fs::read_dir(root.join("plugins")).unwrap().map(|e| e.unwrap().path()).collect();
+    plugins.sort();
+    assert!(plugins.len() >= 9, "{plugins:?}");
+    for dir in plugins {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        let in_source = config_fields(&source);
+        assert!(!in_source.is_empty(), "{name}: no config fields found in its source");
+        assert_eq!(readme_fields(&readme, &name), in_source, "{name}: README table vs plugins/{name}/src/lib.rs");
     }
 }

@@ -2,7 +2,7 @@
 
 pub use crate::bindings::strategy::exports::upshift::plugin::strategy::{Decision, Progress};
 use crate::config::with_config;
-use crate::types::{PluginError, RolloutInfo, Stage};
+use crate::types::{PluginError, RolloutInfo, Stage, Verdict};
 
 /// Plans the stages of a rollout and decides what follows each one.
 pub trait Strategy {
@@ -25,6 +25,22 @@ pub trait Strategy {
     fn next(config: &Self::Config, progress: Progress) -> Result<Decision, PluginError> {
         let _ = (config, progress);
         Ok(Decision::Continue)
+    }
+}
+
+impl Progress {
+    /// Stage 0 of a rollout of four units (`RolloutInfo::example("unit", 4, false)`) planned as
+    /// `canary` (`unit0`) then `rest` (`unit1` to `unit3`), both verified, just baked and verified
+    /// once with a pass and never extended, for unit tests of [`Strategy::next`]. Change what a
+    /// test is about with struct update syntax:
+    /// `Progress { verdicts: vec![Verdict::fail("slow")], ..Progress::example() }`.
+    pub fn example() -> Self {
+        let rollout = RolloutInfo::example("unit", 4, false);
+        let stages = vec![
+            Stage::new("canary").units(rollout.units[..1].to_vec()).verified(),
+            Stage::new("rest").units(rollout.units[1..].to_vec()).verified(),
+        ];
+        Progress { rollout, stages, stage_index: 0, verdicts: vec![Verdict::pass("example")], bake_extensions: 0 }
     }
 }
 
@@ -73,4 +89,24 @@ macro_rules! export_strategy {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::strategy::__export_strategy_world!(__UpshiftStrategyExport with_types_in $crate::bindings::strategy);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Outcome;
+
+    #[test]
+    fn example_is_a_passed_canary_before_the_rest_and_takes_struct_updates() {
+        let progress = Progress { bake_extensions: 2, ..Progress::example() };
+        assert_eq!(progress.rollout.units.len(), 4);
+        let names: Vec<&str> = progress.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["canary", "rest"]);
+        let moved: Vec<String> = progress.stages.iter().flat_map(|s| s.units.clone()).collect();
+        assert_eq!(moved, progress.rollout.units, "the two stages move every unit once, in order");
+        assert!(progress.stages.iter().all(|s| s.verify));
+        assert_eq!(progress.stage_index, 0);
+        assert_eq!(progress.verdicts.iter().map(|v| v.outcome).collect::<Vec<_>>(), [Outcome::Pass]);
+        assert_eq!(progress.bake_extensions, 2);
+    }
 }

@@ -35,6 +35,26 @@ pub trait Target {
     fn finalize(op: Operation, config: &Self::Config) -> Result<Change, PluginError>;
 }
 
+impl Operation {
+    /// The `apply` of stage 0 (`canary`) of rollout `example-1` from version 1 to 2, moving unit
+    /// `unit0` with no traffic weight and an empty config, with the operation id the host would
+    /// send (`example-1/apply/0`), for target unit tests. Change what a test is about with struct
+    /// update syntax: `Operation { units: vec!["a".into(), "b".into()], ..Operation::example() }`.
+    pub fn example() -> Self {
+        Operation {
+            id: "example-1/apply/0".into(),
+            rollout_id: "example-1".into(),
+            config: "{}".into(),
+            from_version: "1".into(),
+            to_version: "2".into(),
+            stage_index: 0,
+            stage_name: "canary".into(),
+            weight: None,
+            units: vec!["unit0".into()],
+        }
+    }
+}
+
 #[doc(hidden)]
 pub fn dispatch_observe<T: Target>(config: String, from: String, to: String) -> Result<Observation, PluginError> {
     with_config(&config, |c| T::observe(c, from, to))?
@@ -100,4 +120,19 @@ macro_rules! export_target {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::target::__export_target_world!(__UpshiftTargetExport with_types_in $crate::bindings::target);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_is_the_canary_apply_with_the_hosts_operation_id_and_takes_struct_updates() {
+        let op = Operation { units: vec!["a".into(), "b".into()], ..Operation::example() };
+        assert_eq!(op.id, format!("{}/apply/{}", op.rollout_id, op.stage_index));
+        assert_eq!((op.from_version.as_str(), op.to_version.as_str()), ("1", "2"));
+        assert_eq!((op.stage_name.as_str(), op.weight), ("canary", None));
+        assert_eq!(op.units, vec!["a".to_string(), "b".to_string()]);
+        assert!(crate::parse_config::<crate::NoConfig>(&op.config).is_ok(), "the config is an empty object");
+    }
 }

@@ -22,6 +22,25 @@ pub trait Verifier {
     fn verify(check: Check, config: &Self::Config) -> Result<Verdict, PluginError>;
 }
 
+impl Check {
+    /// The first verification of stage 0 (`canary`) of rollout `example-1` from version 1 to 2,
+    /// with one unit (`unit0`) upgraded and no traffic weight, for verifier unit tests. Change what a
+    /// test is about with struct update syntax:
+    /// `Check { to_version: "1.2.3".into(), ..Check::example() }`.
+    pub fn example() -> Self {
+        Check {
+            rollout_id: "example-1".into(),
+            stage_index: 0,
+            stage_name: "canary".into(),
+            from_version: "1".into(),
+            to_version: "2".into(),
+            weight: None,
+            units: vec!["unit0".into()],
+            attempt: 1,
+        }
+    }
+}
+
 #[doc(hidden)]
 pub fn dispatch_verify<V: Verifier>(check: Check, config: String) -> Result<Verdict, PluginError> {
     with_config(&config, |c| V::verify(check, c))?
@@ -58,4 +77,21 @@ macro_rules! export_verifier {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::verifier::__export_verifier_world!(__UpshiftVerifierExport with_types_in $crate::bindings::verifier);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_is_the_first_check_of_the_canary_stage_and_takes_struct_updates() {
+        let check = Check { to_version: "1.2.3".into(), ..Check::example() };
+        assert_eq!(
+            (check.rollout_id.as_str(), check.stage_index, check.stage_name.as_str()),
+            ("example-1", 0, "canary")
+        );
+        assert_eq!((check.from_version.as_str(), check.to_version.as_str()), ("1", "1.2.3"));
+        assert_eq!(check.units, vec!["unit0".to_string()]);
+        assert_eq!((check.weight, check.attempt), (None, 1), "attempts count from 1");
+    }
 }
