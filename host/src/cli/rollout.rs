@@ -9,14 +9,14 @@ use serde_json::json;
 use upshift::engine::{Event, OPERATOR_PAUSE, Phase, State};
 use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
-use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunError, RunOptions, Runner};
+use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunError, RunOptions, Runner, preflight};
 use upshift::runtime::Runtime;
 use upshift::spec::{RolloutSpec, SpecError};
 use upshift::store::{RolloutRecord, Store, StoreError};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
-use super::output::{Progress, print_json, say, time};
+use super::output::{Progress, print_json, say, time, warn};
 use super::views::{self, stage_names};
 
 #[derive(Debug, Args)]
@@ -100,11 +100,15 @@ fn runner_actor() -> String {
     format!("upshift run (pid {})", std::process::id())
 }
 
-/// Loads the spec and its plugins; nothing touches the store yet.
+/// Loads the spec and its plugins and runs the preflight (`rollout::preflight`): the one path of
+/// `validate`, `plan` and `run`. Nothing touches the store yet; a problem refuses the spec here.
 fn load(spec_path: &Path, trust: &TrustPolicy) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins)> {
     let spec = RolloutSpec::load(spec_path)?;
     let runtime = Runtime::new()?;
     let plugins = RolloutPlugins::load(&runtime, &spec, trust, |_| Default::default())?;
+    for warning in preflight::check(&spec, spec_path, &plugins)? {
+        warn(&warning.to_string());
+    }
     Ok((spec, runtime, plugins))
 }
 

@@ -10,6 +10,7 @@ mod judge;
 mod mutate;
 mod plan;
 mod plugins;
+pub mod preflight;
 mod readback;
 mod runner;
 
