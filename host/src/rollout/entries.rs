@@ -61,6 +61,16 @@ pub(super) fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value
     json!({ "records": records, "dropped": dropped })
 }
 
+/// `e` as the text of an error event and its journal entry: when no retry can succeed
+/// ([`CallError::not_retried`]), it starts by saying so and why, ahead of the plugin's own text
+/// (which may be long and cut).
+pub(super) fn error_text(e: &CallError) -> String {
+    match e.not_retried() {
+        Some(why) => format!("(not retried: {why}) {e}"),
+        None => e.to_string(),
+    }
+}
+
 pub(super) fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::Value) -> NewEntry {
     NewEntry {
         actor: detail["plugin"].as_str().map_or_else(|| "plugin".to_string(), |p| format!("plugin {p}")),
@@ -90,7 +100,10 @@ pub(super) fn call_entry<T>(
             detail["error"] = json!(e.to_string());
             detail["limit"] = json!(e.limit());
             detail["retryable"] = json!(e.retryable());
-            format!("{call} failed: {e}")
+            if let Some(why) = e.not_retried() {
+                detail["not_retried"] = json!(why);
+            }
+            format!("{call} failed: {}", error_text(e))
         }
     };
     entry("call", stage, message, detail)
