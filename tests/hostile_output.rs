@@ -392,8 +392,7 @@ fn a_forged_panic_message_quoted_from_stderr_stays_on_its_line() {
 #[test]
 fn forged_unit_names_are_refused_in_one_escaped_line() {
     let sb = Sandbox::new();
-    let target =
-        format!("{}\nconfig = {{ text = {}, units = [\"a\", \"b\"] }}", forge_error(&sb), toml_str(FORGERY));
+    let target = format!("{}\nconfig = {{ text = {}, units = [\"a\", \"b\"] }}", forge_error(&sb), toml_str(FORGERY));
     let spec = sb.spec("lab", &target, CANARY, None);
     let out = sb.run(&["plan", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}\n{}", stdout(&out), stderr(&out));

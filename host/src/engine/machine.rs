@@ -394,7 +394,11 @@ impl State {
             return;
         }
         let why = if retryable {
-            format!("{why} ({} in a row; max_consecutive_errors = {})", self.errors + 1, ctx.policy.max_consecutive_errors)
+            format!(
+                "{why} ({} in a row; max_consecutive_errors = {})",
+                self.errors + 1,
+                ctx.policy.max_consecutive_errors
+            )
         } else {
             why
         };

@@ -70,7 +70,10 @@ fn verify_error() -> Event {
 
 /// A verify error no retry can help (a verifier's `invalid-config`).
 fn verify_error_final() -> Event {
-    Event::VerifyError { message: "(not retried: invalid-config) unknown field `max_eror_rate`".into(), retryable: false }
+    Event::VerifyError {
+        message: "(not retried: invalid-config) unknown field `max_eror_rate`".into(),
+        retryable: false,
+    }
 }
 
 fn decided(decision: Decision) -> Event {

@@ -90,9 +90,12 @@ impl fmt::Display for Problems {
 /// the warnings to show; `Err` every problem, each naming the spec's line and the fix.
 pub fn check(spec: &RolloutSpec, spec_path: &Path, plugins: &RolloutPlugins) -> Result<Vec<Problem>, Problems> {
     let lines = SpecLines::read(spec_path);
-    let declared = [(Role::Target, &plugins.target.plugin().declared), (Role::Strategy, &plugins.strategy.plugin().declared)]
-        .into_iter()
-        .chain(plugins.verifiers.iter().enumerate().map(|(i, v)| (Role::Verifier(i), &v.instance.plugin().declared)));
+    let declared =
+        [(Role::Target, &plugins.target.plugin().declared), (Role::Strategy, &plugins.strategy.plugin().declared)]
+            .into_iter()
+            .chain(
+                plugins.verifiers.iter().enumerate().map(|(i, v)| (Role::Verifier(i), &v.instance.plugin().declared)),
+            );
     let mut findings = Findings::default();
     capabilities(spec, spec_path, &lines, declared, &mut findings);
     findings.into_result()
@@ -139,7 +142,12 @@ impl Capabilities<'_> {
         for (word, declared, is_granted, example) in [
             ("sql", self.declared.sql, !granted.sql.is_empty(), "grants.sql = [...]"),
             ("files", self.declared.files, !granted.files.is_empty(), "grants.files = [...]"),
-            ("network", self.declared.network, network_granted, "grants.network.tcp = [...] or grants.network.http = [...]"),
+            (
+                "network",
+                self.declared.network,
+                network_granted,
+                "grants.network.tcp = [...] or grants.network.http = [...]",
+            ),
         ] {
             match (declared, is_granted) {
                 (true, false) => self.problem(
@@ -345,7 +353,11 @@ mod tests {
         let p = problems(&f);
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(p[0].contains("declares environment variable \"C\" but the spec does not grant it"), "{}", p[0]);
-        assert!(p[1].contains("grants target sql-migrator environment variable \"A\" but the plugin does not declare it"), "{}", p[1]);
+        assert!(
+            p[1].contains("grants target sql-migrator environment variable \"A\" but the plugin does not declare it"),
+            "{}",
+            p[1]
+        );
     }
 
     #[test]
@@ -386,6 +398,8 @@ mod tests {
         drop(dir);
         let f = findings(&path, &spec, &declares("files"), &Declared::default());
         assert_eq!(f.problems[0].line, None);
-        assert!(f.problems[0].to_string().starts_with(&format!("{}: target sql-migrator declares files", path.display())));
+        assert!(
+            f.problems[0].to_string().starts_with(&format!("{}: target sql-migrator declares files", path.display()))
+        );
     }
 }

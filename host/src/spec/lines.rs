@@ -259,7 +259,8 @@ config.query = "up"
 
     #[test]
     fn inline_plugin_tables_are_found() {
-        let text = "name = \"x\"\ntarget = { plugin = \"t\", grants = { files = [\"d\"] } }\nstrategy = { plugin = \"s\" }\n";
+        let text =
+            "name = \"x\"\ntarget = { plugin = \"t\", grants = { files = [\"d\"] } }\nstrategy = { plugin = \"s\" }\n";
         let lines = SpecLines::parse(text);
         assert_eq!(lines.plugin(Role::Target), Some(2));
         assert_eq!(lines.grants(Role::Target, Some("files")), Some(2));
