@@ -52,7 +52,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
                 _ => false,
             }
             || match c.downcast_ref::<RunError>() {
-                Some(RunError::Leased { .. } | RunError::Load(_) | RunError::Plugins(_)) => true,
+                Some(RunError::Leased { .. } | RunError::Load(_) | RunError::Plugins(_) | RunError::Dev { .. }) => true,
                 Some(RunError::Store(s)) => bad_id(s),
                 _ => false,
             }

@@ -5,6 +5,7 @@
 pub mod bounds;
 mod control;
 mod create;
+pub mod dev;
 mod entries;
 mod judge;
 mod mutate;

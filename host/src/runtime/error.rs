@@ -16,7 +16,8 @@ pub enum LoadError {
 
     #[error(
         "plugin {plugin}: sha256 mismatch: the spec expects {expected} but the file has {actual}; \
-         if the file was updated on purpose, put the new digest in the spec"
+         if the file was updated on purpose, put the new digest in the spec (while developing the plugin, \
+         `upshift run --dev` runs it as built)"
     )]
     DigestMismatch { plugin: String, expected: String, actual: String },
 
@@ -115,7 +116,9 @@ impl CallError {
     pub fn not_retried(&self) -> Option<String> {
         match self {
             CallError::Plugin { kind, .. } if kind.never_retryable() => Some(kind.to_string()),
-            CallError::Plugin { kind, retryable: false, .. } => Some(format!("the plugin marked its {kind} error not retryable")),
+            CallError::Plugin { kind, retryable: false, .. } => {
+                Some(format!("the plugin marked its {kind} error not retryable"))
+            }
             _ => None,
         }
     }
