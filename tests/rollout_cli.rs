@@ -258,7 +258,10 @@ fn a_verifier_config_error_is_not_retried_and_history_says_why() {
     let status = sb.status("typo-1");
     assert_eq!(status["state"], "paused");
     let note = status["note"].as_str().unwrap();
-    assert!(note.contains("errored: (not retried: invalid-config)") && !note.contains("in a row"), "{note}");
+    assert!(
+        note.contains("max_eror_rate") && note.contains("(not retried: invalid-config)") && !note.contains("in a row"),
+        "{note}"
+    );
 }
 
 #[test]

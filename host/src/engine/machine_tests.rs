@@ -71,7 +71,7 @@ fn verify_error() -> Event {
 /// A verify error no retry can help (a verifier's `invalid-config`).
 fn verify_error_final() -> Event {
     Event::VerifyError {
-        message: "(not retried: invalid-config) unknown field `max_eror_rate`".into(),
+        message: "unknown field `max_eror_rate` (not retried: invalid-config)".into(),
         retryable: false,
     }
 }
@@ -85,7 +85,7 @@ fn decide_error() -> Event {
 }
 
 fn decide_error_final() -> Event {
-    Event::DecideError { message: "(not retried: invalid-config) steps must not be empty".into(), retryable: false }
+    Event::DecideError { message: "steps must not be empty (not retried: invalid-config)".into(), retryable: false }
 }
 
 fn abort() -> Event {
@@ -816,7 +816,7 @@ fn a_verify_error_no_retry_can_help_acts_at_once_under_on_error() {
         let t = accept(&state, &ctx, &verify_error_final());
         assert_eq!(t.state.phase, phase, "{on_error:?}: not retried");
         let note = t.state.note.as_deref().unwrap();
-        assert!(note.contains("errored: (not retried: invalid-config) unknown field"), "{note}");
+        assert!(note.contains("errored: unknown field `max_eror_rate` (not retried: invalid-config)"), "{note}");
         assert!(!note.contains("in a row"), "{note}");
     }
 }

@@ -62,11 +62,13 @@ pub(super) fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value
 }
 
 /// `e` as the text of an error event and its journal entry: when no retry can succeed
-/// ([`CallError::not_retried`]), it starts by saying so and why, ahead of the plugin's own text
-/// (which may be long and cut).
+/// ([`CallError::not_retried`]), it ends by saying so and why; the plugin's text before it is cut
+/// first, so a long message cannot push that out of the caps on events and journal entries.
 pub(super) fn error_text(e: &CallError) -> String {
     match e.not_retried() {
-        Some(why) => format!("(not retried: {why}) {e}"),
+        Some(why) => {
+            format!("{} (not retried: {why})", super::bounds::cut(e.to_string(), super::bounds::MAX_REASON_BYTES))
+        }
         None => e.to_string(),
     }
 }
@@ -107,4 +109,28 @@ pub(super) fn call_entry<T>(
         }
     };
     entry("call", stage, message, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ErrorKind;
+
+    fn plugin_error(kind: ErrorKind, retryable: bool, message: String) -> CallError {
+        CallError::Plugin { plugin: "v".into(), call: "verify", kind, message, retryable }
+    }
+
+    #[test]
+    fn an_error_no_retry_can_help_says_why_even_after_a_long_message() {
+        let e = plugin_error(ErrorKind::InvalidConfig, true, "x".repeat(1 << 20));
+        let text = error_text(&e);
+        assert!(text.ends_with(" (not retried: invalid-config)"), "{}", &text[text.len() - 80..]);
+        assert!(text.len() < 5 << 10, "{}", text.len());
+    }
+
+    #[test]
+    fn a_retryable_error_is_its_own_text() {
+        let e = plugin_error(ErrorKind::Unavailable, true, "prometheus down".into());
+        assert_eq!(error_text(&e), e.to_string());
+    }
 }
