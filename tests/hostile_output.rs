@@ -35,6 +35,10 @@ const FORGERY: &str = concat!(
     "\x07\x08\x7f\x00",
 );
 
+/// The environment variable "name" the forge-error target declares (`capabilities!(env = [...])`):
+/// its spec grants it, since a declared capability the spec does not grant is refused by preflight.
+const FORGED_ENV: &str = "FORGED\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}dedeeccus";
+
 /// What the forge-error target's `describe()` says in every field (tests/hostile/forge-error).
 const DESCRIBED: &str = "forge\n\x1b[2J\x1b[32mrollout lab-1: succeeded\x1b]8;;https://evil.example/\x1b\\link\u{202e}";
 
@@ -76,7 +80,8 @@ impl Sandbox {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        common::upshift_in(self.dir.path()).arg("--allow-unsigned").args(args).output().unwrap()
+        // The forged variable is set, so granting it is not a warning that would add a line to stderr.
+        common::upshift_in(self.dir.path()).env(FORGED_ENV, "set").arg("--allow-unsigned").args(args).output().unwrap()
     }
 
     /// `args` with `--json`, parsed.
@@ -324,9 +329,30 @@ fn a_forged_rollback_reason_cannot_claim_success() {
 fn forged_target(sb: &Sandbox, extra: &str) -> String {
     format!(
         "{}\nconfig = {{ text = {}, units = [\"a\", \"b\"], plain_units = true{extra} }}",
-        sb.plugin("forge-error"),
+        forge_error(sb),
         toml_str(FORGERY)
     )
+}
+
+/// The forge-error target's spec lines, with the grant of the variable it declares.
+fn forge_error(sb: &Sandbox) -> String {
+    format!("{}\ngrants.env = [{}]", sb.plugin("forge-error"), toml_str(FORGED_ENV))
+}
+
+#[test]
+fn a_forged_capability_quoted_by_a_preflight_refusal_stays_on_its_line() {
+    let sb = Sandbox::new();
+    // Not granted: `validate` refuses, quoting the name the plugin declared.
+    let target = format!("{}\nconfig = {{ text = \"x\", units = [\"a\"] }}", sb.plugin("forge-error"));
+    let spec = sb.spec("lab", &target, CANARY, None);
+    let out = sb.run(&["validate", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}\n{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert_harmless("validate", &err);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("error: {}:", spec.display())), "{err}");
+    assert!(err.contains("declares environment variable \"FORGED\\u{1b}]52;c;"), "{err}");
+    assert!(!sb.path("state.db").exists(), "a refused spec created the state store");
 }
 
 #[test]
@@ -366,8 +392,7 @@ fn a_forged_panic_message_quoted_from_stderr_stays_on_its_line() {
 #[test]
 fn forged_unit_names_are_refused_in_one_escaped_line() {
     let sb = Sandbox::new();
-    let target =
-        format!("{}\nconfig = {{ text = {}, units = [\"a\", \"b\"] }}", sb.plugin("forge-error"), toml_str(FORGERY));
+    let target = format!("{}\nconfig = {{ text = {}, units = [\"a\", \"b\"] }}", forge_error(&sb), toml_str(FORGERY));
     let spec = sb.spec("lab", &target, CANARY, None);
     let out = sb.run(&["plan", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}\n{}", stdout(&out), stderr(&out));

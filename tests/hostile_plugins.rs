@@ -167,6 +167,7 @@ fn a_tampered_signature_or_file_is_refused_at_load() {
     lab.trust = TrustPolicy {
         keys: TrustedKeys { keys: vec![(key.public(), "lab".into())], source: Some(lab.path("trusted_keys")) },
         allow_unsigned: false,
+        dev: false,
     };
     let pinned = lab.plugin("threshold");
     let file = lab.path("threshold.wasm");

@@ -365,3 +365,21 @@ fn huge_values_are_refused_before_the_host_holds_them() {
     println!("sql-blob-bomb: the host's peak memory grew by {} MiB", grew >> 20);
     assert!(grew < 256 << 20, "the host's peak memory grew by {} MiB", grew >> 20);
 }
+
+#[test]
+fn a_connection_the_spec_does_not_grant_is_denied_at_run_time_too() {
+    // `validate`, `plan` and `run` refuse this spec (sql-check declares sql, nothing grants it:
+    // rollout::preflight); a library caller that skips the preflight still gets no database, since
+    // the sandbox gives only the intersection of what is declared and granted.
+    let mut lab = lab();
+    let kept = victims(&lab, &["shards/shard-1.db", "shards/shard-2.db"]);
+    let check = "plugin = \"sql-check\"\n\
+                 config = { connection = \"shards\", checks = [{ name = \"count\", query = \"SELECT COUNT(*) FROM orders\", expect = \"100\" }] }";
+    let spec = lab.compose(None, None, Some(check), CONNECTIONS);
+    let ended = lab.run(&spec).expect("the library loads it");
+    let text = ended.text();
+    assert_eq!(ended.phase, Phase::RolledBack, "an ungranted verifier never passes:\n{text}");
+    assert!(text.contains("connection \"shards\" is not granted") && text.contains("grants.sql"), "{text}");
+    kept.assert_unchanged();
+    lab.assert_next_rollout_runs();
+}

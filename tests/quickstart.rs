@@ -1,7 +1,7 @@
 //! The embedded quickstart end to end: provision 8 SQLite shards, the broken upgrade that rolls
 //! back by itself, the good one that succeeds; and the sql-migrator's guarantees: idempotent
-//! re-apply, approval before an irreversible migration, refusal of an ungranted connection, and a
-//! locked or corrupt shard failing its stage safely.
+//! re-apply, approval before an irreversible migration, a capability/grant mismatch refused before
+//! anything changes, and a locked or corrupt shard failing its stage safely.
 
 mod common;
 
@@ -155,22 +155,57 @@ fn an_irreversible_migration_requires_approval_and_says_why() {
     assert_eq!(pg.versions(), vec![3; 8]);
 }
 
+/// The 1-based line of `spec` (a file in the playground) that holds `needle`, at or after line `after`.
+fn line_of(pg: &Playground, spec: &str, needle: &str, after: usize) -> usize {
+    let text = std::fs::read_to_string(pg.path(spec)).unwrap();
+    text.lines().enumerate().skip(after).find(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1).unwrap()
+}
+
 #[test]
-fn a_plugin_without_the_sql_grant_is_refused_access() {
+fn a_capability_grant_mismatch_is_refused_by_validate_plan_and_run_before_anything_changes() {
     let pg = Playground::new();
     pg.provision();
-    // The verifier loses its grant: its queries must be refused, and a refusal is no pass.
+    // The verifier loses its SQL grant (sql-check declares sql); the target loses its folder
+    // (sql-migrator declares files) and is granted a variable it does not declare.
     let spec = pg.spec("ungranted", |t| {
         let i = t.find("[[verifiers]]").unwrap();
         let (head, tail) = t.split_at(i);
+        let head = head.replacen("grants.files = [\"migrations\"]", "grants.env = [\"HOME\"]", 1);
         format!("{head}{}", tail.replacen("grants.sql = [\"shards\"]\n", "", 1))
     });
-    let out = pg.run(&spec);
-    assert_eq!(out.status.code(), Some(3), "paused, not passed: {}", stdout(&out));
-    let status = pg.status("ungranted-1");
-    assert_eq!(status["state"], "paused");
-    let note = status["note"].as_str().unwrap();
-    assert!(note.contains("connection \"shards\" is not granted") && note.contains("grants.sql"), "{note}");
+    let target_grants = line_of(&pg, &spec, "grants.sql", 0);
+    let env = line_of(&pg, &spec, "grants.env", 0);
+    let verifier = line_of(&pg, &spec, "[[verifiers]]", 0);
+    let expected = [
+        format!(
+            "error: {spec}:{target_grants}: target sql-migrator declares files but the spec grants none: add \
+             grants.files = [...] to [target], or remove capabilities!(files) from the plugin"
+        ),
+        format!(
+            "error: {spec}:{env}: the spec grants target sql-migrator environment variable \"HOME\" but the plugin \
+             does not declare it: remove \"HOME\" from grants.env in [target], or the plugin must declare \
+             capabilities!(env = [\"HOME\"])"
+        ),
+        format!(
+            "error: {spec}:{verifier}: verifier shard-checks declares sql but the spec grants none: add grants.sql = \
+             [...] to [[verifiers]] #1, or remove capabilities!(sql) from the plugin"
+        ),
+    ];
+    let shards = |pg: &Playground| -> Vec<Vec<u8>> {
+        (1..=8).map(|n| std::fs::read(pg.path(&format!("shards/shard-{n}.db"))).unwrap()).collect()
+    };
+    let before = shards(&pg);
+    for args in [vec!["validate", &spec], vec!["plan", &spec], vec!["run", "--no-wait", &spec]] {
+        let out = pg.upshift(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}\n{}", stdout(&out), stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().collect::<Vec<_>>(), expected, "{args:?}: every problem, one line each");
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    assert!(shards(&pg) == before, "a shard changed although the spec was refused");
+    let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["quickstart-provision"], "no rollout of the refused spec");
 }
 
 #[test]

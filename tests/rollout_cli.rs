@@ -243,6 +243,28 @@ fn max_consecutive_errors_acts_at_the_nth_failed_apply_as_plan_says() {
 }
 
 #[test]
+fn a_verifier_config_error_is_not_retried_and_history_says_why() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("typo", 99, STEPS);
+    sb.edit(&spec, "max = 0.01", "max = 0.01, max_eror_rate = 0.5");
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap() + "\n[failure_policy]\nmax_consecutive_errors = 3\n")
+        .unwrap();
+    let out = sb.run(&["run", "--no-wait", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "paused under on_error = pause: {}\n{}", stdout(&out), stderr(&out));
+    let history = sb.history("typo-1");
+    let errors: Vec<&str> = history.lines().filter(|l| l.contains("verify error-ratio: error")).collect();
+    assert_eq!(errors.len(), 1, "invalid-config is not retried although max_consecutive_errors = 3:\n{history}");
+    assert!(errors[0].contains("(not retried: invalid-config)") && errors[0].contains("max_eror_rate"), "{history}");
+    let status = sb.status("typo-1");
+    assert_eq!(status["state"], "paused");
+    let note = status["note"].as_str().unwrap();
+    assert!(
+        note.contains("max_eror_rate") && note.contains("(not retried: invalid-config)") && !note.contains("in a row"),
+        "{note}"
+    );
+}
+
+#[test]
 fn history_shows_operation_ids_and_plugin_log_records_with_plain_levels() {
     let sb = Sandbox::new();
     let spec = sb.spec("demo", 99, STEPS);
@@ -335,4 +357,96 @@ fn a_resume_that_another_process_carries_out_reports_success() {
     assert_eq!(sb.status("held-1")["state"], "awaiting-approval", "the resume took effect");
     holder.kill().unwrap();
     holder.wait().unwrap();
+}
+
+/// "Rebuilds" plugin `file` in the sandbox: the same component with a custom section appended
+/// (`tag` makes each rebuild differ), so its digest no longer matches its pin or its signature.
+/// Returns the new digest.
+fn rebuild(sb: &Sandbox, file: &str, tag: &str) -> String {
+    let (name, payload) = (b"dev-build".as_slice(), tag.as_bytes());
+    let size = 1 + name.len() + payload.len();
+    assert!(size < 128, "one-byte LEB128 sizes only");
+    let mut bytes = std::fs::read(sb.path(file)).unwrap();
+    bytes.extend([0, size as u8, name.len() as u8]);
+    bytes.extend(name);
+    bytes.extend(payload);
+    std::fs::write(sb.path(file), bytes).unwrap();
+    sb.digest(file)
+}
+
+fn rollout_ids(sb: &Sandbox) -> Vec<String> {
+    let out = sb.run(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_rebuilt_plugin_is_refused_by_its_digest_and_run_dev_runs_it_recording_the_digest() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("dev", 99, STEPS);
+    let pinned = sb.digest("recorder.wasm");
+    let rebuilt = rebuild(&sb, "recorder.wasm", "1");
+
+    // Without --dev: refused before anything is recorded, naming both digests and --dev.
+    for command in ["validate", "run"] {
+        let out = sb.run(&[command, spec.to_str().unwrap()]);
+        assert_one_line_error(&out, &format!("sha256 mismatch: the spec expects {pinned} but the file has {rebuilt}"));
+        assert!(stderr(&out).contains("`upshift run --dev` runs it as built"), "{}", stderr(&out));
+    }
+    assert!(rollout_ids(&sb).is_empty());
+
+    // With --dev: it runs, warns on stderr, and the audit trail records the mode and the digest.
+    let out = sb.run(&["run", "--dev", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let warned = format!(
+        "warning: dev mode: plugin {} loaded with sha256 {rebuilt}; the spec pins {pinned}",
+        sb.path("recorder.wasm").display()
+    );
+    assert!(stderr(&out).lines().any(|l| l == warned), "{}", stderr(&out));
+    let history = sb.history("dev-1");
+    assert!(history.contains("dev mode (upshift run --dev): plugin files run as built"), "{history}");
+    let recorded = format!("recorder.wasm loaded with sha256 {rebuilt}; the spec pins {pinned}");
+    assert!(history.contains(&recorded), "{history}");
+    assert!(history.contains("threshold.wasm loaded with sha256") && history.contains("as the spec pins"), "{history}");
+    assert!(history.contains("the file changed after signing -- allowed by --dev"), "{history}");
+    // The spec's own pin is untouched: dev mode is never written back.
+    assert!(std::fs::read_to_string(&spec).unwrap().contains(&pinned));
+}
+
+#[test]
+fn a_dev_rollout_is_resumed_only_with_dev_and_only_with_the_build_it_recorded() {
+    let sb = Sandbox::new();
+    // Verification fails at the second stage and the rollout pauses there.
+    let spec = sb.spec("dev", 1, STEPS);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text + "\n[failure_policy]\non_fail = \"pause\"\n").unwrap();
+    let first = std::fs::read(sb.path("recorder.wasm")).unwrap();
+    let built = rebuild(&sb, "recorder.wasm", "1");
+    let out = sb.run(&["run", "--dev", "--no-wait", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sb.status("dev-1")["state"], "paused");
+
+    // Without --dev, neither `resume` nor a new `run` of the spec continues it; nothing changes.
+    let out = sb.run(&["resume", "dev-1"]);
+    assert_one_line_error(&out, "rollout dev-1 was started by `upshift run --dev`");
+    assert!(stderr(&out).contains("`upshift resume --dev dev-1` continues it"), "{}", stderr(&out));
+    assert_eq!(sb.status("dev-1")["state"], "paused");
+
+    // Rebuilt once more: `resume --dev` does not run the new build; the recorded digest is named.
+    let newer = rebuild(&sb, "recorder.wasm", "2");
+    let out = sb.run(&["resume", "--dev", "--no-wait", "dev-1"]);
+    assert_eq!(out.status.code(), Some(2), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains(&format!("the spec expects {built} but the file has {newer}")), "{}", stderr(&out));
+
+    // With the build it recorded, `resume --dev` continues it (the check fails again: paused).
+    std::fs::write(sb.path("recorder.wasm"), &first).unwrap();
+    assert_eq!(rebuild(&sb, "recorder.wasm", "1"), built);
+    let out = sb.run(&["resume", "--dev", "--no-wait", "dev-1"]);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    let history = sb.history("dev-1");
+    assert_eq!(history.matches("verify error-ratio: fail").count(), 2, "{history}");
+
+    // `abort` rolls a dev rollout back without --dev.
+    let out = sb.run(&["abort", "dev-1"]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
 }

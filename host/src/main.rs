@@ -19,6 +19,16 @@ fn main() -> ExitCode {
             // Our errors carry their causes in their own message; printing the chain would repeat them.
             // They can quote a plugin (its error, a stage name): one line, escaped and capped. A
             // closed stderr loses the line, never the exit code (`eprintln!` would panic: 101).
+            // A spec refused by preflight: every problem on its own line.
+            if let Some(problems) = e.downcast_ref::<upshift::rollout::preflight::Problems>() {
+                for warning in problems.warnings() {
+                    cli::output::warn(&warning.to_string());
+                }
+                for problem in problems.lines() {
+                    let _ = writeln!(std::io::stderr(), "{}", cli::output::line(&format!("error: {problem}")));
+                }
+                return cli::exit::from_error(&e);
+            }
             let _ = writeln!(std::io::stderr(), "{}", cli::output::line(&format!("error: {e}")));
             cli::exit::from_error(&e)
         }

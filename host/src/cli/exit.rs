@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use upshift::engine::Phase;
+use upshift::rollout::preflight::Problems;
 use upshift::rollout::{ControlError, CreateError, PlanError, PluginsError, RunError};
 use upshift::runtime::{CallError, ErrorKind, LoadError};
 use upshift::spec::SpecError;
@@ -42,6 +43,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
             || c.is::<SpecError>()
             || c.is::<TrustError>()
             || c.is::<PluginsError>()
+            || c.is::<Problems>()
             || c.is::<KeyError>()
             || c.downcast_ref::<StoreError>().is_some_and(bad_id)
             || match c.downcast_ref::<ControlError>() {
@@ -50,7 +52,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
                 _ => false,
             }
             || match c.downcast_ref::<RunError>() {
-                Some(RunError::Leased { .. } | RunError::Load(_) | RunError::Plugins(_)) => true,
+                Some(RunError::Leased { .. } | RunError::Load(_) | RunError::Plugins(_) | RunError::Dev { .. }) => true,
                 Some(RunError::Store(s)) => bad_id(s),
                 _ => false,
             }

@@ -97,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(upshift::trust::TrustPolicy {
             keys: upshift::trust::TrustedKeys::load(&trusted_keys)?,
             allow_unsigned: cli.allow_unsigned,
+            dev: false,
         })
     };
     match cli.command {

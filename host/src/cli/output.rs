@@ -30,6 +30,12 @@ pub fn say_line(s: &str) {
     let _ = writeln!(out, "{}", line(s));
 }
 
+/// Prints `s` as one `warning: ` line on stderr (see [`line`]); a closed stderr loses it quietly.
+pub fn warn(s: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", line(&format!("warning: {s}")));
+}
+
 /// Prints `value` as pretty JSON: the exact text, with terminal-unsafe characters as `\u` escapes.
 pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<()> {
     let text = text::json::to_string_pretty(value)?;

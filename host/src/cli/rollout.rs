@@ -9,14 +9,14 @@ use serde_json::json;
 use upshift::engine::{Event, OPERATOR_PAUSE, Phase, State};
 use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
-use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunError, RunOptions, Runner};
+use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunError, RunOptions, Runner, preflight};
 use upshift::runtime::Runtime;
 use upshift::spec::{RolloutSpec, SpecError};
 use upshift::store::{RolloutRecord, Store, StoreError};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
-use super::output::{Progress, print_json, say, time};
+use super::output::{Progress, print_json, say, time, warn};
 use super::views::{self, stage_names};
 
 #[derive(Debug, Args)]
@@ -39,6 +39,15 @@ pub struct RunArgs {
     /// Return (exit code 3) when the rollout waits for an approval or a resume, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,
+    /// Development loop: run the spec's plugin files as they are now, without re-pinning or
+    /// re-signing after each rebuild. A file whose sha256 differs from its pin, or that is unsigned
+    /// or signed by an untrusted key, runs anyway; each digest actually loaded and the dev mode are
+    /// recorded in the audit trail (`upshift history`) and a warning goes to stderr. Not for
+    /// production, never the default. The rollout keeps the builds it started with: only
+    /// `upshift resume --dev ID` continues it (a later rebuild is refused by its digest; start a
+    /// new `run --dev` for it), and `upshift abort ID` rolls it back.
+    #[arg(long)]
+    pub dev: bool,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +79,10 @@ pub struct ResumeArgs {
     /// Return (exit code 3) when the rollout waits for a human again, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,
+    /// Continue a rollout started by `upshift run --dev`, with the plugin builds it recorded at
+    /// its start (a file rebuilt since is refused by its digest). Required for such a rollout.
+    #[arg(long)]
+    pub dev: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,12 +113,36 @@ fn runner_actor() -> String {
     format!("upshift run (pid {})", std::process::id())
 }
 
-/// Loads the spec and its plugins; nothing touches the store yet.
+/// Loads the spec and its plugins and runs the preflight (`rollout::preflight`): the one path of
+/// `validate`, `plan` and `run`. Nothing touches the store yet; a problem refuses the spec here.
 fn load(spec_path: &Path, trust: &TrustPolicy) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins)> {
-    let spec = RolloutSpec::load(spec_path)?;
-    let runtime = Runtime::new()?;
-    let plugins = RolloutPlugins::load(&runtime, &spec, trust, |_| Default::default())?;
+    let (spec, runtime, plugins, _) = load_with(spec_path, trust, false)?;
     Ok((spec, runtime, plugins))
+}
+
+/// [`load`], in dev mode when `dev` (`run --dev`, `rollout::dev`): plugin files pinned to their
+/// bytes as they are now and allowed unsigned, each said on stderr; returns the audit notes too.
+fn load_with(
+    spec_path: &Path,
+    trust: &TrustPolicy,
+    dev: bool,
+) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins, Vec<String>)> {
+    let mut spec = RolloutSpec::load(spec_path)?;
+    let mut trust = trust.clone();
+    let mut notes = Vec::new();
+    if dev {
+        notes = rollout::dev::repin(&mut spec)?;
+        notes.iter().for_each(|n| warn(n));
+        trust.allow_unsigned = true;
+        trust.dev = true;
+    }
+    let runtime = Runtime::new()?;
+    let mut plugins = RolloutPlugins::load(&runtime, &spec, &trust, |_| Default::default())?;
+    plugins.dev = dev;
+    for warning in preflight::check(&spec, spec_path, &plugins)? {
+        warn(&warning.to_string());
+    }
+    Ok((spec, runtime, plugins, notes))
 }
 
 /// Checks the spec's policy against the clock and, with `[policy.version]`, reads its release index
@@ -162,13 +199,17 @@ fn admission(spec: &RolloutSpec, rollouts: &[RolloutRecord]) -> Result<(), Strin
 }
 
 pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (mut spec, runtime, mut plugins) = load(&args.spec, trust)?;
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone() };
+    let (mut spec, runtime, mut plugins, dev_notes) = load_with(&args.spec, trust, args.dev)?;
+    let opts =
+        RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone(), dev: args.dev };
     let mut store = Store::open(state)?;
     let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
     if let Some(id) = store.active_by_name(&spec.name, &terminal)? {
         let rec = store.rollout(&id)?;
         say!("continuing rollout {id} ({}) from the journal", rec.phase);
+        if args.dev && !parse_state(&rec)?.1.dev {
+            say!("it was not started with --dev: it runs the plugin builds its spec pinned, not the ones above");
+        }
         return drive(Runner::open(&mut store, &runtime, &id, opts)?);
     }
     // A new rollout: the policy chooses the version and says whether it may start now.
@@ -188,7 +229,8 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
     }
     let spec_path = std::path::absolute(&args.spec).unwrap_or(args.spec.clone());
     let admit = |rollouts: &[RolloutRecord]| admission(&spec, rollouts);
-    let (id, plan) = match rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &[], &admit) {
+    let (id, plan) = match rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &dev_notes, &admit)
+    {
         Err(CreateError::Store(StoreError::Refused { reason })) => {
             say!("rollout {} not started: {reason}", spec.name);
             return Ok(ExitCode::from(exit::NEEDS_HUMAN));
@@ -387,10 +429,14 @@ fn hint_driver(store: &Store, id: &str) -> anyhow::Result<()> {
 pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open_existing(state)?;
     let rec = store.rollout(&args.id)?;
-    let (s, _) = parse_state(&rec)?;
+    let (s, plan) = parse_state(&rec)?;
     if s.phase.is_terminal() {
         say!("rollout {} has ended: {}", args.id, s.phase);
         return Ok(exit::for_phase(s.phase));
+    }
+    // Refused before the resume is recorded: nothing changes.
+    if plan.dev && !args.dev {
+        return Err(RunError::Dev { id: args.id }.into());
     }
     if s.phase == Phase::Paused {
         rollout::control(&mut store, &args.id, Event::Resume, &actor("resume"))?;
@@ -401,7 +447,8 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone() };
+    let opts =
+        RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone(), dev: args.dev };
     let driving = format!("resuming rollout {} from the journal", args.id);
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), Some(driving), carries_on)
 }
@@ -418,7 +465,8 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false, trust: trust.clone() };
+    // Rolling back is always allowed, a dev rollout's too (with the builds it recorded).
+    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false, trust: trust.clone(), dev: true };
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), None, rolls_back)
 }
 

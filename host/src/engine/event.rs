@@ -31,14 +31,21 @@ pub enum Event {
         reason: String,
     },
     /// No judgement could be made (every verifier of the round errored, or one did).
+    /// `retryable` is false when a retry cannot succeed (a verifier's `invalid-config`): the
+    /// error policy then acts at once instead of after `max_consecutive_errors`.
     VerifyError {
         message: String,
+        #[serde(default = "retryable_by_default")]
+        retryable: bool,
     },
     Decided {
         decision: Decision,
     },
+    /// The strategy's decision errored; `retryable` as for [`Event::VerifyError`].
     DecideError {
         message: String,
+        #[serde(default = "retryable_by_default")]
+        retryable: bool,
     },
     Approve,
     /// Stop at the next stage boundary; `reason` says who or what asked (default: an operator).
@@ -74,6 +81,11 @@ pub enum Event {
     Drift {
         message: String,
     },
+}
+
+/// Events recorded before `retryable` existed on verify and decide errors counted toward the retries.
+fn retryable_by_default() -> bool {
+    true
 }
 
 impl Event {

@@ -176,8 +176,9 @@ impl State {
                     }
                 }
             }
-            (P::Verifying, Event::VerifyError { message }) if self.verifying() => {
-                self.action_error(ctx, format!("verification of stage {} errored: {message}", self.stage_name(ctx)));
+            (P::Verifying, Event::VerifyError { message, retryable }) if self.verifying() => {
+                let why = format!("verification of stage {} errored: {message}", self.stage_name(ctx));
+                self.action_error(ctx, *retryable, why);
             }
 
             (P::Verifying, Event::Decided { decision }) if self.deciding() => {
@@ -204,11 +205,9 @@ impl State {
                     Decision::RollBack(reason) => self.begin_rollback(format!("strategy rolled back: {reason}")),
                 }
             }
-            (P::Verifying, Event::DecideError { message }) if self.deciding() => {
-                self.action_error(
-                    ctx,
-                    format!("strategy decision after stage {} errored: {message}", self.stage_name(ctx)),
-                );
+            (P::Verifying, Event::DecideError { message, retryable }) if self.deciding() => {
+                let why = format!("strategy decision after stage {} errored: {message}", self.stage_name(ctx));
+                self.action_error(ctx, *retryable, why);
             }
 
             (P::AwaitingApproval, Event::Approve) => {
@@ -387,17 +386,22 @@ impl State {
         self.errors.saturating_add(1) < ctx.policy.max_consecutive_errors
     }
 
-    /// An error of the outstanding verify or decide: retried, then the error policy.
-    fn action_error(&mut self, ctx: &Context, why: String) {
-        if self.retry_allowed(ctx) {
+    /// An error of the outstanding verify or decide: retried, then the error policy. One that is
+    /// not `retryable` goes to the policy at once (its message says why it is not retried).
+    fn action_error(&mut self, ctx: &Context, retryable: bool, why: String) {
+        if retryable && self.retry_allowed(ctx) {
             self.errors += 1;
             return;
         }
-        let why = format!(
-            "{why} ({} in a row; max_consecutive_errors = {})",
-            self.errors + 1,
-            ctx.policy.max_consecutive_errors
-        );
+        let why = if retryable {
+            format!(
+                "{why} ({} in a row; max_consecutive_errors = {})",
+                self.errors + 1,
+                ctx.policy.max_consecutive_errors
+            )
+        } else {
+            why
+        };
         match ctx.policy.on_error {
             OnError::Pause => self.on_failure(OnFail::Pause, why),
             OnError::Rollback => self.on_failure(OnFail::Rollback, why),

@@ -65,7 +65,15 @@ fn inconclusive() -> Event {
 }
 
 fn verify_error() -> Event {
-    Event::VerifyError { message: "prometheus unreachable".into() }
+    Event::VerifyError { message: "prometheus unreachable".into(), retryable: true }
+}
+
+/// A verify error no retry can help (a verifier's `invalid-config`).
+fn verify_error_final() -> Event {
+    Event::VerifyError {
+        message: "unknown field `max_eror_rate` (not retried: invalid-config)".into(),
+        retryable: false,
+    }
 }
 
 fn decided(decision: Decision) -> Event {
@@ -73,7 +81,11 @@ fn decided(decision: Decision) -> Event {
 }
 
 fn decide_error() -> Event {
-    Event::DecideError { message: "strategy trapped".into() }
+    Event::DecideError { message: "strategy trapped".into(), retryable: true }
+}
+
+fn decide_error_final() -> Event {
+    Event::DecideError { message: "steps must not be empty (not retried: invalid-config)".into(), retryable: false }
 }
 
 fn abort() -> Event {
@@ -112,11 +124,13 @@ fn every_event() -> Vec<Event> {
         fail(),
         inconclusive(),
         verify_error(),
+        verify_error_final(),
         decided(Decision::Continue),
         decided(Decision::ExtendBake(45)),
         decided(Decision::Hold("business hours only".into())),
         decided(Decision::RollBack("error budget spent".into())),
         decide_error(),
+        decide_error_final(),
         Event::Approve,
         Event::Pause { reason: None },
         Event::Resume,
@@ -299,6 +313,7 @@ fn table() -> Vec<Row> {
                     (fail(), To(P::RollingBack, Some(C::Rollback { through: 0 }))),
                     (inconclusive(), To(P::Paused, None)),
                     (verify_error(), Retried),
+                    (verify_error_final(), To(P::Paused, None)),
                     (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(0),
@@ -333,6 +348,7 @@ fn table() -> Vec<Row> {
                         To(P::RollingBack, Some(C::Rollback { through: 0 })),
                     ),
                     (decide_error(), Retried),
+                    (decide_error_final(), To(P::Paused, None)),
                     (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(0),
@@ -382,6 +398,7 @@ fn table() -> Vec<Row> {
                         To(P::RollingBack, Some(C::Rollback { through: 2 })),
                     ),
                     (decide_error(), Retried),
+                    (decide_error_final(), To(P::Paused, None)),
                     (E::Pause { reason: None }, Deferred),
                 ],
                 roll_back_on_controls(2),
@@ -788,6 +805,40 @@ fn decide_errors_are_retried_then_follow_on_error() {
     assert_eq!(state.outstanding, Some(Command::Decide { stage: 0 }));
     let t = accept(&state, &ctx, &decide_error());
     assert_eq!(t.commands, vec![Command::Rollback { through: 0 }]);
+}
+
+#[test]
+fn a_verify_error_no_retry_can_help_acts_at_once_under_on_error() {
+    for (on_error, phase) in [(OnError::Pause, Phase::Paused), (OnError::Rollback, Phase::RollingBack)] {
+        let ctx = linear(3, 1, policy(|p| p.on_error = on_error));
+        assert_eq!(ctx.policy.max_consecutive_errors, 3);
+        let state = run(&ctx, &verifying_stage_one());
+        let t = accept(&state, &ctx, &verify_error_final());
+        assert_eq!(t.state.phase, phase, "{on_error:?}: not retried");
+        let note = t.state.note.as_deref().unwrap();
+        assert!(note.contains("errored: unknown field `max_eror_rate` (not retried: invalid-config)"), "{note}");
+        assert!(!note.contains("in a row"), "{note}");
+    }
+}
+
+#[test]
+fn a_final_verify_error_after_retried_ones_acts_at_once_and_retryable_ones_still_count() {
+    let ctx = linear(3, 1, policy(|p| p.on_error = OnError::Pause));
+    let state = run(&ctx, &verifying_stage_one());
+    // One retryable error is retried as before (1 of 3)...
+    let t = accept(&state, &ctx, &verify_error());
+    assert_eq!((t.state.phase, t.state.errors), (Phase::Verifying, 1));
+    // ...and a final one right after it does not wait for the budget.
+    assert_eq!(accept(&t.state, &ctx, &verify_error_final()).state.phase, Phase::Paused);
+}
+
+#[test]
+fn a_decide_error_no_retry_can_help_acts_at_once_under_on_error() {
+    let ctx = linear(2, 1, policy(|p| p.on_error = OnError::Rollback));
+    let state = run(&ctx, &[Event::Start, Event::ApplyOk, Event::TimerElapsed, Event::VerdictPass]);
+    let t = accept(&state, &ctx, &decide_error_final());
+    assert_eq!(t.commands, vec![Command::Rollback { through: 0 }]);
+    assert!(t.state.note.as_deref().unwrap().contains("not retried: invalid-config"), "{:?}", t.state.note);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1533,9 +1584,9 @@ impl Step {
                 0..=2 => Event::VerdictPass,
                 3 => Event::VerdictFail { reason: text },
                 4 => Event::VerdictInconclusive { reason: text },
-                _ => Event::VerifyError { message: text },
+                _ => Event::VerifyError { message: text, retryable },
             },
-            (Some(Command::Decide { .. }), _) if pick % 4 == 0 => Event::DecideError { message: text },
+            (Some(Command::Decide { .. }), _) if pick % 4 == 0 => Event::DecideError { message: text, retryable },
             (Some(Command::Decide { .. }), _) => Event::Decided { decision },
             (Some(Command::Rollback { .. }), _) if pick % 2 == 0 => Event::RollbackOk,
             (Some(Command::Rollback { .. }), _) => Event::RollbackError { message: text, retryable },
@@ -1570,9 +1621,9 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(Event::VerdictPass),
         text().prop_map(|reason| Event::VerdictFail { reason }),
         text().prop_map(|reason| Event::VerdictInconclusive { reason }),
-        text().prop_map(|message| Event::VerifyError { message }),
+        (text(), any::<bool>()).prop_map(|(message, retryable)| Event::VerifyError { message, retryable }),
         any_decision().prop_map(|decision| Event::Decided { decision }),
-        text().prop_map(|message| Event::DecideError { message }),
+        (text(), any::<bool>()).prop_map(|(message, retryable)| Event::DecideError { message, retryable }),
         Just(Event::Approve),
         Just(Event::Pause { reason: None }),
         Just(Event::Resume),

@@ -45,8 +45,8 @@ pub fn event(event: Event) -> Event {
         Event::ApplyError { message, retryable } => Event::ApplyError { message: c(message), retryable },
         Event::VerdictFail { reason } => Event::VerdictFail { reason: c(reason) },
         Event::VerdictInconclusive { reason } => Event::VerdictInconclusive { reason: c(reason) },
-        Event::VerifyError { message } => Event::VerifyError { message: c(message) },
-        Event::DecideError { message } => Event::DecideError { message: c(message) },
+        Event::VerifyError { message, retryable } => Event::VerifyError { message: c(message), retryable },
+        Event::DecideError { message, retryable } => Event::DecideError { message: c(message), retryable },
         Event::RollbackError { message, retryable } => Event::RollbackError { message: c(message), retryable },
         Event::FinalizeError { message, retryable } => Event::FinalizeError { message: c(message), retryable },
         Event::Drift { message } => Event::Drift { message: c(message) },
@@ -119,7 +119,9 @@ mod tests {
 
     #[test]
     fn event_text_is_cut() {
-        let Event::VerifyError { message } = event(Event::VerifyError { message: "e".repeat(1 << 20) }) else {
+        let Event::VerifyError { message, .. } =
+            event(Event::VerifyError { message: "e".repeat(1 << 20), retryable: true })
+        else {
             panic!("the event changed kind");
         };
         assert!(message.len() <= MAX_EVENT_TEXT_BYTES && message.ends_with("more bytes]"));

@@ -61,6 +61,18 @@ pub(super) fn logs_json(logs: &[LogRecord], dropped: usize) -> serde_json::Value
     json!({ "records": records, "dropped": dropped })
 }
 
+/// `e` as the text of an error event and its journal entry: when no retry can succeed
+/// ([`CallError::not_retried`]), it ends by saying so and why; the plugin's text before it is cut
+/// first, so a long message cannot push that out of the caps on events and journal entries.
+pub(super) fn error_text(e: &CallError) -> String {
+    match e.not_retried() {
+        Some(why) => {
+            format!("{} (not retried: {why})", super::bounds::cut(e.to_string(), super::bounds::MAX_REASON_BYTES))
+        }
+        None => e.to_string(),
+    }
+}
+
 pub(super) fn entry(kind: &str, stage: Option<usize>, message: String, detail: serde_json::Value) -> NewEntry {
     NewEntry {
         actor: detail["plugin"].as_str().map_or_else(|| "plugin".to_string(), |p| format!("plugin {p}")),
@@ -90,8 +102,35 @@ pub(super) fn call_entry<T>(
             detail["error"] = json!(e.to_string());
             detail["limit"] = json!(e.limit());
             detail["retryable"] = json!(e.retryable());
-            format!("{call} failed: {e}")
+            if let Some(why) = e.not_retried() {
+                detail["not_retried"] = json!(why);
+            }
+            format!("{call} failed: {}", error_text(e))
         }
     };
     entry("call", stage, message, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ErrorKind;
+
+    fn plugin_error(kind: ErrorKind, retryable: bool, message: String) -> CallError {
+        CallError::Plugin { plugin: "v".into(), call: "verify", kind, message, retryable }
+    }
+
+    #[test]
+    fn an_error_no_retry_can_help_says_why_even_after_a_long_message() {
+        let e = plugin_error(ErrorKind::InvalidConfig, true, "x".repeat(1 << 20));
+        let text = error_text(&e);
+        assert!(text.ends_with(" (not retried: invalid-config)"), "{}", &text[text.len() - 80..]);
+        assert!(text.len() < 5 << 10, "{}", text.len());
+    }
+
+    #[test]
+    fn a_retryable_error_is_its_own_text() {
+        let e = plugin_error(ErrorKind::Unavailable, true, "prometheus down".into());
+        assert_eq!(error_text(&e), e.to_string());
+    }
 }

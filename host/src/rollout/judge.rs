@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::bounds;
-use super::entries::{entry, logs_json};
+use super::entries::{entry, error_text, logs_json};
 use super::plan::Plan;
 use super::runner::{CommandOutcome, Runner};
 use crate::engine::{Decision, Event, State};
@@ -62,6 +62,8 @@ impl Runner<'_> {
             attempt: round,
         };
         let (mut fails, mut inconclusive, mut errors, mut entries) = (vec![], vec![], vec![], vec![]);
+        // A round with an error no retry can help (a verifier's `invalid-config`) is not retried.
+        let mut retryable = true;
         for v in self.plugins.verifiers.iter_mut().filter(|v| v.spec.schedule().0 >= round) {
             let result = v.verify(&check);
             let (logs, dropped) = v.instance.last_logs();
@@ -96,8 +98,12 @@ impl Runner<'_> {
                     detail["outcome"] = json!("error");
                     detail["error"] = json!(e.to_string());
                     detail["limit"] = json!(e.limit());
-                    errors.push(e.to_string());
-                    format!("verify {}: error: {e}", v.name)
+                    if let Some(why) = e.not_retried() {
+                        detail["not_retried"] = json!(why);
+                        retryable = false;
+                    }
+                    errors.push(error_text(e));
+                    format!("verify {}: error: {}", v.name, error_text(e))
                 }
             };
             if let Ok(verdict) = result {
@@ -108,7 +114,7 @@ impl Runner<'_> {
         let event = if !fails.is_empty() {
             Event::VerdictFail { reason: fails.join("; ") }
         } else if !errors.is_empty() {
-            Event::VerifyError { message: errors.join("; ") }
+            Event::VerifyError { message: errors.join("; "), retryable }
         } else if !inconclusive.is_empty() {
             Event::VerdictInconclusive { reason: inconclusive.join("; ") }
         } else {
@@ -151,8 +157,11 @@ impl Runner<'_> {
             }
             Err(e) => {
                 detail["error"] = json!(e.to_string());
-                let message = format!("strategy decision errored: {e}");
-                (Event::DecideError { message: e.to_string() }, message)
+                if let Some(why) = e.not_retried() {
+                    detail["not_retried"] = json!(why);
+                }
+                let message = format!("strategy decision errored: {}", error_text(&e));
+                (Event::DecideError { message: error_text(&e), retryable: e.not_retried().is_none() }, message)
             }
         };
         CommandOutcome { event, entries: vec![entry("call", Some(stage), message, detail)] }

@@ -5,11 +5,13 @@
 pub mod bounds;
 mod control;
 mod create;
+pub mod dev;
 mod entries;
 mod judge;
 mod mutate;
 mod plan;
 mod plugins;
+pub mod preflight;
 mod readback;
 mod runner;
 

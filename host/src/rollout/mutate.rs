@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::bounds::{MAX_REASON_BYTES, cut};
-use super::entries::{call_entry, entry};
+use super::entries::{call_entry, entry, error_text};
 use super::plan::Plan;
 use super::readback;
 use super::runner::{CommandOutcome, Runner};
@@ -73,8 +73,9 @@ impl Runner<'_> {
         let (called, message) = match observed {
             Err(e) => {
                 detail["error"] = json!(e.to_string());
-                let message = format!("{call} answered, but reading the target back failed: {e}");
-                (Called::Failed { retryable: true, message: message.clone() }, message)
+                // The call is re-sent (same operation id) unless no retry can help the read-back.
+                let message = format!("{call} answered, but reading the target back failed: {}", error_text(&e));
+                (Called::Failed { retryable: e.not_retried().is_none(), message: message.clone() }, message)
             }
             Ok(o) => {
                 detail["observed"] = observation_json(&o);
@@ -108,7 +109,7 @@ impl Runner<'_> {
         let logs = self.plugins.target.last_logs();
         let mut call = call_entry("target", name, stage, &op.id, &result, logs, ok_text);
         match result {
-            Err(e) => (Called::Failed { retryable: e.retryable(), message: e.to_string() }, vec![call]),
+            Err(e) => (Called::Failed { retryable: e.retryable(), message: error_text(&e) }, vec![call]),
             Ok(change) => {
                 if let Some(detail) = call.detail.as_mut() {
                     detail["change"] = change_json(&change);
@@ -140,7 +141,7 @@ impl Runner<'_> {
         let (undo, now) = match self.observe() {
             Ok(now) => (readback::undo(&self.plan, through, &now), now),
             Err(e) => {
-                let message = format!("could not read the target before rolling back: {e}");
+                let message = format!("could not read the target before rolling back: {}", error_text(&e));
                 let detail = json!({ "plugin": "target", "call": "observe", "purpose": "before rollback", "error": e.to_string() });
                 return CommandOutcome {
                     event: Event::RollbackError { retryable: e.retryable(), message: message.clone() },

@@ -36,6 +36,10 @@ pub struct Plan {
     /// them again (the audit trail says so).
     #[serde(default)]
     pub allow_unsigned: bool,
+    /// Created by `upshift run --dev` (`rollout::dev`): its plugin files were pinned to the builds
+    /// found at the start. Only a caller that says `--dev` again continues it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dev: bool,
     /// What the target reported before anything was applied: each unit's version, in order, and
     /// the traffic weight. A rollback undoes only what differs from this (see `readback`).
     #[serde(default)]
@@ -200,6 +204,7 @@ pub fn prepare(id: &str, spec: &RolloutSpec, plugins: &mut RolloutPlugins) -> Re
         units,
         irreversible: observed.irreversible,
         allow_unsigned: plugins.allowed_unsigned,
+        dev: plugins.dev,
         observed: observed
             .units
             .iter()

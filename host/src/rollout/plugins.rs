@@ -57,6 +57,9 @@ pub enum PluginsError {
 pub struct RolloutPlugins {
     /// Some plugin file was unsigned or untrusted and ran because of `--allow-unsigned`.
     pub allowed_unsigned: bool,
+    /// Loaded for `upshift run --dev` (set by its caller, after [`crate::rollout::dev::repin`]);
+    /// the plan of a rollout created with these plugins remembers it.
+    pub dev: bool,
     /// What each plugin asked for, what the spec granted, and what was held back: logged at load
     /// time and recorded in the audit trail when the rollout is created.
     pub notes: Vec<String>,
@@ -84,13 +87,27 @@ impl RolloutPlugins {
             let Some(path) = &p.file else { continue };
             // Built-in plugins are trusted by construction; files must prove where they come from.
             let bytes = crate::runtime::read_plugin_file(path)?;
+            // The pin first: whether this is the file the spec means (a rebuild is refused by its
+            // digest, not by a signature that no longer matches it).
+            let actual = crate::runtime::Digest::of(&bytes);
+            if let Some(expected) = p.sha256.as_deref().and_then(crate::runtime::Digest::parse)
+                && expected != actual
+            {
+                return Err(LoadError::DigestMismatch {
+                    plugin: path.display().to_string(),
+                    expected: expected.to_hex(),
+                    actual: actual.to_hex(),
+                }
+                .into());
+            }
             match trust::verify(path, &bytes, &trust.keys) {
                 Ok((key, name)) => {
                     notes.push(format!("plugin {} is signed by {key} ({name}), trusted", path.display()))
                 }
                 Err(e) if trust.allow_unsigned => {
                     allowed_unsigned = true;
-                    notes.push(format!("{e} -- allowed by --allow-unsigned"));
+                    let by = if trust.dev { "--dev" } else { "--allow-unsigned" };
+                    notes.push(format!("{e} -- allowed by {by}"));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -123,6 +140,7 @@ impl RolloutPlugins {
         Ok(RolloutPlugins {
             notes,
             allowed_unsigned,
+            dev: false,
             target: TargetInstance::new(target, target_scope),
             target_config: spec.target.config_json(),
             strategy: StrategyInstance::new(strategy, strategy_scope),

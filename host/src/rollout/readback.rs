@@ -154,6 +154,7 @@ mod tests {
             units: vec!["a".into(), "b".into(), "c".into()],
             irreversible: vec![],
             allow_unsigned: false,
+            dev: false,
             observed: vec![seen("a", "1"), seen("b", "1"), seen("c", "3")],
             observed_weight: traffic_split.then_some(0),
             unstaged: vec![],

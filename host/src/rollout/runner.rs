@@ -36,6 +36,12 @@ pub enum RunError {
         "rollout {id} is being driven by another upshift process (pid {pid}); control it with approve/pause/resume/abort"
     )]
     Leased { id: String, pid: u32 },
+    /// A rollout created by `run --dev`, opened by a caller that did not say `--dev`.
+    #[error(
+        "rollout {id} was started by `upshift run --dev` with the plugin builds it recorded: \
+         `upshift resume --dev {id}` continues it with those builds, `upshift abort {id}` rolls it back"
+    )]
+    Dev { id: String },
     #[error("rollout {id} has a corrupt record: {message}")]
     Corrupt { id: String, message: String },
     #[error("rollout {id}: the engine refused {event} while {phase}: this is a bug, the journal holds the details")]
@@ -78,6 +84,9 @@ pub struct RunOptions {
     /// The keys plugin files must be signed with (a rollout created with `--allow-unsigned` keeps
     /// that allowance when resumed).
     pub trust: TrustPolicy,
+    /// The caller accepts a rollout created by `upshift run --dev` (`resume --dev`, `run --dev`,
+    /// and `abort`, which may always roll one back). Without it, opening one is refused.
+    pub dev: bool,
 }
 
 pub struct Runner<'s> {
@@ -117,6 +126,9 @@ impl<'s> Runner<'s> {
         let corrupt = |e: serde_json::Error| RunError::Corrupt { id: id.to_string(), message: e.to_string() };
         let spec: RolloutSpec = serde_json::from_str(&rec.spec).map_err(corrupt)?;
         let plan: Plan = serde_json::from_str(&rec.plan).map_err(corrupt)?;
+        if plan.dev && !opts.dev {
+            return Err(RunError::Dev { id: id.to_string() });
+        }
         let states = store.plugin_states(id)?;
         let trust =
             TrustPolicy { allow_unsigned: opts.trust.allow_unsigned || plan.allow_unsigned, ..opts.trust.clone() };

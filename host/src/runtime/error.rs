@@ -16,7 +16,8 @@ pub enum LoadError {
 
     #[error(
         "plugin {plugin}: sha256 mismatch: the spec expects {expected} but the file has {actual}; \
-         if the file was updated on purpose, put the new digest in the spec"
+         if the file was updated on purpose, put the new digest in the spec (while developing the plugin, \
+         `upshift run --dev` runs it as built)"
     )]
     DigestMismatch { plugin: String, expected: String, actual: String },
 
@@ -100,9 +101,26 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// Whether the plugin itself said a retry may help. Traps and limit hits are never retryable.
+    /// Whether the plugin itself said a retry may help, and its kind allows it: `invalid-config`
+    /// and `denied` never do (see [`CallError::not_retried`]). Traps and limit hits are never
+    /// retryable.
     pub fn retryable(&self) -> bool {
-        matches!(self, CallError::Plugin { retryable: true, .. })
+        matches!(self, CallError::Plugin { retryable: true, kind, .. } if !kind.never_retryable())
+    }
+
+    /// Why calling again cannot succeed, when the plugin's error says so: its kind is
+    /// `invalid-config` (the spec's config does not change during a rollout, whatever `retryable`
+    /// claims) or `denied` (nor do its grants), or the plugin marked it not retryable. `None` for
+    /// every other error: a retryable one, and the host's own (a deadline, a crash, a limit), which
+    /// say nothing about the next attempt.
+    pub fn not_retried(&self) -> Option<String> {
+        match self {
+            CallError::Plugin { kind, .. } if kind.never_retryable() => Some(kind.to_string()),
+            CallError::Plugin { kind, retryable: false, .. } => {
+                Some(format!("the plugin marked its {kind} error not retryable"))
+            }
+            _ => None,
+        }
     }
 
     /// The limit that stopped the call, if a limit did.
@@ -118,6 +136,15 @@ impl CallError {
     }
 }
 
+impl ErrorKind {
+    /// Kinds no retry can help: the config is wrong, or a capability is not granted (the contract:
+    /// `invalid-config` is never retried; `denied` means the spec does not grant what the plugin
+    /// needs, and a rollout's spec does not change while it runs).
+    pub fn never_retryable(self) -> bool {
+        matches!(self, ErrorKind::InvalidConfig | ErrorKind::Denied)
+    }
+}
+
 impl std::fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -127,5 +154,43 @@ impl std::fmt::Display for ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Internal => "internal",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugin_error(kind: ErrorKind, retryable: bool) -> CallError {
+        CallError::Plugin { plugin: "p".into(), call: "verify", kind, message: "m".into(), retryable }
+    }
+
+    #[test]
+    fn invalid_config_and_denied_are_never_retried_whatever_the_plugin_claims() {
+        for kind in [ErrorKind::InvalidConfig, ErrorKind::Denied] {
+            for claimed in [true, false] {
+                let e = plugin_error(kind, claimed);
+                assert!(!e.retryable(), "{kind} retryable={claimed}");
+                assert_eq!(e.not_retried(), Some(kind.to_string()));
+            }
+        }
+    }
+
+    #[test]
+    fn other_kinds_follow_the_plugins_retryable() {
+        for kind in [ErrorKind::Unavailable, ErrorKind::Conflict, ErrorKind::Internal] {
+            assert!(plugin_error(kind, true).retryable());
+            assert_eq!(plugin_error(kind, true).not_retried(), None);
+            assert!(!plugin_error(kind, false).retryable());
+            let why = plugin_error(kind, false).not_retried().unwrap();
+            assert_eq!(why, format!("the plugin marked its {kind} error not retryable"));
+        }
+    }
+
+    #[test]
+    fn host_side_errors_say_nothing_about_the_next_attempt() {
+        let e = CallError::Trap { plugin: "p".into(), call: "verify", message: "unreachable".into() };
+        assert!(!e.retryable());
+        assert_eq!(e.not_retried(), None);
     }
 }

@@ -5,6 +5,7 @@
 
 mod error;
 mod files;
+pub mod lines;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use error::SpecError;
+pub use lines::{Role, SpecLines};
 pub use policy::PolicySpec;
 
 use crate::engine::{

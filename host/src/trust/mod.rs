@@ -19,4 +19,7 @@ pub use signature::{SignatureFile, TrustError, sign, signature_path, verify};
 pub struct TrustPolicy {
     pub keys: TrustedKeys,
     pub allow_unsigned: bool,
+    /// `allow_unsigned` comes from `upshift run --dev` (the audit trail names it), not from
+    /// `--allow-unsigned`.
+    pub dev: bool,
 }
