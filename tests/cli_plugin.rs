@@ -129,3 +129,50 @@ fn the_readme_documents_every_field_of_every_built_in_plugins_config_and_no_othe
         assert_eq!(readme_fields(&readme, &name), in_source, "{name}: README table vs plugins/{name}/src/lib.rs");
     }
 }
+
+/// The SDK as `cargo package` makes it (what a registry would hold), unpacked outside the
+/// repository, builds the example verifier: it needs nothing of the repository, its WIT included.
+#[test]
+fn the_packaged_sdk_builds_a_plugin_outside_the_repository() {
+    let root = common::root();
+    let outside = tempfile::tempdir().unwrap();
+    let package_dir = root.join("target/sdk-package");
+    let out = common::fixtures::nested_cargo()
+        .args(["package", "-p", "upshift-sdk", "--allow-dirty", "--no-verify", "--target-dir"])
+        .arg(&package_dir)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo package: {}", stderr(&out));
+    let krate = std::fs::read_dir(package_dir.join("package"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "crate"))
+        .expect("a .crate file");
+    let untar =
+        std::process::Command::new("tar").arg("xzf").arg(&krate).arg("-C").arg(outside.path()).status().unwrap();
+    assert!(untar.success());
+    let sdk = std::fs::read_dir(outside.path()).unwrap().next().unwrap().unwrap().path();
+    assert!(sdk.join("wit/verifier.wit").exists(), "the package carries the contract");
+
+    let plugin = outside.path().join("deny-versions");
+    std::fs::create_dir_all(plugin.join("src")).unwrap();
+    std::fs::copy(root.join("examples/custom-verifier/src/lib.rs"), plugin.join("src/lib.rs")).unwrap();
+    let manifest = std::fs::read_to_string(root.join("examples/custom-verifier/Cargo.toml"))
+        .unwrap()
+        .replace("path = \"../../sdk\"", &format!("path = {:?}", sdk.display().to_string()));
+    assert!(manifest.contains(&sdk.display().to_string()), "the example depends on the SDK by path: {manifest}");
+    std::fs::write(plugin.join("Cargo.toml"), manifest).unwrap();
+    let target_dir = root.join("target/outside-sdk");
+    let out = common::fixtures::nested_cargo()
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(&plugin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "building against the packaged SDK: {}", stderr(&out));
+    let wasm = target_dir.join("wasm32-wasip2/release/deny_versions.wasm");
+    let out = run(&["plugin", "inspect", wasm.to_str().unwrap()]);
+    assert!(stdout(&out).contains("contract: upshift:plugin@0.2.0"), "{}", stdout(&out));
+}

@@ -112,3 +112,32 @@ fn inspect_shows_the_config_a_built_in_accepts_with_types_and_defaults() {
     assert!(text.contains("  backend (string, required): The backend holding both servers."), "{text}");
     assert!(text.contains(r#"  canary (string, default "canary"): "#), "{text}");
 }
+
+#[test]
+fn a_0_1_verifiers_config_is_checked_at_its_first_call_and_its_invalid_config_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = frozen_rollout(dir.path(), "2.0", "9.9");
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "config = { fail_at = \"9.9\" }",
+        "config = { fail_at = \"9.9\", failat = \"2.0\" }\n\n[failure_policy]\nmax_consecutive_errors = 3",
+    );
+    std::fs::write(&spec, text).unwrap();
+    // `validate` cannot ask a 0.1.0 plugin: it passes, and says so on the verifier's line.
+    let out = upshift_in(dir.path()).args(["validate", "--allow-unsigned", spec.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("verifier frozen-verifier is a plugin of contract upshift:plugin@0.1.0, which cannot check a config in advance"),
+        "{}",
+        stderr(&out)
+    );
+    let out =
+        upshift_in(dir.path()).args(["run", "--allow-unsigned", "--no-wait", spec.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "paused under on_error = pause: {}\n{}", stdout(&out), stderr(&out));
+    let history = stdout(&upshift_in(dir.path()).args(["history", "frozen-1"]).output().unwrap());
+    let errors: Vec<&str> = history.lines().filter(|l| l.contains("verify frozen-verifier: error")).collect();
+    assert_eq!(errors.len(), 1, "invalid-config is not retried although max_consecutive_errors = 3:\n{history}");
+    assert!(
+        errors[0].contains("unknown field `failat`") && errors[0].contains("(not retried: invalid-config)"),
+        "{history}"
+    );
+}

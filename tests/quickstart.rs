@@ -209,6 +209,49 @@ fn a_capability_grant_mismatch_is_refused_by_validate_plan_and_run_before_anythi
 }
 
 #[test]
+fn a_config_typo_is_refused_by_validate_plan_and_run_on_its_spec_line_before_anything_changes() {
+    let pg = Playground::new();
+    pg.provision();
+    // A typo in the strategy's config and one in the target's: each plugin checks its own config
+    // (`validate-config`) before the first stage, and both are reported at once.
+    let spec = pg.spec("typo", |t| {
+        t.replacen("canary_bake_seconds = 2", "canary_bake_second = 2", 1).replacen(
+            "migrations = \"/migrations\" }",
+            "migrations = \"/migrations\", dry_run = true }",
+            1,
+        )
+    });
+    let target = line_of(&pg, &spec, "config = { connection = \"shards\", migrations", 0);
+    let strategy = line_of(&pg, &spec, "canary_bake_second", 0);
+    let expected = [
+        format!(
+            "error: {spec}:{target}: target sql-migrator refuses its config: unknown field `dry_run`, expected \
+             `connection` or `migrations`; fix `config` in [target]; `upshift plugin inspect sql-migrator` lists the \
+             fields it accepts"
+        ),
+        format!(
+            "error: {spec}:{strategy}: strategy batches refuses its config: unknown field `canary_bake_second`, \
+             expected one of `batch_size`, `canary`, `max_unavailable`, `bake_seconds`, `canary_bake_seconds`; fix \
+             `config` in [strategy]; `upshift plugin inspect batches` lists the fields it accepts"
+        ),
+    ];
+    let shards = |pg: &Playground| -> Vec<Vec<u8>> {
+        (1..=8).map(|n| std::fs::read(pg.path(&format!("shards/shard-{n}.db"))).unwrap()).collect()
+    };
+    let before = shards(&pg);
+    for args in [vec!["validate", &spec], vec!["plan", &spec], vec!["run", "--no-wait", &spec]] {
+        let out = pg.upshift(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}\n{}", stdout(&out), stderr(&out));
+        assert_eq!(stderr(&out).lines().collect::<Vec<_>>(), expected, "{args:?}: every problem, one line each");
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    assert!(shards(&pg) == before, "a shard changed although the spec was refused");
+    let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["quickstart-provision"], "no rollout of the refused spec");
+}
+
+#[test]
 fn a_locked_shard_pauses_its_stage_and_resume_finishes_once_it_is_free() {
     let pg = Playground::new();
     pg.provision();

@@ -243,25 +243,21 @@ fn max_consecutive_errors_acts_at_the_nth_failed_apply_as_plan_says() {
 }
 
 #[test]
-fn a_verifier_config_error_is_not_retried_and_history_says_why() {
+fn a_verifier_config_typo_is_refused_on_its_spec_line_before_the_canary_is_applied() {
     let sb = Sandbox::new();
     let spec = sb.spec("typo", 99, STEPS);
     sb.edit(&spec, "max = 0.01", "max = 0.01, max_eror_rate = 0.5");
-    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap() + "\n[failure_policy]\nmax_consecutive_errors = 3\n")
-        .unwrap();
-    let out = sb.run(&["run", "--no-wait", spec.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(3), "paused under on_error = pause: {}\n{}", stdout(&out), stderr(&out));
-    let history = sb.history("typo-1");
-    let errors: Vec<&str> = history.lines().filter(|l| l.contains("verify error-ratio: error")).collect();
-    assert_eq!(errors.len(), 1, "invalid-config is not retried although max_consecutive_errors = 3:\n{history}");
-    assert!(errors[0].contains("(not retried: invalid-config)") && errors[0].contains("max_eror_rate"), "{history}");
-    let status = sb.status("typo-1");
-    assert_eq!(status["state"], "paused");
-    let note = status["note"].as_str().unwrap();
-    assert!(
-        note.contains("max_eror_rate") && note.contains("(not retried: invalid-config)") && !note.contains("in a row"),
-        "{note}"
-    );
+    let line = std::fs::read_to_string(&spec).unwrap().lines().position(|l| l.contains("max_eror_rate")).unwrap() + 1;
+    for command in ["validate", "plan", "run"] {
+        let out = sb.run(&[command, spec.to_str().unwrap()]);
+        assert_one_line_error(
+            &out,
+            &format!("typo.toml:{line}: verifier error-ratio refuses its config: unknown field `max_eror_rate`"),
+        );
+        let err = stderr(&out);
+        assert!(err.contains("fix `config` in [[verifiers]] #1") && !err.contains("column"), "{command}: {err}");
+    }
+    assert!(!sb.state().exists(), "a refused spec created the state store (the target was never called)");
 }
 
 #[test]

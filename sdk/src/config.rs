@@ -29,7 +29,10 @@ pub fn config_schema<C: PluginConfig>() -> String {
 
 /// `validate-config`: parses `json` into `C` exactly as every later call will, then runs the
 /// plugin's own `check` of the parsed value.
-pub fn validate_config<C: PluginConfig>(json: &str, check: fn(&C) -> Result<(), PluginError>) -> Result<(), PluginError> {
+pub fn validate_config<C: PluginConfig>(
+    json: &str,
+    check: fn(&C) -> Result<(), PluginError>,
+) -> Result<(), PluginError> {
     check(&parse_config::<C>(json)?)
 }
 
@@ -39,7 +42,15 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, PluginError> {
         "" | "null" => "{}",
         other => other,
     };
-    serde_json::from_str(json).map_err(|e| PluginError::invalid_config(format!("config: {e}")))
+    serde_json::from_str(json).map_err(|e| {
+        // serde_json's position ("at line 1 column 45") points into the host's JSON, not the spec.
+        let text = e.to_string();
+        let message = match text.rfind(" at line ") {
+            Some(at) if e.line() > 0 => &text[..at],
+            _ => text.as_str(),
+        };
+        PluginError::invalid_config(format!("config: {message}"))
+    })
 }
 
 /// One parsed config: its type, the JSON it came from, the value.
@@ -103,7 +114,8 @@ mod tests {
 
     #[test]
     fn validate_config_parses_then_runs_the_plugins_check() {
-        let positive = |l: &Limits| if l.max > 0 { Ok(()) } else { Err(PluginError::invalid_config("max must be above 0")) };
+        let positive =
+            |l: &Limits| if l.max > 0 { Ok(()) } else { Err(PluginError::invalid_config("max must be above 0")) };
         assert!(validate_config::<Limits>(r#"{"max": 3}"#, positive).is_ok());
         let typo = validate_config::<Limits>(r#"{"mx": 3}"#, positive).unwrap_err();
         assert_eq!(typo.kind, crate::ErrorKind::InvalidConfig);
@@ -122,6 +134,7 @@ mod tests {
         let err = parse_config::<Limits>(r#"{"max": 3, "mx": 4}"#).unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::InvalidConfig);
         assert!(err.message.contains("mx"), "{}", err.message);
+        assert!(!err.message.contains("column"), "the host's JSON position is left out: {}", err.message);
     }
 
     #[test]

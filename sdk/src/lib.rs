@@ -147,7 +147,10 @@ mod contract_tests {
     fn the_frozen_0_1_0_contract_is_unchanged() {
         let frozen = wit_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/v0.1.0"));
         let names: Vec<&str> = frozen.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["host.wit", "sql.wit", "strategy.wit", "target.wit", "types.wit", "verifier.wit", "worlds.wit"]);
+        assert_eq!(
+            names,
+            ["host.wit", "sql.wit", "strategy.wit", "target.wit", "types.wit", "verifier.wit", "worlds.wit"]
+        );
         let all: String = frozen.iter().map(|(_, text)| text.as_str()).collect();
         assert!(frozen.iter().all(|(_, text)| text.starts_with("package upshift:plugin@0.1.0;")));
         assert_eq!(all.len(), FROZEN_0_1_0_BYTES, "wit/v0.1.0 was edited: a released contract is frozen");

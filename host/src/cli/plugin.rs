@@ -159,7 +159,8 @@ fn print_inspection(i: &Inspection) {
 }
 
 /// What `inspect` adds for a plugin of a contract without `config-schema`.
-const OLD_CONTRACT: &str = " (no config check: its config is read only at its first call; rebuild it with the current SDK)";
+const OLD_CONTRACT: &str =
+    " (no config check: its config is read only at its first call; rebuild it with the current SDK)";
 
 /// The config fields a plugin describes (`config-schema`), one line each.
 fn print_config(i: &Inspection) {

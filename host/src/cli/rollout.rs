@@ -139,7 +139,7 @@ fn load_with(
     let runtime = Runtime::new()?;
     let mut plugins = RolloutPlugins::load(&runtime, &spec, &trust, |_| Default::default())?;
     plugins.dev = dev;
-    for warning in preflight::check(&spec, spec_path, &plugins)? {
+    for warning in preflight::check(&spec, spec_path, &mut plugins)? {
         warn(&warning.to_string());
     }
     Ok((spec, runtime, plugins, notes))

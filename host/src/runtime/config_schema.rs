@@ -169,7 +169,10 @@ mod tests {
         assert_eq!((rate.ty.as_str(), rate.required), ("number", true));
         assert_eq!(rate.description, "Errors per request above which the stage fails.");
         let steps = field("steps");
-        assert_eq!((steps.ty.as_str(), steps.required, steps.default.as_deref()), ("list of integer", false, Some("[5,25]")));
+        assert_eq!(
+            (steps.ty.as_str(), steps.required, steps.default.as_deref()),
+            ("list of integer", false, Some("[5,25]"))
+        );
         assert_eq!(field("query").ty, "string");
         let mode = field("mode");
         assert_eq!((mode.ty.as_str(), mode.description.as_str()), (r#"one of "fast", "safe""#, "How."));

@@ -66,8 +66,7 @@ pub fn operation(op: &Operation) -> old_target::Operation {
 
 /// What the host sends a 0.1.0 verifier.
 pub fn check(check: &Check) -> old_verifier::Check {
-    let Check { rollout_id, stage_index, stage_name, from_version, to_version, weight, units, attempt } =
-        check.clone();
+    let Check { rollout_id, stage_index, stage_name, from_version, to_version, weight, units, attempt } = check.clone();
     old_verifier::Check { rollout_id, stage_index, stage_name, from_version, to_version, weight, units, attempt }
 }
 

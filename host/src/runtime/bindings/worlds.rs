@@ -155,11 +155,9 @@ impl StrategyWorld {
     pub async fn next(&self, s: &mut Store<HostState>, config: &str, progress: &Progress) -> Answer<Decision> {
         match self {
             StrategyWorld::V0_2(b) => b.upshift_plugin_strategy().call_next(s, config, progress).await,
-            StrategyWorld::V0_1(b) => Ok(b
-                .upshift_plugin_strategy()
-                .call_next(s, config, &v0_1::progress(progress))
-                .await?
-                .map(Into::into)),
+            StrategyWorld::V0_1(b) => {
+                Ok(b.upshift_plugin_strategy().call_next(s, config, &v0_1::progress(progress)).await?.map(Into::into))
+            }
         }
     }
 }

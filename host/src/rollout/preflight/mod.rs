@@ -3,7 +3,10 @@
 //! spec's file:line ([`SpecLines`]), the plugin and the fix; every finding of every plugin is
 //! reported at once, so one edit round fixes them all.
 //!
-//! Today: every plugin's declared capabilities (`capabilities!`, [`Declared`]) against what the spec
+//! Two checks, in `config.rs` and here:
+//! - Every plugin's config, by the plugin itself (`validate-config`, contract 0.2.0): a refusal is a
+//!   problem on the line of that plugin's `config` (see `config.rs`).
+//! - Every plugin's declared capabilities (`capabilities!`, [`Declared`]) against what the spec
 //! grants it (`grants.sql`, `grants.files`, `grants.env`, `grants.network`), both ways. A capability
 //! declared but not granted would leave the plugin failing at its first use ("No such file or
 //! directory"); a grant the plugin does not declare is never given ([`Grants::intersect`] narrows
@@ -14,6 +17,8 @@
 //! know (a newer SDK) are warnings too: they are never granted.
 //!
 //! [`Grants::intersect`]: crate::runtime::Grants::intersect
+
+mod config;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -88,15 +93,16 @@ impl fmt::Display for Problems {
 
 /// Checks the loaded `plugins` of `spec` (read from `spec_path`) before anything changes. `Ok` holds
 /// the warnings to show; `Err` every problem, each naming the spec's line and the fix.
-pub fn check(spec: &RolloutSpec, spec_path: &Path, plugins: &RolloutPlugins) -> Result<Vec<Problem>, Problems> {
+pub fn check(spec: &RolloutSpec, spec_path: &Path, plugins: &mut RolloutPlugins) -> Result<Vec<Problem>, Problems> {
     let lines = SpecLines::read(spec_path);
+    let mut findings = Findings::default();
+    config::check(spec, spec_path, &lines, plugins, &mut findings);
     let declared =
         [(Role::Target, &plugins.target.plugin().declared), (Role::Strategy, &plugins.strategy.plugin().declared)]
             .into_iter()
             .chain(
                 plugins.verifiers.iter().enumerate().map(|(i, v)| (Role::Verifier(i), &v.instance.plugin().declared)),
             );
-    let mut findings = Findings::default();
     capabilities(spec, spec_path, &lines, declared, &mut findings);
     findings.into_result()
 }
