@@ -2,14 +2,18 @@
 //! through the real `upshift` binary with the README's own spec: the fleet's files move to the new
 //! version; a failed verification (the verifier tutorial's plugin) rolls the canary back; a unit
 //! changed by hand fails its stage and is left as it was while the rest is rolled back. And the
-//! verifier tutorial's grants: its deny list read from a granted file or variable, and the error
-//! (never a pass) when the grant is missing. And the rollback contract against someone else's
-//! change: a unit another rollout moved after this one's apply is refused, and the rollout ends failed.
+//! tutorials' grants: the verifier's deny list read from a granted file or variable; a spec whose
+//! grants and a plugin's declared capabilities differ (the verifier without `grants.files` and
+//! `grants.env`, the target without `grants.files`) refused by `validate`, `plan` and `run` with
+//! exit code 2, the spec's line and the fix, before any state or unit file is touched; and the
+//! verifier's error (never a pass) when its granted folder lacks the file. And the rollback
+//! contract against someone else's change: a unit another rollout moved after this one's apply is
+//! refused, and the rollout ends failed.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use common::{fixtures, stderr, stdout};
@@ -56,8 +60,8 @@ fn components() -> &'static (PathBuf, PathBuf) {
 }
 
 /// A copy of the tutorial's folder layout: `custom-target/` (the spec's folder, with the built
-/// component where cargo puts it and `fleet/`) beside `custom-verifier/`, both components signed
-/// by a key this sandbox trusts.
+/// component where cargo puts it, `fleet/` and the empty `policy/` the README's verifier block
+/// grants) beside `custom-verifier/`, both components signed by a key this sandbox trusts.
 struct Tutorial {
     dir: tempfile::TempDir,
 }
@@ -87,6 +91,7 @@ impl Tutorial {
         for unit in UNITS {
             std::fs::write(t.path(&format!("fleet/{unit}.version")), "1\n").unwrap();
         }
+        std::fs::create_dir(t.path("policy")).unwrap();
         t
     }
 
@@ -99,16 +104,20 @@ impl Tutorial {
         upshift::runtime::Digest::of(&std::fs::read(self.path(file)).unwrap()).to_hex()
     }
 
-    fn upshift(&self, args: &[&str]) -> Output {
-        common::upshift()
-            .arg("--state")
+    /// `upshift` with this layout's state store and trusted keys, run in the spec's folder.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = common::upshift();
+        cmd.arg("--state")
             .arg(self.path("state.db"))
             .arg("--trusted-keys")
             .arg(self.path("trusted_keys"))
             .args(args)
-            .current_dir(self.path(""))
-            .output()
-            .unwrap()
+            .current_dir(self.path(""));
+        cmd
+    }
+
+    fn upshift(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Writes the README's `rollout.toml`, pinned to the built component, plus `extra`.
@@ -126,7 +135,8 @@ impl Tutorial {
         "\n".to_string() + &pin(&toml_block(&readme(), "[[verifiers]]"), &digest)
     }
 
-    /// The verifier tutorial's plugin with `grants_and_config` (its step 6 lines).
+    /// The verifier tutorial's plugin with `grants_and_config` (its step 6 lines). The plugin
+    /// declares `files` and `env = ["DENIED_VERSIONS"]`: a spec that does not grant both is refused.
     fn deny_list_verifier_with(&self, grants_and_config: &str) -> String {
         let digest = self.digest("../custom-verifier/target/wasm32-wasip2/release/deny_versions.wasm");
         format!(
@@ -154,7 +164,33 @@ impl Tutorial {
     fn history(&self, id: &str) -> String {
         stdout(&self.upshift(&["history", id]))
     }
+
+    /// The 1-based line of `spec` (a file in the spec's folder) that is exactly `line`.
+    fn line_of(&self, spec: &str, line: &str) -> usize {
+        let text = std::fs::read_to_string(self.path(spec)).unwrap();
+        let at: Vec<usize> = text.lines().enumerate().filter(|(_, l)| *l == line).map(|(i, _)| i + 1).collect();
+        assert_eq!(at.len(), 1, "{line:?} in {text}");
+        at[0]
+    }
+
+    /// `validate`, `plan` and `run` of `spec` all refuse it with exit code 2 and exactly `expected`
+    /// on stderr (and nothing on stdout), creating no state store and touching no unit file.
+    fn assert_refused(&self, spec: &str, expected: &str) {
+        for command in [&["validate", spec][..], &["plan", spec], &["run", spec], &["run", "--no-wait", spec]] {
+            let out = self.upshift(command);
+            assert_eq!(out.status.code(), Some(2), "{command:?}\n{}\n{}", stdout(&out), stderr(&out));
+            assert_eq!(stderr(&out), expected, "{command:?}");
+            assert_eq!(stdout(&out), "", "{command:?}");
+        }
+        assert!(!self.path("state.db").exists(), "no state store, so no rollout");
+        for unit in UNITS {
+            assert_eq!(self.unit(unit), "1\n", "{unit}");
+        }
+    }
 }
+
+/// The verifier tutorial's step 6 grants, both of them, as every spec using its plugin must have.
+const DENY_LIST_GRANTS: &str = "grants.files = [\"policy\"]\ngrants.env = [\"DENIED_VERSIONS\"]\n";
 
 #[test]
 fn the_readme_rollout_moves_every_unit_file_to_the_new_version_and_succeeds() {
@@ -205,10 +241,9 @@ fn a_unit_changed_by_hand_fails_its_stage_and_is_left_as_it_was_while_the_rest_r
 #[test]
 fn the_deny_list_read_from_a_granted_file_rolls_the_canary_back() {
     let t = Tutorial::new();
-    std::fs::create_dir(t.path("policy")).unwrap();
     std::fs::write(t.path("policy/denied.txt"), "# known bad\n2\n").unwrap();
     let verifier =
-        t.deny_list_verifier_with("grants.files = [\"policy\"]\nconfig = { denied_file = \"/policy/denied.txt\" }");
+        t.deny_list_verifier_with(&format!("{DENY_LIST_GRANTS}config = {{ denied_file = \"/policy/denied.txt\" }}"));
     let out = t.upshift(&["run", t.spec(&verifier)]);
     assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("verify deny-list: fail: 2 is on the deny list"), "{}", stdout(&out));
@@ -218,18 +253,8 @@ fn the_deny_list_read_from_a_granted_file_rolls_the_canary_back() {
 #[test]
 fn the_deny_list_read_from_a_granted_environment_variable_rolls_the_canary_back() {
     let t = Tutorial::new();
-    let verifier = t.deny_list_verifier_with("grants.env = [\"DENIED_VERSIONS\"]\nconfig = { denied_from_env = true }");
-    let spec = t.spec(&verifier);
-    let out = common::upshift()
-        .arg("--state")
-        .arg(t.path("state.db"))
-        .arg("--trusted-keys")
-        .arg(t.path("trusted_keys"))
-        .args(["run", spec])
-        .current_dir(t.path(""))
-        .env("DENIED_VERSIONS", "3, 2")
-        .output()
-        .unwrap();
+    let verifier = t.deny_list_verifier_with(&format!("{DENY_LIST_GRANTS}config = {{ denied_from_env = true }}"));
+    let out = t.command(&["run", t.spec(&verifier)]).env("DENIED_VERSIONS", "3, 2").output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
     assert!(
         stdout(&out).contains("verify deny-list: fail: 2 is on the deny list [denied_versions=2]"),
@@ -240,40 +265,102 @@ fn the_deny_list_read_from_a_granted_environment_variable_rolls_the_canary_back(
 }
 
 #[test]
-fn without_the_grant_the_verifier_errors_naming_it_and_the_rollout_pauses_instead_of_passing() {
+fn without_the_grants_validate_plan_and_run_refuse_the_verifier_naming_the_line_the_plugin_and_the_fix() {
     let t = Tutorial::new();
-    std::fs::create_dir(t.path("policy")).unwrap();
     std::fs::write(t.path("policy/denied.txt"), "2\n").unwrap();
     let verifier = t.deny_list_verifier_with("config = { denied_file = \"/policy/denied.txt\" }");
-    let out = t.upshift(&["run", "--no-wait", t.spec(&verifier)]);
+    let spec = t.spec(&verifier);
+    let line = t.line_of(spec, "[[verifiers]]");
+    t.assert_refused(
+        spec,
+        &format!(
+            "error: rollout.toml:{line}: verifier deny-list declares files but the spec grants none: add grants.files = \
+             [...] to [[verifiers]] #1, or remove capabilities!(files) from the plugin\n\
+             error: rollout.toml:{line}: verifier deny-list declares environment variable \"DENIED_VERSIONS\" but the \
+             spec does not grant it: add \"DENIED_VERSIONS\" to grants.env in [[verifiers]] #1, or remove it from the \
+             plugin's capabilities!(env = [...])\n"
+        ),
+    );
+
+    // One grant of the two is still refused, on the line of the plugin's grants.
+    let verifier =
+        t.deny_list_verifier_with("grants.files = [\"policy\"]\nconfig = { denied_file = \"/policy/denied.txt\" }");
+    let spec = t.spec(&verifier);
+    let line = t.line_of(spec, "grants.files = [\"policy\"]");
+    t.assert_refused(
+        spec,
+        &format!(
+            "error: rollout.toml:{line}: verifier deny-list declares environment variable \"DENIED_VERSIONS\" but the \
+             spec does not grant it: add \"DENIED_VERSIONS\" to grants.env in [[verifiers]] #1, or remove it from the \
+             plugin's capabilities!(env = [...])\n"
+        ),
+    );
+
+    // And so is a grant the plugin does not declare.
+    let grants = "grants.files = [\"policy\"]\ngrants.env = [\"DENIED_VERSIONS\", \"HOME\"]\n";
+    let spec = t.spec(&t.deny_list_verifier_with(&format!("{grants}config = {{ denied = [\"2\"] }}")));
+    let line = t.line_of(spec, "grants.env = [\"DENIED_VERSIONS\", \"HOME\"]");
+    let out = t.command(&["validate", spec]).env("DENIED_VERSIONS", "").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: rollout.toml:{line}: the spec grants verifier deny-list environment variable \"HOME\" but the \
+             plugin does not declare it: remove \"HOME\" from grants.env in [[verifiers]] #1, or the plugin must \
+             declare capabilities!(env = [\"HOME\"])\n"
+        )
+    );
+}
+
+#[test]
+fn with_both_grants_an_unset_variable_is_a_warning_and_a_missing_file_errors_and_pauses_instead_of_passing() {
+    let t = Tutorial::new();
+    let verifier =
+        t.deny_list_verifier_with(&format!("{DENY_LIST_GRANTS}config = {{ denied_file = \"/policy/denied.txt\" }}"));
+    let spec = t.spec(&verifier);
+    let line = t.line_of(spec, "grants.env = [\"DENIED_VERSIONS\"]");
+    let out = t.command(&["validate", spec]).env_remove("DENIED_VERSIONS").output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "warning: rollout.toml:{line}: grants.env gives verifier deny-list environment variable \
+             \"DENIED_VERSIONS\", which is not set on this host: the plugin will see it unset\n"
+        )
+    );
+    // The folder is granted but holds no `denied.txt`: the plugin errors, it never passes.
+    let out = t.command(&["run", "--no-wait", spec]).env_remove("DENIED_VERSIONS").output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("→ paused: verification of stage canary errored"), "{text}");
-    assert!(text.contains("verify returned an error (denied): cannot read denied_file /policy/denied.txt"), "{text}");
-    assert!(text.contains("grants.files") && !text.contains("verify deny-list: pass"), "{text}");
+    assert!(
+        text.contains(
+            "verify returned an error (denied): cannot read denied_file /policy/denied.txt: No such file or directory \
+             (os error 44) (grant its folder: grants.files = [\"<folder>\"] makes it /<folder>) (not retried: denied)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("verify deny-list: pass"), "{text}");
     assert_eq!(t.state("fleet-1"), "paused");
     assert_eq!(t.versions(), ["2", "1", "1", "1"], "no stage after the canary");
 }
 
 #[test]
-fn without_the_folder_grant_run_stops_while_planning_naming_the_grant_and_touches_no_file() {
+fn without_the_folder_grant_validate_plan_and_run_refuse_the_target_naming_the_grant_and_touch_no_file() {
     let t = Tutorial::new();
     t.spec("");
     let spec = std::fs::read_to_string(t.path("rollout.toml")).unwrap();
     let grant = "grants.files = [{ path = \"fleet\", write = true }]\n";
     assert!(spec.contains(grant), "{spec}");
     std::fs::write(t.path("no-grant.toml"), spec.replace(grant, "")).unwrap();
-    let out = t.upshift(&["run", "no-grant.toml"]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    let err = stderr(&out);
-    assert!(err.contains("observe returned an error (denied): folder /fleet is not reachable"), "{err}");
-    assert!(err.contains("grants.files"), "{err}");
-    assert!(!stdout(&out).contains("applied stage"), "{}", stdout(&out));
-    let list = t.upshift(&["list", "--json"]);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&list.stdout).unwrap(), serde_json::json!([]), "no rollout");
-    for unit in UNITS {
-        assert_eq!(t.unit(unit), "1\n", "{unit}");
-    }
+    let line = t.line_of("no-grant.toml", "[target]");
+    t.assert_refused(
+        "no-grant.toml",
+        &format!(
+            "error: no-grant.toml:{line}: target version_files declares files but the spec grants none: add \
+             grants.files = [...] to [target], or remove capabilities!(files) from the plugin\n"
+        ),
+    );
 }
 
 #[test]
