@@ -436,6 +436,22 @@ fn a_forged_error_printed_by_the_cli_is_one_escaped_line() {
 }
 
 #[test]
+fn a_forged_config_refusal_quoted_by_the_preflight_is_one_escaped_line_and_nothing_is_created() {
+    let sb = Sandbox::new();
+    let spec = sb.spec("lab", &forged_target(&sb, ", fail_validate = true"), CANARY, None);
+    for command in ["validate", "plan", "run"] {
+        let out = sb.run(&[command, spec.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}\n{}", stdout(&out), stderr(&out));
+        let err = stderr(&out);
+        assert_harmless(command, &err);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("target forge-error refuses its config: ok\\nrollout lab-1"), "{err}");
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+    assert!(!sb.path("state.db").exists(), "a refused spec created the state store");
+}
+
+#[test]
 fn describe_and_declared_capabilities_are_escaped_by_plugin_inspect_and_exact_in_json() {
     let sb = Sandbox::new();
     sb.plugin("forge-error");

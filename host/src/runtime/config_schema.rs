@@ -3,14 +3,22 @@
 //!
 //! The schema is the plugin's text, so it is untrusted: it is parsed within the answer-size bound
 //! every call has, `$ref`s are followed only inside the schema (`#/$defs/...`) and only
-//! [`MAX_REF_DEPTH`] deep, and a schema this reader does not understand yields fewer details, never
-//! an error that hides the plugin.
+//! [`MAX_REF_DEPTH`] deep, the whole reading visits at most [`MAX_SCHEMA_STEPS`] schema nodes (a
+//! `$ref` fanned out at every level cannot make it exponential), and a schema this reader does not
+//! understand yields fewer details, never an error that hides the plugin.
 
 use serde::Serialize;
 use serde_json::Value;
 
 /// How many `$ref`s are followed to name one field's type.
 pub const MAX_REF_DEPTH: usize = 8;
+
+/// How many schema nodes one reading visits, in all; past it, types read `any` and no more fields
+/// are listed.
+pub const MAX_SCHEMA_STEPS: usize = 10_000;
+
+/// How many values of an `enum` a type names before `...`.
+pub const MAX_ENUM_VALUES: usize = 20;
 
 /// One top-level field of a plugin's config.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,12 +49,13 @@ pub struct ConfigFields {
 pub fn fields(schema: &str) -> Result<ConfigFields, String> {
     let root: Value = serde_json::from_str(schema).map_err(|e| format!("the config schema is not JSON: {e}"))?;
     let mut fields = Vec::new();
-    collect(&root, &root, "", 0, &mut fields);
+    let mut steps = MAX_SCHEMA_STEPS;
+    collect(&root, &root, "", 0, &mut steps, &mut fields);
     Ok(ConfigFields { fields, closed: closed(&root) })
 }
 
 /// Adds the fields of the object schema `table` to `out`, each named `prefix` + its name.
-fn collect(root: &Value, table: &Value, prefix: &str, depth: usize, out: &mut Vec<ConfigField>) {
+fn collect(root: &Value, table: &Value, prefix: &str, depth: usize, steps: &mut usize, out: &mut Vec<ConfigField>) {
     // A config with no fields (`NoConfig`) has an object schema without properties.
     let Some(properties) = table.get("properties").and_then(Value::as_object) else { return };
     if depth >= MAX_REF_DEPTH {
@@ -55,12 +64,15 @@ fn collect(root: &Value, table: &Value, prefix: &str, depth: usize, out: &mut Ve
     let required: Vec<&str> =
         table.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     for (name, field) in properties {
+        if !step(steps) {
+            return;
+        }
         let field = resolve(root, field, 0);
         let path = format!("{prefix}{name}");
         let description = field.get("description").and_then(Value::as_str).unwrap_or_default();
         out.push(ConfigField {
             name: path.clone(),
-            ty: type_name(root, field, 0),
+            ty: type_name(root, field, 0, steps),
             required: required.contains(&name.as_str()),
             // `Option<T>` fields default to null: "optional" says the same.
             default: field.get("default").filter(|d| !d.is_null()).map(Value::to_string),
@@ -68,11 +80,20 @@ fn collect(root: &Value, table: &Value, prefix: &str, depth: usize, out: &mut Ve
         });
         let items = field.get("items").map(|i| resolve(root, i, 0));
         match (field.get("properties"), items) {
-            (Some(_), _) => collect(root, field, &format!("{path}."), depth + 1, out),
-            (None, Some(items)) => collect(root, items, &format!("{path}[]."), depth + 1, out),
+            (Some(_), _) => collect(root, field, &format!("{path}."), depth + 1, steps, out),
+            (None, Some(items)) => collect(root, items, &format!("{path}[]."), depth + 1, steps, out),
             _ => {}
         }
     }
+}
+
+/// Takes one step of the reading's budget; `false` once it is spent.
+fn step(steps: &mut usize) -> bool {
+    if *steps == 0 {
+        return false;
+    }
+    *steps -= 1;
+    true
 }
 
 fn closed(schema: &Value) -> bool {
@@ -96,33 +117,36 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value, depth: usize) -> &'a Value {
 }
 
 /// A field's type in a spec author's words.
-fn type_name(root: &Value, schema: &Value, depth: usize) -> String {
-    if depth >= MAX_REF_DEPTH {
+fn type_name(root: &Value, schema: &Value, depth: usize, steps: &mut usize) -> String {
+    if depth >= MAX_REF_DEPTH || !step(steps) {
         return "any".into();
     }
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         return match reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
-            Some(target) => type_name(root, target, depth + 1),
+            Some(target) => type_name(root, target, depth + 1, steps),
             None => "any".into(),
         };
     }
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        let values: Vec<String> = values.iter().map(Value::to_string).collect();
-        return format!("one of {}", values.join(", "));
+        let mut names: Vec<String> = values.iter().take(MAX_ENUM_VALUES).map(Value::to_string).collect();
+        if values.len() > MAX_ENUM_VALUES {
+            names.push("...".into());
+        }
+        return format!("one of {}", names.join(", "));
     }
     if let Some(value) = schema.get("const") {
         return value.to_string();
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
-            let mut names: Vec<String> = options.iter().map(|o| type_name(root, o, depth + 1)).collect();
+            let mut names: Vec<String> = options.iter().map(|o| type_name(root, o, depth + 1, steps)).collect();
             names.dedup();
             return names.join(" or ");
         }
     }
-    let one = |ty: &str| match ty {
+    let mut one = |ty: &str| match ty {
         "array" => match schema.get("items") {
-            Some(items) => format!("list of {}", type_name(root, items, depth + 1)),
+            Some(items) => format!("list of {}", type_name(root, items, depth + 1, steps)),
             None => "list".into(),
         },
         "object" => "table".into(),
@@ -200,6 +224,37 @@ mod tests {
         let none = fields(r#"{"type": "object", "additionalProperties": false}"#).unwrap();
         assert!(none.fields.is_empty() && none.closed);
         assert!(fields("not json").unwrap_err().contains("not JSON"));
+    }
+
+    /// A hostile schema: every level refers to the next one 50 times, 8 levels deep (50^8 paths),
+    /// in a few kilobytes. The reading stops at its step budget instead of walking every path.
+    #[test]
+    fn a_schema_that_fans_out_at_every_level_is_read_within_the_step_budget() {
+        let mut defs = serde_json::Map::new();
+        for level in 0..8 {
+            let next = serde_json::json!({ "$ref": format!("#/$defs/L{}", level + 1) });
+            let options: Vec<Value> = (0..50).map(|_| next.clone()).collect();
+            let props: serde_json::Map<String, Value> = (0..50).map(|i| (format!("f{i}"), next.clone())).collect();
+            defs.insert(format!("L{level}"), serde_json::json!({ "oneOf": options, "properties": props }));
+        }
+        defs.insert("L8".into(), serde_json::json!({ "type": "string" }));
+        let schema = serde_json::json!({ "properties": { "root": { "$ref": "#/$defs/L0" } }, "$defs": defs });
+        let text = schema.to_string();
+        assert!(text.len() < 64 * 1024, "{}", text.len());
+        let started = std::time::Instant::now();
+        let read = fields(&text).unwrap();
+        assert!(read.fields.len() <= MAX_SCHEMA_STEPS, "{}", read.fields.len());
+        assert!(!read.fields.is_empty());
+        // Not a timing test: a generous bound that only an exponential walk could exceed.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_long_enum_is_named_by_its_first_values() {
+        let values: Vec<Value> = (0..1000).map(|i| Value::from(i)).collect();
+        let schema = serde_json::json!({ "properties": { "x": { "enum": values } } }).to_string();
+        let ty = &fields(&schema).unwrap().fields[0].ty;
+        assert!(ty.ends_with(", ...") && ty.matches(", ").count() == MAX_ENUM_VALUES, "{ty}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `describe()` (shown by `upshift plugin inspect`) and its declared capabilities (a custom section,
 //! shown by `inspect` and noted in the history) carry a fixed forgery; unit names, irreversible
 //! steps, change messages, errors (of `observe` or `apply`), a panic message (quoted from its stderr)
-//! and logs carry `text` from the config. Unit versions live in its state, which `observe` reports,
+//! and logs carry `text` from the config, and so does its refusal of its own config (`validate-config`). Unit versions live in its state, which `observe` reports,
 //! so an apply that fails or panics after moving its units is rolled back.
 
 use upshift_sdk::serde::Deserialize;
@@ -40,6 +40,10 @@ pub struct Config {
     /// `apply` panics with `text`, which the host quotes from the plugin's stderr.
     #[serde(default)]
     pub panic_apply: bool,
+    /// `validate-config` refuses the config with `text` as its error (so `validate`, `plan` and
+    /// `run` refuse the spec quoting it).
+    #[serde(default)]
+    pub fail_validate: bool,
 }
 
 pub struct Forge;
@@ -58,6 +62,13 @@ fn change(op: &Operation, text: &str, version: &str) -> Change {
 
 impl Target for Forge {
     type Config = Config;
+
+    fn check_config(config: &Config) -> Result<(), PluginError> {
+        if config.fail_validate {
+            return Err(PluginError::invalid_config(config.text.clone()));
+        }
+        Ok(())
+    }
 
     fn describe() -> Description {
         Description {
