@@ -145,6 +145,19 @@ fn a_looping_plugin_is_stopped_by_its_deadline() {
 }
 
 #[test]
+fn a_config_check_that_loops_is_stopped_by_the_same_deadline() {
+    let runtime = Runtime::new().unwrap();
+    let plugin = runtime.load(&file(&fixture("infinite-loop")), PluginKind::Verifier).unwrap();
+    let limit = Duration::from_millis(200);
+    let scope = Scope { limits: Limits { call_timeout: limit, ..Limits::default() }, ..Scope::default() };
+    let mut v = VerifierInstance::new(plugin, scope);
+    let err = v.validate_config("{}").unwrap_err();
+    assert!(matches!(err, CallError::Timeout { call: "validate-config", .. }), "{err}");
+    assert!(err.to_string().contains("timeout_seconds"), "names the fix: {err}");
+    assert_runs_good_plugin(&runtime);
+}
+
+#[test]
 fn a_plugin_allocating_past_its_memory_limit_is_stopped() {
     let runtime = Runtime::new().unwrap();
     let plugin = runtime.load(&file(&fixture("memory-bomb")), PluginKind::Verifier).unwrap();
