@@ -161,6 +161,25 @@ fn line_of(pg: &Playground, spec: &str, needle: &str, after: usize) -> usize {
     text.lines().enumerate().skip(after).find(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1).unwrap()
 }
 
+/// `validate`, `plan` and `run` of `spec` each exit 2 with exactly the `expected` stderr lines and
+/// nothing on stdout; no shard changed and no rollout of the spec was recorded.
+fn assert_refused_changing_nothing(pg: &Playground, spec: &str, expected: &[String]) {
+    let shards = |pg: &Playground| -> Vec<Vec<u8>> {
+        (1..=8).map(|n| std::fs::read(pg.path(&format!("shards/shard-{n}.db"))).unwrap()).collect()
+    };
+    let before = shards(pg);
+    for args in [vec!["validate", spec], vec!["plan", spec], vec!["run", "--no-wait", spec]] {
+        let out = pg.upshift(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}\n{}", stdout(&out), stderr(&out));
+        assert_eq!(stderr(&out).lines().collect::<Vec<_>>(), expected, "{args:?}: every problem, one line each");
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    assert!(shards(pg) == before, "a shard changed although the spec was refused");
+    let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["quickstart-provision"], "no rollout of the refused spec");
+}
+
 #[test]
 fn a_capability_grant_mismatch_is_refused_by_validate_plan_and_run_before_anything_changes() {
     let pg = Playground::new();
@@ -191,21 +210,7 @@ fn a_capability_grant_mismatch_is_refused_by_validate_plan_and_run_before_anythi
              [...] to [[verifiers]] #1, or remove capabilities!(sql) from the plugin"
         ),
     ];
-    let shards = |pg: &Playground| -> Vec<Vec<u8>> {
-        (1..=8).map(|n| std::fs::read(pg.path(&format!("shards/shard-{n}.db"))).unwrap()).collect()
-    };
-    let before = shards(&pg);
-    for args in [vec!["validate", &spec], vec!["plan", &spec], vec!["run", "--no-wait", &spec]] {
-        let out = pg.upshift(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}\n{}", stdout(&out), stderr(&out));
-        let err = stderr(&out);
-        assert_eq!(err.lines().collect::<Vec<_>>(), expected, "{args:?}: every problem, one line each");
-        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
-    }
-    assert!(shards(&pg) == before, "a shard changed although the spec was refused");
-    let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["quickstart-provision"], "no rollout of the refused spec");
+    assert_refused_changing_nothing(&pg, &spec, &expected);
 }
 
 #[test]
@@ -235,20 +240,7 @@ fn a_config_typo_is_refused_by_validate_plan_and_run_on_its_spec_line_before_any
              `config` in [strategy]; `upshift plugin inspect batches` lists the fields it accepts"
         ),
     ];
-    let shards = |pg: &Playground| -> Vec<Vec<u8>> {
-        (1..=8).map(|n| std::fs::read(pg.path(&format!("shards/shard-{n}.db"))).unwrap()).collect()
-    };
-    let before = shards(&pg);
-    for args in [vec!["validate", &spec], vec!["plan", &spec], vec!["run", "--no-wait", &spec]] {
-        let out = pg.upshift(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}\n{}", stdout(&out), stderr(&out));
-        assert_eq!(stderr(&out).lines().collect::<Vec<_>>(), expected, "{args:?}: every problem, one line each");
-        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
-    }
-    assert!(shards(&pg) == before, "a shard changed although the spec was refused");
-    let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["quickstart-provision"], "no rollout of the refused spec");
+    assert_refused_changing_nothing(&pg, &spec, &expected);
 }
 
 #[test]

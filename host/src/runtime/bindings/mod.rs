@@ -14,6 +14,26 @@
 pub mod v0_1;
 pub mod worlds;
 
+/// Bindings of one plugin world whose host services (and shared types) are those generated in
+/// [`target`]: every world of every version links the same host functions.
+macro_rules! world_sharing_host_services {
+    ($path:literal, $world:literal) => {
+        wasmtime::component::bindgen!({
+            path: $path,
+            world: $world,
+            exports: { default: async },
+            with: {
+                "upshift:plugin/types": crate::runtime::bindings::target::upshift::plugin::types,
+                "upshift:plugin/log": crate::runtime::bindings::target::upshift::plugin::log,
+                "upshift:plugin/clock": crate::runtime::bindings::target::upshift::plugin::clock,
+                "upshift:plugin/state": crate::runtime::bindings::target::upshift::plugin::state,
+                "upshift:plugin/sql": crate::runtime::bindings::target::upshift::plugin::sql,
+            },
+        });
+    };
+}
+pub(crate) use world_sharing_host_services;
+
 pub mod target {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -23,33 +43,11 @@ pub mod target {
 }
 
 pub mod verifier {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "upshift:plugin/verifier-plugin@0.2.0",
-        exports: { default: async },
-        with: {
-            "upshift:plugin/types": super::target::upshift::plugin::types,
-            "upshift:plugin/log": super::target::upshift::plugin::log,
-            "upshift:plugin/clock": super::target::upshift::plugin::clock,
-            "upshift:plugin/state": super::target::upshift::plugin::state,
-            "upshift:plugin/sql": super::target::upshift::plugin::sql,
-        },
-    });
+    super::world_sharing_host_services!("../wit", "upshift:plugin/verifier-plugin@0.2.0");
 }
 
 pub mod strategy {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "upshift:plugin/strategy-plugin@0.2.0",
-        exports: { default: async },
-        with: {
-            "upshift:plugin/types": super::target::upshift::plugin::types,
-            "upshift:plugin/log": super::target::upshift::plugin::log,
-            "upshift:plugin/clock": super::target::upshift::plugin::clock,
-            "upshift:plugin/state": super::target::upshift::plugin::state,
-            "upshift:plugin/sql": super::target::upshift::plugin::sql,
-        },
-    });
+    super::world_sharing_host_services!("../wit", "upshift:plugin/strategy-plugin@0.2.0");
 }
 
 pub use strategy::exports::upshift::plugin::strategy::{Decision, Progress};

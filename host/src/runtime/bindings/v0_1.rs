@@ -7,48 +7,15 @@
 //! not mirrored fails to compile.
 
 pub mod target {
-    wasmtime::component::bindgen!({
-        path: "../wit/v0.1.0",
-        world: "upshift:plugin/target-plugin@0.1.0",
-        exports: { default: async },
-        with: {
-            "upshift:plugin/types": crate::runtime::bindings::target::upshift::plugin::types,
-            "upshift:plugin/log": crate::runtime::bindings::target::upshift::plugin::log,
-            "upshift:plugin/clock": crate::runtime::bindings::target::upshift::plugin::clock,
-            "upshift:plugin/state": crate::runtime::bindings::target::upshift::plugin::state,
-            "upshift:plugin/sql": crate::runtime::bindings::target::upshift::plugin::sql,
-        },
-    });
+    super::super::world_sharing_host_services!("../wit/v0.1.0", "upshift:plugin/target-plugin@0.1.0");
 }
 
 pub mod verifier {
-    wasmtime::component::bindgen!({
-        path: "../wit/v0.1.0",
-        world: "upshift:plugin/verifier-plugin@0.1.0",
-        exports: { default: async },
-        with: {
-            "upshift:plugin/types": crate::runtime::bindings::target::upshift::plugin::types,
-            "upshift:plugin/log": crate::runtime::bindings::target::upshift::plugin::log,
-            "upshift:plugin/clock": crate::runtime::bindings::target::upshift::plugin::clock,
-            "upshift:plugin/state": crate::runtime::bindings::target::upshift::plugin::state,
-            "upshift:plugin/sql": crate::runtime::bindings::target::upshift::plugin::sql,
-        },
-    });
+    super::super::world_sharing_host_services!("../wit/v0.1.0", "upshift:plugin/verifier-plugin@0.1.0");
 }
 
 pub mod strategy {
-    wasmtime::component::bindgen!({
-        path: "../wit/v0.1.0",
-        world: "upshift:plugin/strategy-plugin@0.1.0",
-        exports: { default: async },
-        with: {
-            "upshift:plugin/types": crate::runtime::bindings::target::upshift::plugin::types,
-            "upshift:plugin/log": crate::runtime::bindings::target::upshift::plugin::log,
-            "upshift:plugin/clock": crate::runtime::bindings::target::upshift::plugin::clock,
-            "upshift:plugin/state": crate::runtime::bindings::target::upshift::plugin::state,
-            "upshift:plugin/sql": crate::runtime::bindings::target::upshift::plugin::sql,
-        },
-    });
+    super::super::world_sharing_host_services!("../wit/v0.1.0", "upshift:plugin/strategy-plugin@0.1.0");
 }
 
 use strategy::exports::upshift::plugin::strategy as old_strategy;
