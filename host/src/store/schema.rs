@@ -44,7 +44,7 @@ CREATE TABLE plugin_state (
     entries     TEXT NOT NULL,
     PRIMARY KEY (rollout_id, plugin)
 );
-"#];
+"#, super::deliveries::MIGRATION];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
