@@ -92,7 +92,11 @@ fn metrics_pass_promtool_and_their_counters_equal_the_journal() {
     };
     assert!(transitions.len() >= 5, "{transitions:?}");
     assert_eq!(family("upshift_transitions_total{"), transitions);
-    assert_eq!(verifications.values().sum::<f64>(), 4.0, "two stages passed, one failed, one errored: {verifications:?}");
+    assert_eq!(
+        verifications.values().sum::<f64>(),
+        4.0,
+        "two stages passed, one failed, one errored: {verifications:?}"
+    );
     assert_eq!(family("upshift_verifications_total{"), verifications);
 
     assert_eq!(got["upshift_rollouts{phase=\"succeeded\"}"], 1.0);
@@ -120,5 +124,8 @@ fn metrics_pass_promtool_and_their_counters_equal_the_journal() {
     assert!(got["upshift_journal_commit_duration_seconds_count"] >= 10.0, "{text}");
 
     assert_eq!(metrics.catch_up(&lab.store).unwrap(), 0, "a second catch-up counts nothing twice");
-    assert_eq!(samples(&metrics.render())["upshift_transitions_total{from=\"applying\",to=\"baking\"}"], got["upshift_transitions_total{from=\"applying\",to=\"baking\"}"]);
+    assert_eq!(
+        samples(&metrics.render())["upshift_transitions_total{from=\"applying\",to=\"baking\"}"],
+        got["upshift_transitions_total{from=\"applying\",to=\"baking\"}"]
+    );
 }

@@ -22,11 +22,11 @@ use crate::engine::Phase;
 use crate::runtime::CallObserver;
 use crate::store::{CommitObserver, EntryKind, JournalEntry, Store, StoreError};
 
-pub use labels::{MAX_LABEL_VALUE_BYTES, MAX_LABEL_VALUES, OTHER};
 use labels::{
     BoundedValues, CallLabels, DeliveryLabels, LimitLabels, PhaseLabels, TransitionLabels, VerificationLabels,
     WebhookLabels, one_of,
 };
+pub use labels::{MAX_LABEL_VALUE_BYTES, MAX_LABEL_VALUES, OTHER};
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -239,7 +239,8 @@ impl CallObserver for Metrics {
     }
 
     fn limit_hit(&self, plugin: &str, call: &'static str, limit: &'static str) {
-        let labels = LimitLabels { plugin: self.plugins.label(plugin), call: call.to_string(), limit: limit.to_string() };
+        let labels =
+            LimitLabels { plugin: self.plugins.label(plugin), call: call.to_string(), limit: limit.to_string() };
         self.limit_hits.get_or_create(&labels).inc();
     }
 }

@@ -168,7 +168,8 @@ impl WebhookConfig {
         if !valid_name {
             return Err(WebhookConfigError::Name { name });
         }
-        let url_err = |why: &str| WebhookConfigError::Url { name: name.clone(), url: self.url.clone(), why: why.into() };
+        let url_err =
+            |why: &str| WebhookConfigError::Url { name: name.clone(), url: self.url.clone(), why: why.into() };
         let uri: http::Uri = self.url.parse().map_err(|_| url_err("is not a URL"))?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(url_err("is not http:// or https://"));

@@ -305,3 +305,7 @@ fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         last_error: r.get(9)?,
     })
 }
+
+#[cfg(test)]
+#[path = "deliveries_tests.rs"]
+mod tests;

@@ -53,6 +53,9 @@ fn call_durations_and_limit_hits_come_from_the_runtime_observer() {
     m.journal_committed(2, Duration::from_micros(300));
     let text = m.render();
     assert!(text.contains("upshift_plugin_call_duration_seconds_count{plugin=\"canary\",call=\"plan\"} 1\n"), "{text}");
-    assert!(text.contains("upshift_plugin_limit_hits_total{plugin=\"canary\",call=\"plan\",limit=\"time\"} 1\n"), "{text}");
+    assert!(
+        text.contains("upshift_plugin_limit_hits_total{plugin=\"canary\",call=\"plan\",limit=\"time\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("upshift_journal_commit_duration_seconds_count 1\n"), "{text}");
 }

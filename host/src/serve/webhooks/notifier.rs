@@ -110,7 +110,8 @@ impl Notifier {
             let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Delivery>(DELIVERY_WORKERS);
             let job_rx = Arc::new(Mutex::new(job_rx));
             for i in 0..DELIVERY_WORKERS {
-                let (hook, jobs, wake, path) = (hook.clone(), job_rx.clone(), wake_tx.clone(), store_path.to_path_buf());
+                let (hook, jobs, wake, path) =
+                    (hook.clone(), job_rx.clone(), wake_tx.clone(), store_path.to_path_buf());
                 let name = format!("webhook-{}-{i}", hook.config.name);
                 let t = std::thread::Builder::new().name(name).spawn(move || worker(&hook, &path, &jobs, &wake));
                 handle.threads.push(t.map_err(NotifierError::Thread)?);
