@@ -17,8 +17,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use commit_hook::{CommitObserver, set_commit_observer};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, NewDelivery};
-pub use tail::TailEntry;
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
+pub use tail::TailEntry;
 
 /// Environment variable naming the state file; `--state` overrides it.
 pub const STATE_ENV: &str = "UPSHIFT_STATE";
