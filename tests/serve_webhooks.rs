@@ -1,7 +1,7 @@
 //! Webhooks (issue 13) against a real local HTTP receiver: the signed events of real rollouts arrive
 //! in order; a receiver answering 500 for a while gets each event once its retries succeed; a
-//! rollout whose events fail holds only its own, and a dead endpoint only its own webhook; a
-//! restarted notifier delivers what was journaled while it was down, and nothing twice.
+//! rollout whose events fail holds only its own, and a dead endpoint only its own webhook; a rollout
+//! ends while its endpoint has not answered yet; a restarted notifier delivers what was journaled while it was down, and nothing twice.
 
 mod common;
 
@@ -257,6 +257,31 @@ fn a_failing_rollout_holds_only_its_own_events_and_a_dead_endpoint_only_its_own_
     assert!(dead.iter().any(|d| d.attempts > 0), "the dead endpoint was tried: {dead:#?}");
     let refused = dead.iter().find(|d| d.attempts > 0).and_then(|d| d.last_error.clone()).unwrap_or_default();
     assert!(!refused.is_empty(), "the attempt's error is kept");
+}
+
+#[test]
+fn a_rollout_ends_while_the_endpoint_still_holds_its_first_event() {
+    let mut lab = Lab::new();
+    // The receiver answers nothing until the rollout has ended: a rollout that waited for its
+    // webhook would never end, and this test would hang instead of passing.
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let held = gate.clone();
+    let receiver = Receiver::start(move |_, _| {
+        let (open, opened) = &*held;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = opened.wait(open).unwrap();
+        }
+        200
+    });
+    let notifier = start(&lab, vec![WebhookConfig { timeout_ms: 60_000, ..webhook("slow", &receiver.url()) }]);
+    assert_eq!(lab.run(&good_spec(&lab)).unwrap().phase, Phase::Succeeded);
+    assert!(receiver.requests().is_empty(), "nothing was answered before the rollout ended");
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    wait_until("every event delivered", || receiver.accepted().len() >= GOOD.len());
+    notifier.shutdown();
+    assert_eq!(events_of(&receiver.requests(), "lab-1"), GOOD);
 }
 
 #[test]
