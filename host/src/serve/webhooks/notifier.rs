@@ -11,7 +11,7 @@
 //! recorded, is made again with the same `X-Upshift-Delivery` id.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -221,7 +221,7 @@ impl Dispatcher {
 }
 
 /// A worker: takes deliveries until the dispatcher stops, attempts each once and records it.
-fn worker(hook: &Webhook, path: &PathBuf, jobs: &Mutex<Receiver<Delivery>>, wake: &Sender<Wake>) {
+fn worker(hook: &Webhook, path: &Path, jobs: &Mutex<Receiver<Delivery>>, wake: &Sender<Wake>) {
     let mut store = None;
     loop {
         let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
