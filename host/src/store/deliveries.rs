@@ -169,6 +169,9 @@ impl Store {
     /// The deliveries of webhook `name` that may be attempted at `now`: for each rollout, its
     /// oldest pending delivery, if it is due and the rollout is not in `busy`. Events of one
     /// rollout therefore go out in order, one at a time. Oldest due first, at most `limit`.
+    ///
+    /// "Oldest" is the order of queueing (the rowid): journal order, and for the two events one
+    /// entry can be (`verification-failed`, then `paused`), the order they were queued in.
     pub fn due_deliveries(
         &self,
         webhook: &str,
@@ -183,8 +186,8 @@ impl Store {
                         d.last_error
                  FROM webhook_deliveries d
                  WHERE d.webhook = ?1 AND d.status = 'pending' AND d.next_at <= ?2
-                   AND d.seq = (SELECT MIN(h.seq) FROM webhook_deliveries h
-                                WHERE h.webhook = d.webhook AND h.rollout_id = d.rollout_id AND h.status = 'pending')
+                   AND d.rowid = (SELECT MIN(h.rowid) FROM webhook_deliveries h
+                                  WHERE h.webhook = d.webhook AND h.rollout_id = d.rollout_id AND h.status = 'pending')
                  ORDER BY d.next_at, d.seq",
             )
             .map_err(|e| self.sql(e))?;

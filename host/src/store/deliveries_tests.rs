@@ -60,6 +60,15 @@ fn only_the_oldest_pending_event_of_each_rollout_is_due() {
 }
 
 #[test]
+fn two_events_of_one_entry_go_out_in_the_order_they_were_queued() {
+    let (_d, mut s) = open();
+    let failed = NewDelivery { id: "failed".into(), event: "verification-failed".into(), ..queued("a-1", 10) };
+    let paused = NewDelivery { id: "paused".into(), event: "paused".into(), ..queued("a-1", 10) };
+    s.enqueue_deliveries("ops", 10, &[failed, paused], 1).unwrap();
+    assert_eq!(ids(&s.due_deliveries("ops", 1, &[], 10).unwrap()), ["failed"]);
+}
+
+#[test]
 fn an_event_is_queued_once_and_the_cursor_never_moves_back() {
     let (_d, mut s) = open();
     s.enqueue_deliveries("ops", 10, &[queued("a-1", 10)], 1).unwrap();
