@@ -10,6 +10,7 @@ pub mod engine;
 pub mod policy;
 pub mod rollout;
 pub mod runtime;
+pub mod serve;
 pub mod spec;
 pub mod store;
 pub mod text;

@@ -96,9 +96,26 @@ impl<W: World> PluginInstance<W> {
         Ok(store)
     }
 
+    /// Runs one call under the scope's deadline and limits, and tells the runtime's call observer
+    /// how long it took and which limit, if any, stopped it (`observe.rs`).
+    fn call<R>(
+        &mut self,
+        call: &'static str,
+        f: impl AsyncFnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let started = std::time::Instant::now();
+        let result = self.call_limited(call, f);
+        let observer = &self.plugin.observer;
+        observer.call_finished(&self.plugin.name, call, started.elapsed());
+        if let Some(limit) = result.as_ref().err().and_then(CallError::limit) {
+            observer.limit_hit(&self.plugin.name, call, limit);
+        }
+        result
+    }
+
     /// Runs one call under the scope's deadline and limits: the epoch deadline stops Wasm code, the
     /// driver's stops a wait in the host (`driver.rs`).
-    fn call<R>(
+    fn call_limited<R>(
         &mut self,
         call: &'static str,
         f: impl AsyncFnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
@@ -158,6 +175,7 @@ impl<W: World> PluginInstance<W> {
     fn bounded<R: AnswerSize>(&self, call: &'static str, value: R) -> Result<R, CallError> {
         let bytes = value.size();
         if bytes > MAX_RETURN_BYTES {
+            self.plugin.observer.limit_hit(&self.plugin.name, call, "return size");
             return Err(CallError::OversizedReturn {
                 plugin: self.plugin.name.to_string(),
                 call,

@@ -18,6 +18,7 @@ mod instance;
 pub mod limits;
 pub mod load_limits;
 mod network;
+pub mod observe;
 mod sql;
 mod state;
 mod stderr;
@@ -41,6 +42,7 @@ pub use grants::{FileGrant, Grants, NetworkGrant, SqlConnection, SqlDriver};
 pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
 pub use limits::Limits;
+pub use observe::CallObserver;
 pub use sql::{
     MAX_OPEN_SQL_DATABASES, MAX_SQL_RESULT_BYTES, MAX_SQL_ROWS, MAX_SQL_STATEMENT_BYTES, SQL_BUSY_TIMEOUT,
     SQL_PROGRESS_OPS,
@@ -128,6 +130,8 @@ pub struct Plugin {
     pub declared: Declared,
     engine: Engine,
     driver: Arc<driver::Driver>,
+    /// The runtime's call observer (`observe.rs`).
+    observer: Arc<observe::ObserverSlot>,
     pre: InstancePre<HostState>,
 }
 
@@ -148,6 +152,7 @@ pub struct Runtime {
     builtins: &'static [BuiltinPlugin],
     compiled: Mutex<HashMap<Digest, Component>>,
     driver: Arc<driver::Driver>,
+    observer: Arc<observe::ObserverSlot>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -175,7 +180,14 @@ impl Runtime {
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         link_frozen_host_services(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let driver = Arc::new(driver::Driver::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?);
-        Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), driver })
+        let observer = Arc::default();
+        Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), driver, observer })
+    }
+
+    /// Reports every later call of every plugin this runtime loaded (before or after this) to
+    /// `observer`, replacing the one set before; `None` stops reporting.
+    pub fn set_call_observer(&self, observer: Option<Arc<dyn observe::CallObserver>>) {
+        self.observer.set(observer);
     }
 
     /// Names of the embedded first-party plugins.
@@ -218,6 +230,7 @@ impl Runtime {
             declared: Declared::of(&bytes),
             engine: self.engine.clone(),
             driver: self.driver.clone(),
+            observer: self.observer.clone(),
             pre,
         }))
     }

@@ -108,22 +108,25 @@ pub fn read(conn: &Connection, rollout: &str) -> rusqlite::Result<Vec<JournalEnt
         "SELECT seq, at, actor, kind, event, from_phase, to_phase, stage, message, detail
          FROM journal WHERE rollout_id = ?1 ORDER BY seq",
     )?;
-    let rows = stmt.query_map([rollout], |r| {
-        let detail: Option<String> = r.get(9)?;
-        Ok(JournalEntry {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            kind: EntryKind::parse(&r.get::<_, String>(3)?),
-            event: r.get(4)?,
-            from: r.get(5)?,
-            to: r.get(6)?,
-            stage: r.get::<_, Option<i64>>(7)?.map(|s| s as usize),
-            message: r.get(8)?,
-            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-        })
-    })?;
+    let rows = stmt.query_map([rollout], entry)?;
     rows.collect()
+}
+
+/// An entry from a row whose first ten columns are those of [`read`]'s query.
+pub(super) fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+    let detail: Option<String> = r.get(9)?;
+    Ok(JournalEntry {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        kind: EntryKind::parse(&r.get::<_, String>(3)?),
+        event: r.get(4)?,
+        from: r.get(5)?,
+        to: r.get(6)?,
+        stage: r.get::<_, Option<i64>>(7)?.map(|s| s as usize),
+        message: r.get(8)?,
+        detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }
 
 /// `detail` serialized in at most [`MAX_DETAIL_BYTES`]: as it is when it fits; otherwise with every

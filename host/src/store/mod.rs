@@ -4,15 +4,21 @@
 //! command from another terminal) never overwrite each other. A journal entry is capped in size when
 //! it is written (see [`MAX_MESSAGE_BYTES`], [`MAX_DETAIL_BYTES`]).
 
+mod commit_hook;
+mod deliveries;
 mod journal;
 mod schema;
+mod tail;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use commit_hook::{CommitObserver, set_commit_observer};
+pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, NewDelivery};
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
+pub use tail::TailEntry;
 
 /// Environment variable naming the state file; `--state` overrides it.
 pub const STATE_ENV: &str = "UPSHIFT_STATE";
@@ -183,6 +189,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let started = std::time::Instant::now();
         let tx = write_transaction(&mut self.conn).map_err(err)?;
         admit(&list_rollouts(&tx).map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
         let id = new.id;
@@ -203,7 +210,9 @@ impl Store {
             )
             .map_err(err)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        commit_hook::committed(entries.len(), started.elapsed());
+        Ok(())
     }
 
     /// The rollout `id`.
@@ -234,6 +243,7 @@ impl Store {
     pub fn commit(&mut self, id: &str, version: i64, commit: Commit<'_>) -> Result<i64, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let started = std::time::Instant::now();
         let tx = write_transaction(&mut self.conn).map_err(err)?;
         // Cached statements: this runs once per transition, on the hot path of every rollout.
         let current: Option<i64> = tx
@@ -269,6 +279,7 @@ impl Store {
             .map_err(err)?;
         }
         tx.commit().map_err(err)?;
+        commit_hook::committed(commit.entries.len(), started.elapsed());
         Ok(new_version)
     }
 
