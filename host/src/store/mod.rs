@@ -91,6 +91,9 @@ pub struct NewRollout<'a> {
     pub state: &'a str,
     pub phase: &'a str,
     pub at: i64,
+    /// The process that creates the rollout to drive it holds its runner lease from the start, so
+    /// no controller takes it between its creation and its first step.
+    pub runner_pid: Option<u32>,
 }
 
 /// One atomic change to a rollout: new state (if any), journal entries, plugin states.
@@ -187,9 +190,19 @@ impl Store {
         admit(&list_rollouts(&tx).map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
         let id = new.id;
         tx.execute(
-            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
-            params![id, new.name, new.spec_path.to_string_lossy(), new.spec, new.plan, new.state, new.phase, new.at],
+            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9)",
+            params![
+                id,
+                new.name,
+                new.spec_path.to_string_lossy(),
+                new.spec,
+                new.plan,
+                new.state,
+                new.phase,
+                new.at,
+                new.runner_pid
+            ],
         )
         .map_err(err)?;
         for e in &entries {
