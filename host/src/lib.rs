@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod engine;
 pub mod policy;
 pub mod rollout;
+pub mod serve;
 pub mod runtime;
 pub mod spec;
 pub mod store;

@@ -7,6 +7,9 @@ use upshift::rollout::preflight::Problems;
 use upshift::rollout::start::{Fault, StartError, invalid_config, plan_refused};
 use upshift::rollout::{ControlError, CreateError, PlanError, PluginsError, RunError};
 use upshift::runtime::{CallError, LoadError};
+use upshift::serve::ServeError;
+use upshift::serve::auth::TokenError;
+use upshift::serve::config::ConfigError;
 use upshift::spec::SpecError;
 use upshift::store::StoreError;
 use upshift::trust::{KeyError, TrustError};
@@ -61,6 +64,10 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
             || matches!(c.downcast_ref::<CreateError>(), Some(CreateError::Plan(p)) if plan_refused(p))
             || c.downcast_ref::<CallError>().is_some_and(invalid_config)
             || c.downcast_ref::<StartError>().is_some_and(|s| s.fault() == Fault::Input)
+            || c.is::<ConfigError>()
+            || matches!(c.downcast_ref::<ServeError>(), Some(ServeError::NoTokens { .. }))
+            || matches!(c.downcast_ref::<TokenError>(), Some(TokenError::BadName(_)))
+            || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::TokenExists { .. }))
     });
     ExitCode::from(if invalid { INVALID_INPUT } else { FAILURE })
 }

@@ -17,7 +17,7 @@ mod runner;
 pub mod start;
 mod waits;
 
-pub use control::{ControlError, control};
+pub use control::{ControlError, control, control_journaled};
 pub use create::{CreateError, create};
 pub use plan::{Plan, PlanError, PlannedStage, UnitVersion, prepare};
 pub use plugins::{PluginsError, RolloutPlugins};

@@ -6,6 +6,7 @@
 
 mod journal;
 mod schema;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
+pub use tokens::StoredToken;
 
 /// Environment variable naming the state file; `--state` overrides it.
 pub const STATE_ENV: &str = "UPSHIFT_STATE";
@@ -43,6 +45,9 @@ pub enum StoreError {
 
     #[error("state store {} was written by a newer upshift (schema {found}, this one knows {known})", path.display())]
     NewerSchema { path: PathBuf, found: i64, known: i64 },
+
+    #[error("a token named {name:?} exists already in {}; choose another --name", path.display())]
+    TokenExists { name: String, path: PathBuf },
 
     /// The admission check of [`Store::create_admitted`] refused the new rollout.
     #[error("{reason}")]
@@ -283,6 +288,20 @@ impl Store {
         }
         tx.commit().map_err(err)?;
         Ok(new_version)
+    }
+
+    /// The rollouts that have not ended (phase not in `terminal`): id, version and lease holder.
+    pub fn unended(&self, terminal: &[&str]) -> Result<Vec<(String, i64, Option<u32>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, phase, version, runner_pid FROM rollouts ORDER BY created_at, rowid")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows.into_iter().filter(|r| !terminal.contains(&r.1.as_str())).map(|(id, _, v, pid)| (id, v, pid)).collect())
     }
 
     /// The journal of rollout `id`, oldest first.

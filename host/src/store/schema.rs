@@ -44,6 +44,13 @@ CREATE TABLE plugin_state (
     entries     TEXT NOT NULL,
     PRIMARY KEY (rollout_id, plugin)
 );
+"#, r#"
+CREATE TABLE tokens (
+    name        TEXT PRIMARY KEY,
+    role        TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
 "#];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
