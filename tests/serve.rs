@@ -343,7 +343,9 @@ fn a_rollout_a_cli_run_drives_is_not_driven_by_the_server_too() {
     let history = fleet.upshift(&["history", "quickstart-1", "--json"]);
     let entries: Vec<Value> = serde_json::from_slice(&history.stdout).unwrap();
     let actors: Vec<&str> = entries.iter().map(|e| e["actor"].as_str().unwrap()).collect();
-    assert!(actors.iter().all(|a| a.starts_with("upshift run (pid")), "{actors:?}");
+    assert!(actors.iter().all(|a| !a.contains("serve")), "{actors:?}");
+    let runs: std::collections::BTreeSet<&&str> = actors.iter().filter(|a| a.starts_with("upshift run (pid")).collect();
+    assert_eq!(runs.len(), 1, "one process drove it: {actors:?}");
     for s in 1..=SHARDS {
         assert_eq!(fleet.log(1, s), ups());
     }
