@@ -392,8 +392,11 @@ fn submissions_that_are_malformed_or_leave_the_spec_root_are_refused_with_the_cl
     std::fs::write(fleet.path("root/r1/unknown.toml"), &unknown).unwrap();
     let cli = common::upshift().current_dir(fleet.path("root/r1")).args(["validate", "unknown.toml"]).output().unwrap();
     assert_eq!(stderr(&cli).trim_end().strip_prefix("error: "), body["error"].as_str(), "{}", stderr(&cli));
-    let (status, _) = server.call("GET", "/v1/rollouts/none-1", None, None);
-    assert_eq!(status, 404);
+    let (status, body) = server.call("GET", "/v1/rollouts/none-1", None, None);
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+    let huge = format!("name = \"big\"\n#{}\n", "x".repeat(300 << 10));
+    let (status, body) = server.call("POST", "/v1/rollouts?path=r1/big.toml", None, Some(&huge));
+    assert_eq!((status, body["code"].as_str()), (413, Some("too_large")), "{body}");
 }
 
 #[test]
@@ -405,8 +408,13 @@ fn every_route_answers_by_role_and_no_token_is_stored_or_logged() {
     let server = Server::start(&fleet, Some(&admin));
     let id = server.submit(&fleet, 1, "rollout.toml", "acl");
     let spec = fleet.spec(2, "rollout.toml", "acl-2");
-    let roles: [(&str, Option<&str>); 5] =
-        [("none", None), ("bad", Some("upshift_0000")), ("viewer", Some(&viewer)), ("operator", Some(&operator)), ("admin", Some(&admin))];
+    let roles: [(&str, Option<&str>); 5] = [
+        ("none", None),
+        ("bad", Some("upshift_0000")),
+        ("viewer", Some(&viewer)),
+        ("operator", Some(&operator)),
+        ("admin", Some(&admin)),
+    ];
     // (method, path, body, the least role that may)
     let routes: Vec<(&str, String, Option<&str>, usize)> = vec![
         ("GET", "/v1/rollouts".into(), None, 2),
@@ -427,7 +435,10 @@ fn every_route_answers_by_role_and_no_token_is_stored_or_logged() {
                 _ => "allowed",
             };
             match expected {
-                "allowed" => assert!(![401, 403].contains(&status) && status < 500, "{method} {path} as {role}: {status} {reply}"),
+                "allowed" => assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{method} {path} as {role}: {status} {reply}"
+                ),
                 code => assert_eq!(status.to_string(), code, "{method} {path} as {role}: {reply}"),
             }
             if status == 401 || status == 403 {
@@ -438,13 +449,17 @@ fn every_route_answers_by_role_and_no_token_is_stored_or_logged() {
     assert_eq!(server.call("GET", "/healthz", None, None).0, 200);
     // The journal names the token's name as the actor of its controls.
     let (_, history) = server.get(&format!("/v1/rollouts/{id}/history?limit=1000"));
-    let actors: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    let actors: Vec<&str> =
+        history["entries"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
     assert!(actors.contains(&"op-1 (api pause)"), "{actors:?}");
     drop(server);
     let mut files = vec![fleet.state(), fleet.path("state.db-wal")];
-    files.extend(std::fs::read_dir(fleet.dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| {
-        p.extension().is_some_and(|e| e == "stderr")
-    }));
+    files.extend(
+        std::fs::read_dir(fleet.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "stderr")),
+    );
     for file in files {
         let bytes = std::fs::read(&file).unwrap_or_default();
         for token in [&viewer, &operator, &admin] {

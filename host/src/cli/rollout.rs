@@ -124,8 +124,14 @@ fn load(spec_path: &Path, trust: &TrustPolicy, dev: bool) -> anyhow::Result<(Run
 
 pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
     let (runtime, loaded) = load(&args.spec, trust, args.dev)?;
-    let opts =
-        RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone(), dev: args.dev, controller: false, stop: None };
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: !args.no_wait,
+        trust: trust.clone(),
+        dev: args.dev,
+        controller: false,
+        stop: None,
+    };
     let mut store = Store::open(state)?;
     match start::start(&mut store, loaded, &args.spec, &opts.actor, jiff::Timestamp::now())? {
         Started::Continuing { id, phase, dev } => {
@@ -145,7 +151,7 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
         }
         Started::Created { id, spec, plan, plugins } => {
             say!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
-            drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
+            drive(Runner::with_plugins(&mut store, &id, spec, plan, *plugins, opts)?)
         }
     }
 }
@@ -356,8 +362,14 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts =
-        RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone(), dev: args.dev, controller: false, stop: None };
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: !args.no_wait,
+        trust: trust.clone(),
+        dev: args.dev,
+        controller: false,
+        stop: None,
+    };
     let driving = format!("resuming rollout {} from the journal", args.id);
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), Some(driving), carries_on)
 }
@@ -375,7 +387,14 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
     }
     let runtime = Runtime::new()?;
     // Rolling back is always allowed, a dev rollout's too (with the builds it recorded).
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false, trust: trust.clone(), dev: true, controller: false, stop: None };
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: false,
+        trust: trust.clone(),
+        dev: true,
+        controller: false,
+        stop: None,
+    };
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), None, rolls_back)
 }
 

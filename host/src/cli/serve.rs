@@ -73,7 +73,8 @@ pub fn token(state: &Path, command: TokenCommand) -> anyhow::Result<ExitCode> {
             let mut store = Store::open(state)?;
             let token = auth::create(&mut store, &args.name, role)?;
             say!("{token}");
-            let note = format!("token {:?} ({}) created; it is shown only this once, keep it secret", args.name, role.name());
+            let note =
+                format!("token {:?} ({}) created; it is shown only this once, keep it secret", args.name, role.name());
             let _ = writeln!(std::io::stderr(), "{note}");
             Ok(ExitCode::from(exit::SUCCESS))
         }

@@ -54,7 +54,8 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     if app.controller.ready() {
         axum::Json(json!({ "status": "ready" })).into_response()
     } else {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "not ready: starting or shutting down").into_response()
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "not ready: starting or shutting down")
+            .into_response()
     }
 }
 
@@ -88,7 +89,11 @@ struct ListQuery {
     after: Option<String>,
 }
 
-async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+async fn list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     blocking(app, &headers, Role::Viewer, move |_, store, _| {
         let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let rows: Vec<_> = store
@@ -125,14 +130,17 @@ async fn create(
     let text = body.map_err(|e| {
         let status = e.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
-        ApiError::new(status, code, format!("the request body must be a TOML spec of at most {MAX_BODY_BYTES} bytes ({e})"))
+        ApiError::new(
+            status,
+            code,
+            format!("the request body must be a TOML spec of at most {MAX_BODY_BYTES} bytes ({e})"),
+        )
     })?;
     let controller = app.controller.clone();
     let response = blocking(app, &headers, Role::Admin, move |app, store, caller| {
         let rel = q.path.as_deref().unwrap_or(DEFAULT_SPEC_PATH);
         let actor = format!("{} (api)", caller.name);
-        let (started, warnings) =
-            submit::submit(&app.config, &app.runtime, &app.trust, store, rel, &text, &actor)?;
+        let (started, warnings) = submit::submit(&app.config, &app.runtime, &app.trust, store, rel, &text, &actor)?;
         let conflict = |code, message: String, id: Option<String>| {
             Err(ApiError::new(StatusCode::CONFLICT, code, message).with(json!({ "id": id })))
         };
@@ -204,7 +212,11 @@ async fn control(
         ControlBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"),
+            )
         })?
     };
     let event = match action.as_str() {

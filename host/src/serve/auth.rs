@@ -162,7 +162,10 @@ mod tests {
         assert_eq!(caller, Caller { name: "ci".into(), role: Role::Operator });
         assert!(authenticate(Some("Bearer upshift_nope"), false, &[], &store).unwrap().is_err());
         assert!(authenticate(None, false, &[], &store).unwrap().is_err());
-        assert!(matches!(create(&mut store, "ci", Role::Admin), Err(TokenError::Store(StoreError::TokenExists { .. }))));
+        assert!(matches!(
+            create(&mut store, "ci", Role::Admin),
+            Err(TokenError::Store(StoreError::TokenExists { .. }))
+        ));
         assert!(matches!(create(&mut store, "a b", Role::Admin), Err(TokenError::BadName(_))));
     }
 }

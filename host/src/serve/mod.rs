@@ -119,7 +119,8 @@ async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
         loopback,
         configured_tokens,
     });
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind { addr: listen, source })?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind { addr: listen, source })?;
     on_listening(listener.local_addr()?, no_tokens);
     let driving = tokio::spawn(controller.clone().run());
     let stopping = controller.clone();

@@ -83,7 +83,8 @@ fn confine(spec: &RolloutSpec, spec_path: &Path, root: &Path, env_allowed: &[Str
 /// Checks that `path` is under `root` (canonical): by its text with `..` resolved, and, for the
 /// deepest part of it that exists, after following symlinks.
 fn inside(what: &str, path: &Path, root: &Path) -> Result<(), SubmitError> {
-    let outside = || SubmitError::Outside { what: what.to_string(), path: path.to_path_buf(), root: root.to_path_buf() };
+    let outside =
+        || SubmitError::Outside { what: what.to_string(), path: path.to_path_buf(), root: root.to_path_buf() };
     let mut lexical = PathBuf::new();
     for c in path.components() {
         match c {

@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from schema version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE rollouts (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -44,14 +45,16 @@ CREATE TABLE plugin_state (
     entries     TEXT NOT NULL,
     PRIMARY KEY (rollout_id, plugin)
 );
-"#, r#"
+"#,
+    r#"
 CREATE TABLE tokens (
     name        TEXT PRIMARY KEY,
     role        TEXT NOT NULL,
     hash        TEXT NOT NULL UNIQUE,
     created_at  INTEGER NOT NULL
 );
-"#];
+"#,
+];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };

@@ -15,9 +15,7 @@ pub struct StoredToken {
 impl Store {
     /// Records a token by the sha256 (hex) of its value; a name already taken is refused.
     pub fn create_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<(), StoreError> {
-        let taken = |e: &rusqlite::Error| {
-            matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
-        };
+        let taken = |e: &rusqlite::Error| matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation);
         match self.conn.execute(
             "INSERT INTO tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![name, role, hash, at],
