@@ -118,10 +118,16 @@ struct Server {
 
 impl Server {
     fn start(fleet: &Fleet, token: Option<&str>) -> Server {
+        Server::start_with(fleet, token, &[])
+    }
+
+    /// [`Server::start`] with more global options (before `serve`).
+    fn start_with(fleet: &Fleet, token: Option<&str>, global: &[&str]) -> Server {
         let stderr_file = fleet.path(&format!("serve-{}.stderr", rand_suffix()));
         let mut child = common::upshift()
             .arg("--state")
             .arg(fleet.state())
+            .args(global)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(fleet.path("serve.toml"))
             .stdout(Stdio::piped())
@@ -289,6 +295,59 @@ fn kill_9_mid_way_then_a_restart_finishes_every_rollout_applying_each_migration_
             assert_eq!(fleet.log(i, s), ups(), "r{i} shard {s}: each migration applied exactly once");
         }
     }
+}
+
+#[test]
+fn a_plugin_stuck_to_its_deadline_does_not_delay_the_other_rollouts() {
+    const TIMEOUT_MS: i64 = 3000;
+    let others = 3;
+    let fleet = Fleet::new(others + 1);
+    // Rollout 1 has a verifier that spins until its 3 s deadline, every time it is asked.
+    let plugins = fleet.path("root/r1/plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let sha = common::fixtures::copy_fixture(&plugins, "infinite-loop");
+    let stuck = format!(
+        "{}\n[[verifiers]]\nname = \"spin\"\nfile = \"plugins/infinite-loop.wasm\"\nsha256 = \"{sha}\"\ntimeout_seconds = {}\n",
+        fleet.spec(1, "rollout.toml", "stuck"),
+        TIMEOUT_MS / 1000
+    );
+    let server = Server::start_with(&fleet, None, &["--allow-unsigned"]);
+    let (status, body) = server.call("POST", "/v1/rollouts?path=r1/rollout.toml", None, Some(&stuck));
+    assert_eq!(status, 201, "{body}");
+    let ids: Vec<String> =
+        (2..=others + 1).map(|i| server.submit(&fleet, i, "rollout.toml", &format!("free-{i}"))).collect();
+    let phases = server.wait_ended(&ids, Duration::from_secs(90));
+    assert!(phases.iter().all(|p| p == "succeeded"), "{phases:?}\n{}", server.stderr());
+    // Wait for the stuck rollout's verifier to have timed out at least twice.
+    let start = Instant::now();
+    let timeouts = loop {
+        let (_, h) = server.get("/v1/rollouts/stuck-1/history?limit=2000");
+        let at: Vec<i64> = h["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["actor"] == "plugin spin" && e["message"].as_str().unwrap().contains("time limit"))
+            .map(|e| e["at"].as_i64().unwrap())
+            .collect();
+        if at.len() >= 2 || start.elapsed() > Duration::from_secs(60) {
+            break at;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(timeouts.len() >= 2, "the spinning verifier timed out: {timeouts:?}");
+    // While a spinning call held its thread (the TIMEOUT_MS before each timeout), the others moved.
+    let mut inside = 0;
+    for id in &ids {
+        let (_, h) = server.get(&format!("/v1/rollouts/{id}/history?limit=2000"));
+        for e in h["entries"].as_array().unwrap() {
+            let at = e["at"].as_i64().unwrap();
+            if e["kind"] == "transition" && timeouts.iter().any(|t| at > t - TIMEOUT_MS + 100 && at < t - 100) {
+                inside += 1;
+            }
+        }
+    }
+    eprintln!("{inside} transitions of other rollouts committed while a verifier spun ({} timeouts)", timeouts.len());
+    assert!(inside >= 3, "other rollouts committed {inside} transitions while a verifier spun");
 }
 
 fn status(fleet: &Fleet, id: &str) -> Value {
