@@ -151,7 +151,8 @@ fn a_config_check_that_loops_is_stopped_by_the_same_deadline() {
     let limit = Duration::from_millis(200);
     let scope = Scope { limits: Limits { call_timeout: limit, ..Limits::default() }, ..Scope::default() };
     let mut v = VerifierInstance::new(plugin, scope);
-    let err = v.validate_config("{}").unwrap_err();
+    assert!(v.validate_config("{}").is_ok(), "without spin_in_check the config is accepted");
+    let err = v.validate_config(r#"{"spin_in_check": true}"#).unwrap_err();
     assert!(matches!(err, CallError::Timeout { call: "validate-config", .. }), "{err}");
     assert!(err.to_string().contains("timeout_seconds"), "names the fix: {err}");
     assert_runs_good_plugin(&runtime);

@@ -27,20 +27,6 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs (Debian's prometheus package; scripts/setup-services.sh installs it)");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{text}");
-}
-
 #[test]
 fn metrics_pass_promtool_and_their_counters_equal_the_journal() {
     let mut lab = Lab::new();
@@ -59,7 +45,7 @@ fn metrics_pass_promtool_and_their_counters_equal_the_journal() {
     let read = metrics.catch_up(&lab.store).unwrap();
     let text = metrics.render();
     println!("{text}");
-    promtool_check(&text);
+    common::promtool_check(&text);
     let got = samples(&text);
 
     let journal = lab.store.journal_after(0, usize::MAX >> 1).unwrap();

@@ -16,7 +16,7 @@ fn a_strategy_config_error_found_by_validate_and_plan_is_invalid_input() {
     sb.edit(&spec, "config = { steps =", "config = { stepz =");
     for command in [&["validate"][..], &["plan"], &["plan", "--json"]] {
         let out = sb.run(&[command, &[spec.to_str().unwrap()]].concat());
-        assert_one_line_error(&out, "invalid-config");
+        assert_one_line_error(&out, "refuses its config: unknown field");
         assert!(common::stderr(&out).contains("stepz"), "{}", common::stderr(&out));
         assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     }
@@ -29,7 +29,7 @@ fn a_target_config_error_found_by_validate_is_invalid_input() {
     let spec = sb.spec("typo", 99, STEPS);
     sb.edit(&spec, "config = { units =", "config = { unitz =");
     let out = sb.run(&["validate", spec.to_str().unwrap()]);
-    assert_one_line_error(&out, "invalid-config");
+    assert_one_line_error(&out, "refuses its config: unknown field");
     assert!(common::stderr(&out).contains("unitz"), "{}", common::stderr(&out));
 }
 

@@ -187,6 +187,7 @@ impl Journaled {
                     state: &state_json,
                     phase: state.phase.name(),
                     at: now_ms(),
+                    runner_pid: None,
                 },
                 vec![],
                 vec![],

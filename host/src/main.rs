@@ -20,7 +20,10 @@ fn main() -> ExitCode {
             // They can quote a plugin (its error, a stage name): one line, escaped and capped. A
             // closed stderr loses the line, never the exit code (`eprintln!` would panic: 101).
             // A spec refused by preflight: every problem on its own line.
-            if let Some(problems) = e.downcast_ref::<upshift::rollout::preflight::Problems>() {
+            let problems = e
+                .downcast_ref::<upshift::rollout::preflight::Problems>()
+                .or_else(|| e.downcast_ref::<upshift::rollout::start::StartError>().and_then(|s| s.problems()));
+            if let Some(problems) = problems {
                 for warning in problems.warnings() {
                     cli::output::warn(&warning.to_string());
                 }

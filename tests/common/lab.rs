@@ -100,7 +100,14 @@ impl Lab {
             .map_err(|e| e.to_string())?;
         let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[], &|_| Ok(()))
             .map_err(|e| e.to_string())?;
-        let opts = RunOptions { actor: "lab".into(), wait_for_humans: false, trust: self.trust.clone(), dev: false };
+        let opts = RunOptions {
+            actor: "lab".into(),
+            wait_for_humans: false,
+            trust: self.trust.clone(),
+            dev: false,
+            controller: false,
+            stop: None,
+        };
         let phase =
             Runner::with_plugins(&mut self.store, &id, spec, plan, plugins, opts).unwrap().run(&mut Quiet).unwrap();
         Ok(Ended { phase, history: self.store.history(&id).unwrap() })

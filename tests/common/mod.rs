@@ -39,6 +39,24 @@ pub fn assert_one_line_error(out: &Output, needle: &str) {
     assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
 }
 
+/// Asserts that `promtool check metrics` (Debian's prometheus package, installed by
+/// scripts/setup-services.sh) accepts `text` without a word.
+pub fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian's prometheus package; scripts/setup-services.sh installs it)");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool ends");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{text}");
+}
+
 /// `upshift` running in `dir` with the state store `dir/state.db`.
 pub fn upshift_in(dir: &std::path::Path) -> Command {
     let mut cmd = upshift();

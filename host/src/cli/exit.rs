@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use upshift::engine::Phase;
 use upshift::rollout::preflight::Problems;
+use upshift::rollout::start::{Fault, StartError, invalid_config, plan_refused};
 use upshift::rollout::{ControlError, CreateError, PlanError, PluginsError, RunError};
-use upshift::runtime::{CallError, ErrorKind, LoadError};
+use upshift::runtime::{CallError, LoadError};
+use upshift::serve::ServeError;
+use upshift::serve::auth::TokenError;
+use upshift::serve::config::ConfigError;
 use upshift::spec::SpecError;
 use upshift::store::StoreError;
 use upshift::trust::{KeyError, TrustError};
@@ -59,21 +63,11 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
             || c.downcast_ref::<PlanError>().is_some_and(plan_refused)
             || matches!(c.downcast_ref::<CreateError>(), Some(CreateError::Plan(p)) if plan_refused(p))
             || c.downcast_ref::<CallError>().is_some_and(invalid_config)
+            || c.downcast_ref::<StartError>().is_some_and(|s| s.fault() == Fault::Input)
+            || c.is::<ConfigError>()
+            || matches!(c.downcast_ref::<ServeError>(), Some(ServeError::NoTokens { .. }))
+            || matches!(c.downcast_ref::<TokenError>(), Some(TokenError::BadName(_)))
+            || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::TokenExists { .. }))
     });
     ExitCode::from(if invalid { INVALID_INPUT } else { FAILURE })
-}
-
-/// A plan the host refused before anything changed (the strategy's stages or the target's
-/// observation out of bounds), or a plugin that refused its config while planning: invalid input,
-/// like a bad spec. (`PlanError::Call` is transparent, so its `CallError` is not in the chain.)
-fn plan_refused(p: &PlanError) -> bool {
-    match p {
-        PlanError::Invalid { .. } | PlanError::Target { .. } | PlanError::Unstaged { .. } => true,
-        PlanError::Call(c) => invalid_config(c),
-    }
-}
-
-/// A plugin answered `invalid-config`: the spec's `config` for it is wrong.
-fn invalid_config(c: &CallError) -> bool {
-    matches!(c, CallError::Plugin { kind: ErrorKind::InvalidConfig, .. })
 }

@@ -9,6 +9,7 @@ pub mod exit;
 pub mod output;
 mod plugin;
 mod rollout;
+mod serve;
 mod views;
 
 /// Progressive delivery and auto-upgrades, extended by sandboxed WebAssembly plugins.
@@ -65,6 +66,11 @@ pub enum Command {
     /// Work with plugin components: inspect a file, list the built-in plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run the controller: drive every rollout in the store unattended, and answer the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Manage the API's access tokens.
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -112,5 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume(args) => rollout::resume(&state, &trust()?, args),
         Command::Abort(args) => rollout::abort(&state, &trust()?, args),
         Command::Plugin(cmd) => plugin::run(cmd, &trusted_keys),
+        Command::Serve(args) => serve::serve(&state, &trust()?, args),
+        Command::Token(cmd) => serve::token(&state, cmd),
     }
 }

@@ -7,12 +7,12 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 use upshift::engine::{Event, OPERATOR_PAUSE, Phase, State};
-use upshift::policy::gates::FleetRollout;
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
-use upshift::rollout::{self, CreateError, Plan, RolloutPlugins, RunError, RunOptions, Runner, preflight};
+use upshift::rollout::start::{self, Loaded, Started};
+use upshift::rollout::{self, Plan, RunError, RunOptions, Runner};
 use upshift::runtime::Runtime;
-use upshift::spec::{RolloutSpec, SpecError};
-use upshift::store::{RolloutRecord, Store, StoreError};
+use upshift::spec::RolloutSpec;
+use upshift::store::{RolloutRecord, Store};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
@@ -113,132 +113,47 @@ fn runner_actor() -> String {
     format!("upshift run (pid {})", std::process::id())
 }
 
-/// Loads the spec and its plugins and runs the preflight (`rollout::preflight`): the one path of
-/// `validate`, `plan` and `run`. Nothing touches the store yet; a problem refuses the spec here.
-fn load(spec_path: &Path, trust: &TrustPolicy) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins)> {
-    let (spec, runtime, plugins, _) = load_with(spec_path, trust, false)?;
-    Ok((spec, runtime, plugins))
-}
-
-/// [`load`], in dev mode when `dev` (`run --dev`, `rollout::dev`): plugin files pinned to their
-/// bytes as they are now and allowed unsigned, each said on stderr; returns the audit notes too.
-fn load_with(
-    spec_path: &Path,
-    trust: &TrustPolicy,
-    dev: bool,
-) -> anyhow::Result<(RolloutSpec, Runtime, RolloutPlugins, Vec<String>)> {
-    let mut spec = RolloutSpec::load(spec_path)?;
-    let mut trust = trust.clone();
-    let mut notes = Vec::new();
-    if dev {
-        notes = rollout::dev::repin(&mut spec)?;
-        notes.iter().for_each(|n| warn(n));
-        trust.allow_unsigned = true;
-        trust.dev = true;
-    }
+/// Parses the spec and loads its plugins with the preflight (`rollout::start::load`): the one path
+/// of `validate`, `plan` and `run`, in dev mode when `dev`. Nothing touches the store yet.
+fn load(spec_path: &Path, trust: &TrustPolicy, dev: bool) -> anyhow::Result<(Runtime, Loaded)> {
+    let spec = RolloutSpec::load(spec_path)?;
     let runtime = Runtime::new()?;
-    let mut plugins = RolloutPlugins::load(&runtime, &spec, &trust, |_| Default::default())?;
-    plugins.dev = dev;
-    for warning in preflight::check(&spec, spec_path, &mut plugins)? {
-        warn(&warning.to_string());
-    }
-    Ok((spec, runtime, plugins, notes))
-}
-
-/// Checks the spec's policy against the clock and, with `[policy.version]`, reads its release index
-/// and sets `to` to the version it chooses (left empty when none qualifies).
-fn apply_policy(
-    spec_path: &Path,
-    spec: &mut RolloutSpec,
-    now: jiff::Timestamp,
-) -> anyhow::Result<Option<VersionChoice>> {
-    let invalid = |message: String| SpecError::Invalid { path: spec_path.to_path_buf(), message };
-    policy::check(&spec.policy, now).map_err(invalid)?;
-    let choice = match policy::choose_version(spec, now) {
-        Ok(c) => c,
-        // A missing or malformed index is the spec's to fix; an HTTP failure is not.
-        Err(e @ policy::index::IndexError::Http { .. }) => return Err(e.into()),
-        Err(e) => return Err(invalid(e.to_string()).into()),
-    };
-    if let Some(chosen) = choice.as_ref().and_then(|c| c.selection.chosen.as_ref()) {
-        spec.to = chosen.version.clone();
-    }
-    Ok(choice)
-}
-
-/// Why a version policy chose nothing, in one line.
-fn nothing_chosen(spec: &RolloutSpec) -> String {
-    format!("nothing to roll out: no release in the index is newer than {} and allowed by [policy.version]", spec.from)
-}
-
-/// Whether a new rollout of `spec` may start, given every rollout in the store: the group's
-/// `max_concurrent` and the spec's wave. Asked before planning, and again inside the transaction
-/// that records the rollout, so two `run`s at once cannot both pass.
-fn admission(spec: &RolloutSpec, rollouts: &[RolloutRecord]) -> Result<(), String> {
-    let group = policy::gates::group(&spec.policy, &spec.name);
-    let fleet: Vec<FleetRollout> = rollouts
-        .iter()
-        .filter_map(|r| {
-            let s = serde_json::from_str::<RolloutSpec>(&r.spec).ok()?;
-            (policy::gates::group(&s.policy, &s.name) == group).then(|| FleetRollout {
-                id: r.id.clone(),
-                name: r.name.clone(),
-                wave: s.policy.wave.unwrap_or(1),
-                to: s.to,
-                phase: r.phase.clone(),
-            })
-        })
-        .collect();
-    let active: Vec<String> = fleet
-        .iter()
-        .filter(|r| !Phase::ALL.iter().any(|p| p.is_terminal() && p.name() == r.phase))
-        .map(|r| r.id.clone())
-        .collect();
-    policy::gates::concurrency(&spec.policy, group, &active)?;
-    policy::gates::wave(group, spec.policy.wave.unwrap_or(1), &spec.to, &fleet)
+    let loaded = start::load(&runtime, spec_path, spec, trust, dev, &mut |w| warn(w))?;
+    Ok((runtime, loaded))
 }
 
 pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (mut spec, runtime, mut plugins, dev_notes) = load_with(&args.spec, trust, args.dev)?;
-    let opts =
-        RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone(), dev: args.dev };
-    let mut store = Store::open(state)?;
-    let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
-    if let Some(id) = store.active_by_name(&spec.name, &terminal)? {
-        let rec = store.rollout(&id)?;
-        say!("continuing rollout {id} ({}) from the journal", rec.phase);
-        if args.dev && !parse_state(&rec)?.1.dev {
-            say!("it was not started with --dev: it runs the plugin builds its spec pinned, not the ones above");
-        }
-        return drive(Runner::open(&mut store, &runtime, &id, opts)?);
-    }
-    // A new rollout: the policy chooses the version and says whether it may start now.
-    let now = jiff::Timestamp::now();
-    if apply_policy(&args.spec, &mut spec, now)?.is_some() && spec.to.is_empty() {
-        say!("{}", nothing_chosen(&spec));
-        return Ok(ExitCode::from(exit::SUCCESS));
-    }
-    let when = policy::window::decide(&spec.policy, now);
-    if !when.open {
-        say!("rollout {} not started: {}", spec.name, when.reason);
-        return Ok(ExitCode::from(exit::NEEDS_HUMAN));
-    }
-    if let Err(why) = admission(&spec, &store.list()?) {
-        say!("rollout {} not started: {why}", spec.name);
-        return Ok(ExitCode::from(exit::NEEDS_HUMAN));
-    }
-    let spec_path = std::path::absolute(&args.spec).unwrap_or(args.spec.clone());
-    let admit = |rollouts: &[RolloutRecord]| admission(&spec, rollouts);
-    let (id, plan) = match rollout::create(&mut store, &spec, &spec_path, &mut plugins, &opts.actor, &dev_notes, &admit)
-    {
-        Err(CreateError::Store(StoreError::Refused { reason })) => {
-            say!("rollout {} not started: {reason}", spec.name);
-            return Ok(ExitCode::from(exit::NEEDS_HUMAN));
-        }
-        other => other?,
+    let (runtime, loaded) = load(&args.spec, trust, args.dev)?;
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: !args.no_wait,
+        trust: trust.clone(),
+        dev: args.dev,
+        controller: false,
+        stop: None,
     };
-    say!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
-    drive(Runner::with_plugins(&mut store, &id, spec, plan, plugins, opts)?)
+    let mut store = Store::open(state)?;
+    match start::start(&mut store, loaded, &args.spec, &opts.actor, jiff::Timestamp::now())? {
+        Started::Continuing { id, phase, dev } => {
+            say!("continuing rollout {id} ({phase}) from the journal");
+            if args.dev && !dev {
+                say!("it was not started with --dev: it runs the plugin builds its spec pinned, not the ones above");
+            }
+            drive(Runner::open(&mut store, &runtime, &id, opts)?)
+        }
+        Started::NothingChosen { line } => {
+            say!("{line}");
+            Ok(ExitCode::from(exit::SUCCESS))
+        }
+        Started::Held { name, reason } => {
+            say!("{}", Started::held_line(&name, &reason));
+            Ok(ExitCode::from(exit::NEEDS_HUMAN))
+        }
+        Started::Created { id, spec, plan, plugins } => {
+            say!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
+            drive(Runner::with_plugins(&mut store, &id, spec, plan, *plugins, opts)?)
+        }
+    }
 }
 
 /// Drives a rollout and reports where it ended.
@@ -267,9 +182,9 @@ fn explanation(
 }
 
 pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow::Result<ExitCode> {
-    let (mut spec, _runtime, mut plugins) = load(&args.spec, trust)?;
+    let (_runtime, Loaded { mut spec, mut plugins, .. }) = load(&args.spec, trust, false)?;
     let now = args.at.unwrap_or_else(jiff::Timestamp::now);
-    let choice = apply_policy(&args.spec, &mut spec, now)?;
+    let choice = start::choose_version(&args.spec, &mut spec, now)?;
     let has_policy = spec.policy != Default::default();
     if spec.to.is_empty() {
         // The version policy chose nothing: there is no rollout to plan, only the reasons.
@@ -281,7 +196,7 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
             if !validate_only {
                 explained.version_lines().iter().for_each(|l| say!("{l}"));
             }
-            say!("{}: {}", args.spec.display(), nothing_chosen(&spec));
+            say!("{}: {}", args.spec.display(), start::nothing_chosen(&spec));
         }
         return Ok(ExitCode::from(exit::SUCCESS));
     }
@@ -447,8 +362,14 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts =
-        RunOptions { actor: runner_actor(), wait_for_humans: !args.no_wait, trust: trust.clone(), dev: args.dev };
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: !args.no_wait,
+        trust: trust.clone(),
+        dev: args.dev,
+        controller: false,
+        stop: None,
+    };
     let driving = format!("resuming rollout {} from the journal", args.id);
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), Some(driving), carries_on)
 }
@@ -466,7 +387,14 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
     }
     let runtime = Runtime::new()?;
     // Rolling back is always allowed, a dev rollout's too (with the builds it recorded).
-    let opts = RunOptions { actor: runner_actor(), wait_for_humans: false, trust: trust.clone(), dev: true };
+    let opts = RunOptions {
+        actor: runner_actor(),
+        wait_for_humans: false,
+        trust: trust.clone(),
+        dev: true,
+        controller: false,
+        stop: None,
+    };
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), None, rolls_back)
 }
 

@@ -22,6 +22,16 @@ pub enum ControlError {
 /// Applies `event` to rollout `id` on behalf of `actor`; returns the new state. A transition the
 /// machine does not allow changes nothing.
 pub fn control(store: &mut Store, id: &str, event: Event, actor: &str) -> Result<State, ControlError> {
+    control_journaled(store, id, event, actor).map(|(state, _)| state)
+}
+
+/// [`control`], returning the journal entry it committed too (for a controller's observers).
+pub fn control_journaled(
+    store: &mut Store,
+    id: &str,
+    event: Event,
+    actor: &str,
+) -> Result<(State, NewEntry), ControlError> {
     let corrupt = |e: serde_json::Error| ControlError::Corrupt { id: id.to_string(), message: e.to_string() };
     for _ in 0..MAX_CONFLICT_RETRIES {
         let rec = store.rollout(id)?;
@@ -47,12 +57,12 @@ pub fn control(store: &mut Store, id: &str, event: Event, actor: &str) -> Result
         let json = serde_json::to_string(&t.state).map_err(corrupt)?;
         let commit = Commit {
             state: Some((json, t.state.phase.name())),
-            entries: vec![entry],
+            entries: vec![entry.clone()],
             plugin_states: vec![],
             at: now_ms(),
         };
         match store.commit(id, rec.version, commit) {
-            Ok(_) => return Ok(t.state),
+            Ok(_) => return Ok((t.state, entry)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -14,12 +14,15 @@ mod plugins;
 pub mod preflight;
 mod readback;
 mod runner;
+pub mod start;
+mod waits;
 
-pub use control::{ControlError, control};
+pub use control::{ControlError, control, control_journaled};
 pub use create::{CreateError, create};
 pub use plan::{Plan, PlanError, PlannedStage, UnitVersion, prepare};
 pub use plugins::{PluginsError, RolloutPlugins};
-pub use runner::{Reporter, RunError, RunOptions, Runner};
+pub use runner::{Halt, Reporter, RunError, RunOptions, Runner};
+pub use waits::YIELD_WAITS_OVER;
 
 /// Milliseconds since the Unix epoch from the system clock.
 pub fn now_ms() -> i64 {

@@ -3,7 +3,8 @@
 //! and repeating. Everything is re-read from the store at each step, so a crash at any point
 //! resumes exactly where the journal says: an interrupted command is re-sent as it was.
 
-use std::thread::sleep;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::bounds;
@@ -87,10 +88,40 @@ pub struct RunOptions {
     /// The caller accepts a rollout created by `upshift run --dev` (`resume --dev`, `run --dev`,
     /// and `abort`, which may always roll one back). Without it, opening one is refused.
     pub dev: bool,
+    /// A controller's mode (`upshift serve`): instead of sleeping through a bake longer than
+    /// [`super::waits::YIELD_WAITS_OVER`], or a window that holds the rollout, [`Runner::drive`]
+    /// returns [`Halt::Timer`] so the thread is free until the timer is due; and the runner lease
+    /// outlives the runner (the controller keeps holding it while the rollout is parked, and gives
+    /// it back itself).
+    pub controller: bool,
+    /// Set by the controller when it shuts down: the runner stops at the next step boundary (an
+    /// in-flight plugin call finishes or reaches its deadline, and its outcome is committed first).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// Why [`Runner::drive`] returned, with the phase the rollout is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// A terminal phase.
+    Ended(Phase),
+    /// It waits for a human (approval, resume); only without `wait_for_humans`.
+    Human(Phase),
+    /// It waits for a timer due at this time (ms since the epoch); only in controller mode.
+    Timer { phase: Phase, due_ms: i64 },
+    /// The [`RunOptions::stop`] flag was set.
+    Stopped(Phase),
+}
+
+impl Halt {
+    pub fn phase(self) -> Phase {
+        match self {
+            Halt::Ended(p) | Halt::Human(p) | Halt::Stopped(p) | Halt::Timer { phase: p, .. } => p,
+        }
+    }
 }
 
 pub struct Runner<'s> {
-    store: &'s mut Store,
+    pub(super) store: &'s mut Store,
     pub(super) id: String,
     pub(super) spec: RolloutSpec,
     pub(super) plan: Plan,
@@ -104,7 +135,9 @@ pub struct Runner<'s> {
 
 impl Drop for Runner<'_> {
     fn drop(&mut self) {
-        let _ = self.store.release_lease(&self.id, std::process::id());
+        if !self.opts.controller {
+            let _ = self.store.release_lease(&self.id, std::process::id());
+        }
     }
 }
 
@@ -179,12 +212,20 @@ impl<'s> Runner<'s> {
 
     /// Drives the rollout until it ends, or (without `wait_for_humans`) until it waits for a human.
     pub fn run(&mut self, reporter: &mut dyn Reporter) -> Result<Phase, RunError> {
+        self.drive(reporter).map(Halt::phase)
+    }
+
+    /// [`Runner::run`], saying why it returned.
+    pub fn drive(&mut self, reporter: &mut dyn Reporter) -> Result<Halt, RunError> {
         let mut announced_wait = None;
         let mut announced_hold = None;
         loop {
             let (rec, state) = self.load()?;
             if state.phase.is_terminal() {
-                return Ok(state.phase);
+                return Ok(Halt::Ended(state.phase));
+            }
+            if self.stopping() {
+                return Ok(Halt::Stopped(state.phase));
             }
             match self.policy_gate(&state) {
                 Gate::Go(entries) if entries.is_empty() => {}
@@ -207,8 +248,12 @@ impl<'s> Runner<'s> {
                         reporter.committed(&[note], &state, &self.plan);
                         announced_hold = Some(state.issued);
                     }
+                    if self.opts.controller {
+                        let due_ms = now_ms().saturating_add(POLICY_RECHECK.as_millis() as i64);
+                        return Ok(Halt::Timer { phase: state.phase, due_ms });
+                    }
                     if !self.opts.wait_for_humans {
-                        return Ok(state.phase);
+                        return Ok(Halt::Human(state.phase));
                     }
                     self.sleep_unless_changed(&rec, POLICY_RECHECK)?;
                     continue;
@@ -225,7 +270,7 @@ impl<'s> Runner<'s> {
                     continue;
                 }
                 if !self.opts.wait_for_humans {
-                    return Ok(state.phase);
+                    return Ok(Halt::Human(state.phase));
                 }
                 if announced_wait != Some(state.issued) {
                     reporter.waiting(&self.id, &state);
@@ -238,6 +283,12 @@ impl<'s> Runner<'s> {
                 let backoff = RETRY_DELAY.saturating_mul(1 << (state.errors - 1).min(6)).min(MAX_RETRY_DELAY);
                 if self.sleep_unless_changed(&rec, backoff)? {
                     continue;
+                }
+            }
+            if let (Command::Wait { seconds }, true) = (&command, self.opts.controller) {
+                let due_ms = self.due(&state, *seconds)?;
+                if due_ms - now_ms() > super::waits::YIELD_WAITS_OVER.as_millis() as i64 {
+                    return Ok(Halt::Timer { phase: state.phase, due_ms });
                 }
             }
             let outcome = match command {
@@ -289,55 +340,6 @@ impl<'s> Runner<'s> {
             return Gate::Go(vec![entry]);
         }
         Gate::Go(vec![])
-    }
-
-    /// Sleeps `total`, returning early with `true` if the rollout changed meanwhile.
-    fn sleep_unless_changed(&self, rec: &RolloutRecord, total: Duration) -> Result<bool, RunError> {
-        let until = std::time::Instant::now() + total;
-        loop {
-            let now = std::time::Instant::now();
-            if now >= until {
-                return Ok(false);
-            }
-            sleep(POLL_INTERVAL.min(until - now));
-            if self.store.rollout(&self.id)?.version != rec.version {
-                return Ok(true);
-            }
-        }
-    }
-
-    /// Waits out a bake; the due time is stored, so a restarted runner keeps the original deadline.
-    /// Returns `true` if the rollout changed meanwhile (the wait is abandoned).
-    fn wait(
-        &mut self,
-        rec: &RolloutRecord,
-        state: &State,
-        seconds: u64,
-        reporter: &mut dyn Reporter,
-    ) -> Result<bool, RunError> {
-        let due = match self.store.timer(&self.id, state.issued)? {
-            Some(due) => due,
-            None => {
-                let due = now_ms().saturating_add(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX));
-                self.store.set_timer(&self.id, state.issued, due)?;
-                due
-            }
-        };
-        let mut next_report = 0i64;
-        loop {
-            let now = now_ms();
-            if now >= due {
-                return Ok(false);
-            }
-            let remaining = Duration::from_millis((due - now) as u64);
-            if seconds > 0 && now >= next_report {
-                reporter.baking(state, &self.plan, remaining);
-                next_report = now + BAKE_REPORT_EVERY.as_millis() as i64;
-            }
-            if self.sleep_unless_changed(rec, remaining.min(POLL_INTERVAL))? {
-                return Ok(true);
-            }
-        }
     }
 
     pub(super) fn info(&self) -> RolloutInfo {

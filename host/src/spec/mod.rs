@@ -344,7 +344,8 @@ impl RolloutSpec {
         Grants { files, sql, env, network: plugin.grants.network.grant() }
     }
 
-    fn plugins(&self) -> impl Iterator<Item = &PluginSpec> {
+    /// The target, the strategy and every verifier.
+    pub fn plugins(&self) -> impl Iterator<Item = &PluginSpec> {
         [&self.target, &self.strategy].into_iter().chain(self.verifiers.iter())
     }
 

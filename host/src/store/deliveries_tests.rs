@@ -18,6 +18,7 @@ fn open() -> (tempfile::TempDir, Store) {
             state: "{}",
             phase: "pending",
             at: 1,
+            runner_pid: None,
         };
         store.create(new, vec![], vec![]).unwrap();
     }

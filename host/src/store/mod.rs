@@ -9,6 +9,7 @@ mod deliveries;
 mod journal;
 mod schema;
 mod tail;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ pub use commit_hook::{CommitObserver, set_commit_observer};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, NewDelivery};
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
 pub use tail::TailEntry;
+pub use tokens::StoredToken;
 
 /// Environment variable naming the state file; `--state` overrides it.
 pub const STATE_ENV: &str = "UPSHIFT_STATE";
@@ -49,6 +51,9 @@ pub enum StoreError {
 
     #[error("state store {} was written by a newer upshift (schema {found}, this one knows {known})", path.display())]
     NewerSchema { path: PathBuf, found: i64, known: i64 },
+
+    #[error("a token named {name:?} exists already in {}; choose another --name", path.display())]
+    TokenExists { name: String, path: PathBuf },
 
     /// The admission check of [`Store::create_admitted`] refused the new rollout.
     #[error("{reason}")]
@@ -97,6 +102,9 @@ pub struct NewRollout<'a> {
     pub state: &'a str,
     pub phase: &'a str,
     pub at: i64,
+    /// The process that creates the rollout to drive it holds its runner lease from the start, so
+    /// no controller takes it between its creation and its first step.
+    pub runner_pid: Option<u32>,
 }
 
 /// One atomic change to a rollout: new state (if any), journal entries, plugin states.
@@ -194,9 +202,19 @@ impl Store {
         admit(&list_rollouts(&tx).map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
         let id = new.id;
         tx.execute(
-            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
-            params![id, new.name, new.spec_path.to_string_lossy(), new.spec, new.plan, new.state, new.phase, new.at],
+            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9)",
+            params![
+                id,
+                new.name,
+                new.spec_path.to_string_lossy(),
+                new.spec,
+                new.plan,
+                new.state,
+                new.phase,
+                new.at,
+                new.runner_pid
+            ],
         )
         .map_err(err)?;
         for e in &entries {
@@ -281,6 +299,20 @@ impl Store {
         tx.commit().map_err(err)?;
         commit_hook::committed(commit.entries.len(), started.elapsed());
         Ok(new_version)
+    }
+
+    /// The rollouts that have not ended (phase not in `terminal`): id, version and lease holder.
+    pub fn unended(&self, terminal: &[&str]) -> Result<Vec<(String, i64, Option<u32>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, phase, version, runner_pid FROM rollouts ORDER BY created_at, rowid")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows.into_iter().filter(|r| !terminal.contains(&r.1.as_str())).map(|(id, _, v, pid)| (id, v, pid)).collect())
     }
 
     /// The journal of rollout `id`, oldest first.

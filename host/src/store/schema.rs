@@ -48,6 +48,15 @@ CREATE TABLE plugin_state (
 "#,
     // 1 -> 2: the webhook queue (`deliveries.rs`).
     super::deliveries::MIGRATION,
+    // 2 -> 3: API tokens, by the sha256 of their value (`tokens.rs`).
+    r#"
+CREATE TABLE tokens (
+    name        TEXT PRIMARY KEY,
+    role        TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ fn new<'a>(id: &'a str, name: &'a str) -> NewRollout<'a> {
         state: "{\"phase\":\"pending\"}",
         phase: "pending",
         at: 1,
+        runner_pid: None,
     }
 }
 

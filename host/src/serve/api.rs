@@ -1,0 +1,265 @@
+//! The HTTP API under `/v1` (JSON), and `/healthz`, `/readyz`. Handlers are thin: authenticate,
+//! authorize, call one library function on the blocking pool (the store and plugins are
+//! synchronous), map its typed error to a status (`error.rs`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::StringRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::App;
+use super::auth::{self, Caller, Role};
+use super::error::ApiError;
+use super::submit::{self, DEFAULT_SPEC_PATH};
+use super::view;
+use crate::engine::{Event, OPERATOR_PAUSE, Phase};
+use crate::rollout::start::Started;
+use crate::store::Store;
+
+/// The largest request body (a spec, a reason) the API reads.
+pub const MAX_BODY_BYTES: usize = 256 << 10;
+/// Rollouts per page of `GET /v1/rollouts` by default, and at most.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 500;
+/// Journal entries per page of `GET /v1/rollouts/{id}/history` by default, and at most.
+pub const DEFAULT_HISTORY_PAGE: usize = 200;
+pub const MAX_HISTORY_PAGE: usize = 2000;
+
+/// The API's routes. `extra` is merged in (the place where `/metrics` mounts).
+pub fn router(app: Arc<App>, extra: Router) -> Router {
+    let v1 = Router::new()
+        .route("/v1/rollouts", get(list).post(create))
+        .route("/v1/rollouts/{id}", get(show))
+        .route("/v1/rollouts/{id}/history", get(history))
+        .route("/v1/rollouts/{id}/{action}", post(control))
+        .with_state(app.clone());
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+        .merge(v1)
+        .merge(extra)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API is under /v1") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// `GET /metrics` (viewer): the Prometheus text, its counters caught up with the journal first.
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let text = blocking(app, &headers, Role::Viewer, |app, store, _| {
+        app.metrics.catch_up(store)?;
+        Ok(app.metrics.render())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    if app.controller.ready() {
+        axum::Json(json!({ "status": "ready" })).into_response()
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "not ready: starting or shutting down")
+            .into_response()
+    }
+}
+
+/// Authenticates the request, checks that its caller may do what needs `needs`, and runs `work`
+/// with the store on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    needs: Role,
+    work: impl FnOnce(&App, &mut Store, Caller) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&app.state_path)?;
+        let open = app.open(&store)?;
+        let caller = auth::authenticate(header.as_deref(), open, &app.configured_tokens, &store)??;
+        auth::authorize(&caller, needs)?;
+        work(&app, &mut store, caller)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    name: Option<String>,
+    limit: Option<usize>,
+    /// The id of the last rollout of the previous page.
+    after: Option<String>,
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    blocking(app, &headers, Role::Viewer, move |_, store, _| {
+        let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let rows: Vec<_> = store
+            .list()?
+            .into_iter()
+            .filter(|r| q.state.as_ref().is_none_or(|s| &r.phase == s))
+            .filter(|r| q.name.as_ref().is_none_or(|n| &r.name == n))
+            .collect();
+        let start = match &q.after {
+            Some(after) => rows.iter().position(|r| &r.id == after).map_or(rows.len(), |i| i + 1),
+            None => 0,
+        };
+        let page: Vec<_> = rows.iter().skip(start).take(limit).collect();
+        let next = (start + page.len() < rows.len()).then(|| page.last().map(|r| r.id.clone())).flatten();
+        let items: Vec<Value> = page.into_iter().map(view::summary).collect();
+        Ok(axum::Json(json!({ "rollouts": items, "next": next })).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateQuery {
+    /// Where the spec is placed under the server's `spec_root` (its folder is the spec's folder).
+    path: Option<String>,
+}
+
+async fn create(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<CreateQuery>,
+    body: Result<String, StringRejection>,
+) -> Result<Response, ApiError> {
+    let text = body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
+        ApiError::new(
+            status,
+            code,
+            format!("the request body must be a TOML spec of at most {MAX_BODY_BYTES} bytes ({e})"),
+        )
+    })?;
+    let controller = app.controller.clone();
+    let response = blocking(app, &headers, Role::Admin, move |app, store, caller| {
+        let rel = q.path.as_deref().unwrap_or(DEFAULT_SPEC_PATH);
+        let actor = format!("{} (api)", caller.name);
+        let (started, warnings) = submit::submit(&app.config, &app.runtime, &app.trust, store, rel, &text, &actor)?;
+        let conflict = |code, message: String, id: Option<String>| {
+            Err(ApiError::new(StatusCode::CONFLICT, code, message).with(json!({ "id": id })))
+        };
+        match started {
+            Started::Created { id, .. } => {
+                tracing::info!("rollout {id} created by {}", caller.name);
+                Ok((StatusCode::CREATED, axum::Json(json!({ "id": id, "warnings": warnings }))).into_response())
+            }
+            Started::Continuing { id, phase, .. } => conflict(
+                "active",
+                format!("rollout {id} of the same name has not ended ({phase}); this server drives it"),
+                Some(id),
+            ),
+            Started::Held { name, reason } => conflict("held", Started::held_line(&name, &reason), None),
+            Started::NothingChosen { line } => conflict("nothing_to_roll_out", line, None),
+        }
+    })
+    .await;
+    controller.wake();
+    response
+}
+
+async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    blocking(app, &headers, Role::Viewer, move |_, store, _| {
+        Ok(axum::Json(view::detail(&store.rollout(&id)?)).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    /// The `seq` of the last entry of the previous page.
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn history(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    blocking(app, &headers, Role::Viewer, move |_, store, _| {
+        let limit = q.limit.unwrap_or(DEFAULT_HISTORY_PAGE).clamp(1, MAX_HISTORY_PAGE);
+        let after = q.after.unwrap_or(0);
+        let entries: Vec<_> = store.history(&id)?.into_iter().filter(|e| e.seq > after).collect();
+        let page = &entries[..entries.len().min(limit)];
+        let next = (page.len() < entries.len()).then(|| page.last().map(|e| e.seq)).flatten();
+        Ok(axum::Json(json!({ "entries": page, "next": next })).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlBody {
+    /// Why, for the audit trail (pause, abort).
+    reason: Option<String>,
+}
+
+async fn control(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ControlBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"),
+            )
+        })?
+    };
+    let event = match action.as_str() {
+        "approve" => Event::Approve,
+        "pause" => Event::Pause { reason: body.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}")) },
+        "resume" => Event::Resume,
+        "abort" => Event::Abort { reason: body.reason.unwrap_or_else(|| "aborted by operator".into()) },
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("unknown control {other:?}: use approve, pause, resume or abort"),
+            ));
+        }
+    };
+    let controller = app.controller.clone();
+    let response = blocking(app, &headers, Role::Operator, move |app, store, caller| {
+        let actor = format!("{} (api {action})", caller.name);
+        let rec = store.rollout(&id)?;
+        // Like `upshift resume`: an ended rollout is said so; one that is not paused is already driven.
+        if action == "resume" && rec.phase != Phase::Paused.name() {
+            if Phase::ALL.iter().any(|p| p.is_terminal() && p.name() == rec.phase) {
+                let message = format!("rollout {id} has ended: {}", rec.phase);
+                return Err(ApiError::new(StatusCode::CONFLICT, "ended", message));
+            }
+            return Ok(axum::Json(view::detail(&rec)).into_response());
+        }
+        let (state, entry) = crate::rollout::control_journaled(store, &id, event, &actor)?;
+        app.controller.observers().committed(&id, std::slice::from_ref(&entry), &state);
+        Ok(axum::Json(view::detail(&store.rollout(&id)?)).into_response())
+    })
+    .await;
+    controller.wake();
+    response
+}

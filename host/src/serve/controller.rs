@@ -1,0 +1,254 @@
+//! The controller: finds every rollout in the store that has not ended (created by the API, by a CLI
+//! `run` that left it, or before a restart) and drives each one step after another on a bounded pool
+//! of blocking threads, so a stuck plugin holds one thread until its deadline and never the others.
+//!
+//! A rollout is driven in controller mode (`RunOptions::controller`): the runner returns at a bake
+//! longer than a second, a closed window or a human's turn, and the rollout is *parked* here with the
+//! time it is due and its record's version; it is driven again when the time comes or the version
+//! changes (a control). Bakes are therefore timers, not sleeping threads. The store's runner lease is
+//! taken by this process for every rollout it drives and kept while one is parked, so a CLI `run` or
+//! `resume` sees it driven and a rollout a CLI process drives is left alone until that process lets
+//! go. On shutdown the runners stop at their next step boundary and every lease is given back.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use super::observe::Observers;
+use crate::engine::{Phase, State};
+use crate::rollout::{self, Halt, Plan, Reporter, RunError, RunOptions, Runner};
+use crate::runtime::Runtime;
+use crate::store::{NewEntry, Store, StoreError};
+use crate::trust::TrustPolicy;
+
+/// How often the store is scanned for rollouts to drive (a submission through the API wakes the
+/// scan at once; a rollout a CLI process created or let go of is found by the next scan).
+pub const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a rollout whose step failed (its plugins cannot be loaded, the store is busy) waits
+/// before it is tried again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Where one rollout stands in this controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// A thread is driving it.
+    Running,
+    /// Waiting until `until_ms` (ms since the epoch) or until its record's version is not `version`
+    /// (-1: unknown, only the time counts).
+    Parked { version: i64, until_ms: i64 },
+}
+
+pub struct Controller {
+    state: PathBuf,
+    runtime: Arc<Runtime>,
+    trust: TrustPolicy,
+    observers: Observers,
+    permits: Arc<Semaphore>,
+    stop: Arc<AtomicBool>,
+    wake: Notify,
+    slots: Mutex<HashMap<String, Slot>>,
+    actor: String,
+    /// Set once the first scan of the store has been made (`/readyz`).
+    scanned: AtomicBool,
+}
+
+impl Controller {
+    pub fn new(
+        state: PathBuf,
+        runtime: Arc<Runtime>,
+        trust: TrustPolicy,
+        observers: Observers,
+        max_parallel: usize,
+    ) -> Self {
+        Controller {
+            state,
+            runtime,
+            trust,
+            observers,
+            permits: Arc::new(Semaphore::new(max_parallel)),
+            stop: Arc::new(AtomicBool::new(false)),
+            wake: Notify::new(),
+            slots: Mutex::new(HashMap::new()),
+            actor: format!("upshift serve (pid {})", std::process::id()),
+            scanned: AtomicBool::new(false),
+        }
+    }
+
+    /// Looks at the store now rather than at the next scan (a rollout was just created).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops taking work; runners stop at their next step boundary.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    pub fn ready(&self) -> bool {
+        self.scanned.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
+    }
+
+    pub fn observers(&self) -> &Observers {
+        &self.observers
+    }
+
+    /// Scans and drives until [`Controller::stop`]; then waits for every runner to stop and gives
+    /// back every lease this process holds.
+    pub async fn run(self: Arc<Self>) {
+        let mut running = JoinSet::new();
+        while !self.stop.load(Ordering::SeqCst) {
+            let me = self.clone();
+            match tokio::task::spawn_blocking(move || me.due_now()).await {
+                Ok(Ok(due)) => {
+                    for id in due {
+                        running.spawn(self.clone().drive(id));
+                    }
+                    self.scanned.store(true, Ordering::SeqCst);
+                }
+                Ok(Err(e)) => tracing::warn!("controller: cannot scan the store: {e}"),
+                Err(e) => tracing::warn!("controller: scan failed: {e}"),
+            }
+            while running.try_join_next().is_some() {}
+            tokio::select! {
+                _ = tokio::time::sleep(SCAN_INTERVAL) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+        while running.join_next().await.is_some() {}
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.release_all()).await;
+    }
+
+    /// The rollouts to drive now: not ended, not running here, not parked (or due), and not leased
+    /// to another live process. Each is marked running.
+    fn due_now(&self) -> Result<Vec<String>, StoreError> {
+        let store = match Store::open_existing(&self.state) {
+            Err(StoreError::Missing { .. }) => return Ok(vec![]),
+            other => other?,
+        };
+        let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
+        let now = rollout::now_ms();
+        let me = std::process::id();
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due = vec![];
+        for (id, version, holder) in store.unended(&terminal)? {
+            let ready = match slots.get(&id) {
+                Some(Slot::Running) => false,
+                Some(Slot::Parked { version: v, until_ms }) => (*v >= 0 && *v != version) || now >= *until_ms,
+                None => true,
+            };
+            let elsewhere = holder.is_some_and(|pid| pid != me && process_alive(pid));
+            if ready && !elsewhere {
+                slots.insert(id.clone(), Slot::Running);
+                due.push(id);
+            }
+        }
+        Ok(due)
+    }
+
+    /// Drives rollout `id` on the blocking pool (once a permit is free) until it halts.
+    async fn drive(self: Arc<Self>, id: String) {
+        let Ok(_permit) = self.permits.clone().acquire_owned().await else { return };
+        let me = self.clone();
+        let key = id.clone();
+        let slot = match tokio::task::spawn_blocking(move || me.step(&key)).await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!("rollout {id}: its runner panicked: {e}");
+                Some(parked_for(-1, RETRY_AFTER))
+            }
+        };
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        match slot {
+            Some(s) => slots.insert(id, s),
+            None => slots.remove(&id),
+        };
+        drop(slots);
+        self.wake.notify_one();
+    }
+
+    /// Opens rollout `id` and drives it until it halts; returns its new slot (`None`: forget it).
+    fn step(&self, id: &str) -> Option<Slot> {
+        let mut store = match Store::open_existing(&self.state) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("rollout {id}: {e}");
+                return Some(parked_for(-1, RETRY_AFTER));
+            }
+        };
+        let opts = RunOptions {
+            actor: self.actor.clone(),
+            wait_for_humans: false,
+            trust: self.trust.clone(),
+            dev: false,
+            controller: true,
+            stop: Some(self.stop.clone()),
+        };
+        let version = |store: &Store| store.rollout(id).map_or(-1, |r| r.version);
+        let halt = match Runner::open(&mut store, &self.runtime, id, opts) {
+            Ok(mut runner) => runner.drive(&mut Relay { id, observers: &self.observers }),
+            Err(e) => Err(e),
+        };
+        let slot = match halt {
+            Ok(Halt::Ended(phase)) => {
+                tracing::info!("rollout {id}: {phase}");
+                let _ = store.release_lease(id, std::process::id());
+                return None;
+            }
+            Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(&store), until_ms: i64::MAX },
+            Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(&store), until_ms: due_ms },
+            // Another process took it between the scan and now: the next scan looks again.
+            Err(RunError::Leased { .. }) => return None,
+            Err(e @ RunError::Dev { .. }) => {
+                tracing::warn!("{}", crate::text::terminal(&e.to_string(), crate::text::MAX_LINE));
+                Slot::Parked { version: version(&store), until_ms: i64::MAX }
+            }
+            Err(e) => {
+                tracing::warn!("rollout {id}: {}", crate::text::terminal(&e.to_string(), crate::text::MAX_LINE));
+                parked_for(version(&store), RETRY_AFTER)
+            }
+        };
+        Some(slot)
+    }
+
+    /// Gives back the lease of every rollout this process holds (on shutdown): those it drove, and
+    /// those created through the API that it had not yet begun.
+    fn release_all(&self) {
+        let Ok(store) = Store::open_existing(&self.state) else { return };
+        let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
+        let me = std::process::id();
+        for (id, _, holder) in store.unended(&terminal).unwrap_or_default() {
+            if holder == Some(me) {
+                let _ = store.release_lease(&id, me);
+            }
+        }
+    }
+}
+
+fn parked_for(version: i64, wait: Duration) -> Slot {
+    Slot::Parked { version, until_ms: rollout::now_ms().saturating_add(wait.as_millis() as i64) }
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Hands each commit of a runner to the server's observers.
+struct Relay<'a> {
+    id: &'a str,
+    observers: &'a Observers,
+}
+
+impl Reporter for Relay<'_> {
+    fn committed(&mut self, entries: &[NewEntry], state: &State, _plan: &Plan) {
+        self.observers.committed(self.id, entries, state);
+    }
+    fn waiting(&mut self, _id: &str, _state: &State) {}
+    fn baking(&mut self, _state: &State, _plan: &Plan, _remaining: Duration) {}
+}
