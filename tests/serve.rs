@@ -293,6 +293,19 @@ fn rollouts_submitted_at_once_all_succeed_and_a_broken_one_rolls_back_by_itself(
     }
 }
 
+/// Starts the server again on `fleet`: every one of `ids` (the rollouts of folders r1..rn) ends
+/// `succeeded`, and every shard's log shows each migration applied exactly once.
+fn restart_and_finish(fleet: &Fleet, ids: &[String], n: usize) {
+    let server = Server::start(fleet, None);
+    let phases = server.wait_ended(ids, Duration::from_secs(120));
+    assert!(phases.iter().all(|p| p == "succeeded"), "{phases:?}\n{}", server.stderr());
+    for i in 1..=n {
+        for s in 1..=SHARDS {
+            assert_eq!(fleet.log(i, s), ups(), "r{i} shard {s}: each migration applied exactly once");
+        }
+    }
+}
+
 #[test]
 fn kill_9_mid_way_then_a_restart_finishes_every_rollout_applying_each_migration_once() {
     let n = 6;
@@ -311,15 +324,7 @@ fn kill_9_mid_way_then_a_restart_finishes_every_rollout_applying_each_migration_
     let phases: Vec<String> = ids.iter().map(|id| status(&fleet, id)["state"].as_str().unwrap().to_string()).collect();
     assert!(phases.iter().any(|p| p != "succeeded"), "killed too late to test anything: {phases:?}");
     drop(server);
-
-    let server = Server::start(&fleet, None);
-    let phases = server.wait_ended(&ids, Duration::from_secs(120));
-    assert!(phases.iter().all(|p| p == "succeeded"), "{phases:?}\n{}", server.stderr());
-    for i in 1..=n {
-        for s in 1..=SHARDS {
-            assert_eq!(fleet.log(i, s), ups(), "r{i} shard {s}: each migration applied exactly once");
-        }
-    }
+    restart_and_finish(&fleet, &ids, n);
 }
 
 #[test]
@@ -401,15 +406,7 @@ fn sigterm_exits_0_gives_the_leases_back_and_a_restart_continues() {
     let phases: Vec<String> = ids.iter().map(|id| status(&fleet, id)["state"].as_str().unwrap().to_string()).collect();
     assert!(phases.iter().any(|p| p != "succeeded"), "stopped too late to test anything: {phases:?}");
     drop(server);
-
-    let server = Server::start(&fleet, None);
-    let phases = server.wait_ended(&ids, Duration::from_secs(120));
-    assert!(phases.iter().all(|p| p == "succeeded"), "{phases:?}\n{}", server.stderr());
-    for i in 1..=n {
-        for s in 1..=SHARDS {
-            assert_eq!(fleet.log(i, s), ups(), "r{i} shard {s}");
-        }
-    }
+    restart_and_finish(&fleet, &ids, n);
 }
 
 #[test]
@@ -504,6 +501,7 @@ fn every_route_answers_by_role_and_no_token_is_stored_or_logged() {
         ("GET", "/v1/rollouts".into(), None, 2),
         ("GET", format!("/v1/rollouts/{id}"), None, 2),
         ("GET", format!("/v1/rollouts/{id}/history"), None, 2),
+        ("GET", "/metrics".into(), None, 2),
         ("POST", format!("/v1/rollouts/{id}/pause"), Some(r#"{"reason": "acl test"}"#), 3),
         ("POST", format!("/v1/rollouts/{id}/resume"), None, 3),
         ("POST", format!("/v1/rollouts/{id}/approve"), None, 3),
@@ -562,4 +560,60 @@ fn listening_beyond_loopback_without_a_token_is_refused_with_why() {
         .output()
         .unwrap();
     common::assert_one_line_error(&out, "refusing to listen on 0.0.0.0:0 without any API token");
+}
+
+#[test]
+fn the_server_sends_each_event_of_its_rollouts_signed_and_in_order_retrying_a_failing_receiver() {
+    const SECRET: &str = "serve-test-secret";
+    let fleet = Fleet::new(1);
+    // The receiver answers 500 to its first two requests, then 200.
+    let receiver = common::receiver::Receiver::start(|_, n| if n < 2 { 500 } else { 200 });
+    let config = std::fs::read_to_string(fleet.path("serve.toml")).unwrap()
+        + &format!(
+            "\n[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nevents = [\"stage-applied\", \"succeeded\", \"rolled-back\"]\n\
+             secret = \"{SECRET}\"\ninitial_backoff_ms = 50\nmax_backoff_ms = 200\n",
+            receiver.url()
+        );
+    std::fs::write(fleet.path("serve.toml"), config).unwrap();
+    let server = Server::start(&fleet, None);
+    let id = server.submit(&fleet, 1, "rollout.toml", "hooked");
+    assert_eq!(server.wait_ended(std::slice::from_ref(&id), Duration::from_secs(90)), ["succeeded"]);
+    let start = Instant::now();
+    let accepted = loop {
+        let accepted = receiver.accepted();
+        if accepted.last().is_some_and(|r| r.event() == "succeeded") {
+            break accepted;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{:?}\n{}", receiver.requests(), server.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let events: Vec<String> = accepted.iter().map(|r| r.event()).collect();
+    let stages = events.len() - 1;
+    assert!(stages >= 2 && events[..stages].iter().all(|e| e == "stage-applied"), "{events:?}");
+    let mut ids: Vec<&str> = accepted.iter().map(|r| r.header("x-upshift-delivery")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), accepted.len(), "each event accepted once");
+    for r in &accepted {
+        let signature = r.header("x-upshift-signature");
+        assert!(upshift::serve::webhooks::verify_signature(SECRET.as_bytes(), r.body.as_bytes(), signature), "{r:?}");
+        assert_eq!(r.rollout(), id);
+    }
+    assert_eq!(receiver.requests().iter().filter(|r| r.answered == 500).count(), 2, "the first two were retried");
+    // `/metrics` counts the delivery attempts the journal records (the last outcome is journaled
+    // just after the receiver answered: wait for it).
+    let delivered =
+        format!("upshift_webhook_deliveries_total{{webhook=\"ops\",outcome=\"delivered\"}} {}\n", accepted.len());
+    let start = Instant::now();
+    let text = loop {
+        let (_, text) = server.get("/metrics");
+        let text = text.as_str().unwrap().to_string();
+        if text.contains(&delivered) {
+            break text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(text.contains("upshift_webhook_deliveries_total{webhook=\"ops\",outcome=\"failed\"} 2\n"), "{text}");
+    assert!(text.contains("upshift_webhook_pending{webhook=\"ops\"} 0\n"), "{text}");
 }

@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::HashSet;
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,96 +16,13 @@ use upshift::serve::webhooks::{EventKind, Notifier, NotifierHandle, WebhookConfi
 use upshift::store::{DeliveryStatus, Store};
 
 use common::lab::Lab;
+use common::receiver::{Received, Receiver};
 
 const SECRET: &str = "test-secret";
 /// The longest any wait below may take: far above what it needs, so only a real failure reaches it.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The events of one of the lab's good rollouts (two stages: canary and promote).
 const GOOD: [&str; 3] = ["stage-applied", "stage-applied", "succeeded"];
-
-/// One request the receiver got, and what it answered.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: BTreeMap<String, String>,
-    body: String,
-    answered: u16,
-}
-
-impl Received {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(&name.to_ascii_lowercase()).map_or("", String::as_str)
-    }
-    fn rollout(&self) -> String {
-        self.json()["rollout"]["id"].as_str().unwrap().to_string()
-    }
-    fn event(&self) -> String {
-        self.json()["event"].as_str().unwrap().to_string()
-    }
-}
-
-/// A tiny HTTP/1.1 server on 127.0.0.1 that records every request and answers with the status
-/// `answer` gives for it (and the number of requests before it).
-struct Receiver {
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    fn start(answer: impl Fn(&Received, usize) -> u16 + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let log: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let kept = log.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let Some(mut r) = read_request(&stream) else { continue };
-                let n = kept.lock().unwrap().len();
-                r.answered = answer(&r, n);
-                let mut stream = stream;
-                let _ = write!(stream, "HTTP/1.1 {} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.answered);
-                kept.lock().unwrap().push(r);
-            }
-        });
-        Receiver { addr, log }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hooks", self.addr)
-    }
-
-    fn requests(&self) -> Vec<Received> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// The requests answered 2xx.
-    fn accepted(&self) -> Vec<Received> {
-        self.requests().into_iter().filter(|r| (200..300).contains(&r.answered)).collect()
-    }
-}
-
-fn read_request(stream: &TcpStream) -> Option<Received> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut headers = BTreeMap::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).ok()?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':')?;
-        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-    }
-    let len: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Received { headers, body: String::from_utf8(body).ok()?, answered: 0 })
-}
 
 fn webhook(name: &str, url: &str) -> WebhookConfig {
     WebhookConfig {

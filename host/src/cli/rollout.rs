@@ -122,16 +122,22 @@ fn load(spec_path: &Path, trust: &TrustPolicy, dev: bool) -> anyhow::Result<(Run
     Ok((runtime, loaded))
 }
 
-pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (runtime, loaded) = load(&args.spec, trust, args.dev)?;
-    let opts = RunOptions {
+/// How a terminal drives a rollout: as this process, to its end or (with `--no-wait`) to the first
+/// human's turn.
+fn run_options(trust: &TrustPolicy, no_wait: bool, dev: bool) -> RunOptions {
+    RunOptions {
         actor: runner_actor(),
-        wait_for_humans: !args.no_wait,
+        wait_for_humans: !no_wait,
         trust: trust.clone(),
-        dev: args.dev,
+        dev,
         controller: false,
         stop: None,
-    };
+    }
+}
+
+pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (runtime, loaded) = load(&args.spec, trust, args.dev)?;
+    let opts = run_options(trust, args.no_wait, args.dev);
     let mut store = Store::open(state)?;
     match start::start(&mut store, loaded, &args.spec, &opts.actor, jiff::Timestamp::now())? {
         Started::Continuing { id, phase, dev } => {
@@ -362,14 +368,7 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
-    let opts = RunOptions {
-        actor: runner_actor(),
-        wait_for_humans: !args.no_wait,
-        trust: trust.clone(),
-        dev: args.dev,
-        controller: false,
-        stop: None,
-    };
+    let opts = run_options(trust, args.no_wait, args.dev);
     let driving = format!("resuming rollout {} from the journal", args.id);
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), Some(driving), carries_on)
 }
