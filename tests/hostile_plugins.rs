@@ -205,3 +205,29 @@ fn a_tampered_signature_or_file_is_refused_at_load() {
     let ended = lab.run(&good).expect("loads");
     assert_eq!(ended.phase, Phase::Succeeded, "{}", ended.text());
 }
+
+/// `validate-config` runs with no grants: a verifier granted a writable folder that writes into it
+/// from its config check leaves the folder empty, and `upshift validate` changes nothing.
+#[test]
+fn a_config_check_gets_no_grants_so_validate_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("scratch")).unwrap();
+    let target = common::fixtures::copy_fixture(dir.path(), "recorder");
+    let verifier = common::fixtures::copy_fixture(dir.path(), "write-outside");
+    let spec = dir.path().join("rollout.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"scribble\"\nfrom = \"1\"\nto = \"2\"\n\n[target]\nfile = \"recorder.wasm\"\nsha256 = \"{target}\"\n\
+             config = {{ units = [\"a\"] }}\n\n[strategy]\nplugin = \"all-at-once\"\n\n[[verifiers]]\n\
+             file = \"write-outside.wasm\"\nsha256 = \"{verifier}\"\ngrants.files = [{{ path = \"scratch\", write = true }}]\n"
+        ),
+    )
+    .unwrap();
+    let out =
+        common::upshift_in(dir.path()).args(["validate", "--allow-unsigned", spec.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    let written: Vec<_> = std::fs::read_dir(dir.path().join("scratch")).unwrap().collect();
+    assert!(written.is_empty(), "validate-config wrote into a granted folder: {written:?}");
+    assert!(!dir.path().join("state.db").exists(), "validate created the state store");
+}

@@ -134,7 +134,7 @@ pub fn load(
     }
     let mut plugins = RolloutPlugins::load(runtime, &spec, &trust, |_| Default::default())?;
     plugins.dev = dev;
-    for warning in preflight::check(&spec, spec_path, &mut plugins)? {
+    for warning in preflight::check(&spec, spec_path, &plugins)? {
         warn(&warning.to_string());
     }
     Ok(Loaded { spec, plugins, dev_notes })

@@ -3,12 +3,17 @@
 //! a problem on the spec's line of that plugin's `config` (of the field the plugin names, when the
 //! spec has it). A plugin of contract 0.1.0 cannot be asked: a warning says its config is checked at
 //! its first call.
+//!
+//! The check runs in an instance of its own with the plugin's limits and nothing else: no grants,
+//! no state. So whatever a plugin does in `validate-config`, `upshift validate` changes nothing.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{Findings, Problem};
 use crate::rollout::plugins::RolloutPlugins;
-use crate::runtime::{CallError, PluginInstance, bindings::worlds::World};
+use crate::runtime::bindings::worlds::{StrategyWorld, TargetWorld, VerifierWorld, World};
+use crate::runtime::{CallError, Plugin, PluginInstance, Scope};
 use crate::spec::{PluginSpec, Role, RolloutSpec, SpecLines};
 
 /// Asks every plugin of `spec` to validate its config; adds what it finds to `findings`.
@@ -16,7 +21,7 @@ pub fn check(
     spec: &RolloutSpec,
     spec_path: &Path,
     lines: &SpecLines,
-    plugins: &mut RolloutPlugins,
+    plugins: &RolloutPlugins,
     findings: &mut Findings,
 ) {
     let mut ask = |role: Role, plugin: &PluginSpec, answer: Result<bool, CallError>| {
@@ -51,18 +56,21 @@ pub fn check(
             }
         }
     };
-    let answer = validate(&mut plugins.target, &plugins.target_config);
+    let answer = validate::<TargetWorld>(plugins.target.plugin(), &spec.target, &plugins.target_config);
     ask(Role::Target, &spec.target, answer);
-    let answer = validate(&mut plugins.strategy, &plugins.strategy_config);
+    let answer = validate::<StrategyWorld>(plugins.strategy.plugin(), &spec.strategy, &plugins.strategy_config);
     ask(Role::Strategy, &spec.strategy, answer);
-    for (i, v) in plugins.verifiers.iter_mut().enumerate() {
-        let answer = validate(&mut v.instance, &v.config);
+    for (i, v) in plugins.verifiers.iter().enumerate() {
+        let answer = validate::<VerifierWorld>(v.instance.plugin(), &v.spec, &v.config);
         ask(Role::Verifier(i), &v.spec, answer);
     }
 }
 
-fn validate<W: World>(instance: &mut PluginInstance<W>, config: &str) -> Result<bool, CallError> {
-    instance.validate_config(config)
+/// Asks `plugin` to check `config` in an instance of its own: the plugin's limits, no grants, no
+/// state.
+fn validate<W: World>(plugin: &Arc<Plugin>, spec: &PluginSpec, config: &str) -> Result<bool, CallError> {
+    let scope = Scope { limits: spec.limits(), ..Scope::default() };
+    PluginInstance::<W>::new(plugin.clone(), scope).validate_config(config)
 }
 
 /// The field a config error names: the first `` `word` `` of serde's messages ("unknown field

@@ -93,7 +93,7 @@ impl fmt::Display for Problems {
 
 /// Checks the loaded `plugins` of `spec` (read from `spec_path`) before anything changes. `Ok` holds
 /// the warnings to show; `Err` every problem, each naming the spec's line and the fix.
-pub fn check(spec: &RolloutSpec, spec_path: &Path, plugins: &mut RolloutPlugins) -> Result<Vec<Problem>, Problems> {
+pub fn check(spec: &RolloutSpec, spec_path: &Path, plugins: &RolloutPlugins) -> Result<Vec<Problem>, Problems> {
     let lines = SpecLines::read(spec_path);
     let mut findings = Findings::default();
     config::check(spec, spec_path, &lines, plugins, &mut findings);

@@ -1,5 +1,6 @@
 //! Hostile verifier granted one writable folder (/scratch): writes inside it (allowed), then tries
-//! to write next to it, above it and at the root.
+//! to write next to it, above it and at the root. Its config check (`validate-config`, run by
+//! `upshift validate`) tries to write into /scratch too, and says the config is fine either way.
 
 use upshift_sdk::{Check, NoConfig, PluginError, Verdict, Verifier};
 
@@ -7,6 +8,11 @@ pub struct Scribble;
 
 impl Verifier for Scribble {
     type Config = NoConfig;
+
+    fn check_config(_: &NoConfig) -> Result<(), PluginError> {
+        let _ = std::fs::write("/scratch/written-by-config-check.txt", "validate changed a granted folder");
+        Ok(())
+    }
 
     fn verify(_: Check, _: &NoConfig) -> Result<Verdict, PluginError> {
         std::fs::write("/scratch/inside.txt", "allowed")
