@@ -23,6 +23,13 @@ fn main() -> ExitCode {
             let problems = e
                 .downcast_ref::<upshift::rollout::preflight::Problems>()
                 .or_else(|| e.downcast_ref::<upshift::rollout::start::StartError>().and_then(|s| s.problems()));
+            let remote = e.downcast_ref::<upshift::serve::client::ClientError>().and_then(|c| c.problems());
+            if let Some(problems) = remote {
+                for problem in problems {
+                    let _ = writeln!(std::io::stderr(), "{}", cli::output::line(&format!("error: {problem}")));
+                }
+                return cli::exit::from_error(&e);
+            }
             if let Some(problems) = problems {
                 for warning in problems.warnings() {
                     cli::output::warn(&warning.to_string());

@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod lab;
 pub mod receiver;
 pub mod sandbox;
+pub mod serve;
 
 use std::process::{Command, Output};
 

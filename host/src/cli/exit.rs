@@ -9,6 +9,7 @@ use upshift::rollout::{ControlError, CreateError, PlanError, PluginsError, RunEr
 use upshift::runtime::{CallError, LoadError};
 use upshift::serve::ServeError;
 use upshift::serve::auth::TokenError;
+use upshift::serve::client::ClientError;
 use upshift::serve::config::ConfigError;
 use upshift::spec::SpecError;
 use upshift::store::StoreError;
@@ -65,6 +66,9 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
             || c.downcast_ref::<CallError>().is_some_and(invalid_config)
             || c.downcast_ref::<StartError>().is_some_and(|s| s.fault() == Fault::Input)
             || c.is::<ConfigError>()
+            || c.is::<super::NeedsServer>()
+            || c.is::<super::remote::RemoteError>()
+            || c.downcast_ref::<ClientError>().is_some_and(|e| e.refused() || matches!(e, ClientError::BadUrl(_)))
             || matches!(c.downcast_ref::<ServeError>(), Some(ServeError::NoTokens { .. }))
             || matches!(c.downcast_ref::<TokenError>(), Some(TokenError::BadName(_)))
             || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::TokenExists { .. }))

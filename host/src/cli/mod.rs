@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod exit;
 pub mod output;
 mod plugin;
+mod remote;
 mod rollout;
 mod serve;
 mod views;
@@ -32,6 +33,17 @@ pub struct Cli {
     /// recorded in the rollout's audit trail).
     #[arg(long, global = true)]
     pub allow_unsigned: bool,
+
+    /// Talk to the `upshift serve` at this URL instead of the local store: `run`, `list`,
+    /// `status`, `history`, `approve`, `pause`, `resume` and `abort` go through its API, with the
+    /// same output and exit codes (`plan`, `validate`, `plugin`, `serve` and `token` stay local).
+    #[arg(long, global = true, env = "UPSHIFT_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// The API token for --server (`upshift token create` makes one). Prefer the environment
+    /// variable: a command line is visible to other users of the machine.
+    #[arg(long, global = true, env = "UPSHIFT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
 
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -96,6 +108,11 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
+/// An option that only means something with `--server`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} places the spec on a server: give --server URL (or UPSHIFT_SERVER) too")]
+pub struct NeedsServer(&'static str);
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state = cli.state.unwrap_or_else(upshift::store::default_path);
     let trusted_keys = cli.trusted_keys.unwrap_or_else(upshift::trust::default_trusted_keys_path);
@@ -106,7 +123,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dev: false,
         })
     };
-    match cli.command {
+    let command = match &cli.server {
+        Some(url) => {
+            let client = upshift::serve::client::Client::new(url, cli.token.clone())?;
+            match remote_command(&client, cli.command) {
+                Ok(done) => return done,
+                Err(local) => local,
+            }
+        }
+        None => cli.command,
+    };
+    match command {
+        Command::Run(args) if args.server_path.is_some() => Err(NeedsServer("--server-path").into()),
         Command::Run(args) => rollout::run(&state, &trust()?, args),
         Command::Plan(args) => rollout::plan(&trust()?, args, false),
         Command::Validate(args) => rollout::plan(&trust()?, args, true),
@@ -121,4 +149,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&state, &trust()?, args),
         Command::Token(cmd) => serve::token(&state, cmd),
     }
+}
+
+/// Runs `command` against the server `client` talks to, or hands it back if it always runs
+/// locally.
+fn remote_command(
+    client: &upshift::serve::client::Client,
+    command: Command,
+) -> Result<anyhow::Result<ExitCode>, Command> {
+    Ok(match command {
+        Command::Run(args) => remote::run(client, args),
+        Command::List(args) => remote::list(client, args),
+        Command::Status(args) => remote::status(client, args),
+        Command::History(args) => remote::history(client, args),
+        Command::Approve(args) => remote::approve(client, args),
+        Command::Pause(args) => remote::pause(client, args),
+        Command::Resume(args) => remote::resume(client, args),
+        Command::Abort(args) => remote::abort(client, args),
+        local => return Err(local),
+    })
 }

@@ -49,43 +49,56 @@ pub fn name(s: &str) -> std::borrow::Cow<'_, str> {
     text::terminal(s, text::MAX_NAME)
 }
 
-/// A UTC timestamp (RFC 3339, seconds) for `ms` since the epoch.
-pub fn time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| ms.to_string())
-}
+pub use upshift::rollout::view::time;
 
 /// "2/3 canary" for stage `i` of `plan`, or "finalize" past the last.
 pub fn stage_label(plan: &Plan, i: usize) -> String {
-    plan.stages
-        .get(i)
-        .map_or_else(|| "finalize".to_string(), |s| format!("{}/{} {}", i + 1, plan.stages.len(), name(&s.name)))
+    stage_at(i, plan.stages.len(), plan.stages.get(i).map(|s| s.name.as_str()))
+}
+
+/// "2/3 canary" for stage `index` (named `name`) of `count`, or "finalize" past the last.
+pub fn stage_at(index: usize, count: usize, stage_name: Option<&str>) -> String {
+    match stage_name {
+        Some(n) if index < count => format!("{}/{count} {}", index + 1, name(n)),
+        _ => "finalize".to_string(),
+    }
 }
 
 /// Prints a running rollout's progress to stdout, one line per event.
 pub struct Progress;
 
+impl Progress {
+    /// The line of one committed journal entry (`→` a transition, indented a call, `!` a note).
+    pub fn entry(kind: EntryKind, message: &str) {
+        match kind {
+            EntryKind::Transition => say!("→ {message}"),
+            EntryKind::Call => say!("    {message}"),
+            EntryKind::Note => say!("  ! {message}"),
+        }
+    }
+
+    /// The line of a rollout that waits for a human in `phase`, for the reason `note`.
+    pub fn waiting_for(id: &str, phase: Phase, note: Option<&str>) {
+        let why = note.unwrap_or("waiting");
+        let what = match phase {
+            Phase::AwaitingApproval => format!("`upshift approve {id}` continues, `upshift abort {id}` rolls back"),
+            _ => format!("`upshift resume {id}` continues, `upshift abort {id}` rolls back"),
+        };
+        // The note can be a plugin's reason: capped on its own so the instructions stay in sight.
+        say!("⏸ {phase}: {}; {what}", text::terminal(why, text::MAX_LINE / 2));
+    }
+}
+
 impl Reporter for Progress {
     fn committed(&mut self, entries: &[NewEntry], _state: &State, _plan: &Plan) {
         for e in entries {
-            match e.kind {
-                EntryKind::Transition => say!("→ {}", e.message),
-                EntryKind::Call => say!("    {}", e.message),
-                EntryKind::Note => say!("  ! {}", e.message),
-            }
+            Progress::entry(e.kind, &e.message);
         }
         let _ = std::io::stdout().flush();
     }
 
     fn waiting(&mut self, id: &str, state: &State) {
-        let why = state.note.as_deref().unwrap_or("waiting");
-        let what = match state.phase {
-            Phase::AwaitingApproval => format!("`upshift approve {id}` continues, `upshift abort {id}` rolls back"),
-            _ => format!("`upshift resume {id}` continues, `upshift abort {id}` rolls back"),
-        };
-        // The note can be a plugin's reason: capped on its own so the instructions stay in sight.
-        say!("⏸ {}: {}; {what}", state.phase, text::terminal(why, text::MAX_LINE / 2));
+        Progress::waiting_for(id, state.phase, state.note.as_deref());
     }
 
     fn baking(&mut self, state: &State, plan: &Plan, remaining: Duration) {

@@ -3,20 +3,20 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 use upshift::engine::{Event, OPERATOR_PAUSE, Phase, State};
 use upshift::policy::{self, Explanation, StageApproval, VersionChoice};
 use upshift::rollout::start::{self, Loaded, Started};
+use upshift::rollout::view::{self, Detail, Summary};
 use upshift::rollout::{self, Plan, RunError, RunOptions, Runner};
 use upshift::runtime::Runtime;
 use upshift::spec::RolloutSpec;
-use upshift::store::{RolloutRecord, Store};
+use upshift::store::{JournalEntry, RolloutRecord, Store};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
-use super::output::{Progress, print_json, say, time, warn};
+use super::output::{Progress, print_json, say, warn};
 use super::views::{self, stage_names};
 
 #[derive(Debug, Args)]
@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// new `run --dev` for it), and `upshift abort ID` rolls it back.
     #[arg(long)]
     pub dev: bool,
+    /// With --server: where the spec goes under the server's spec_root, whose plugin files and
+    /// folders it names (default: the spec's path as given, when it is relative).
+    #[arg(long, value_name = "PATH")]
+    pub server_path: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -242,9 +246,7 @@ pub fn plan(trust: &TrustPolicy, args: SpecArgs, validate_only: bool) -> anyhow:
 }
 
 fn parse_state(rec: &RolloutRecord) -> anyhow::Result<(State, Plan)> {
-    let state = serde_json::from_str(&rec.state).with_context(|| format!("rollout {}: corrupt state", rec.id))?;
-    let plan = serde_json::from_str(&rec.plan).with_context(|| format!("rollout {}: corrupt plan", rec.id))?;
-    Ok((state, plan))
+    Ok(view::parse(rec)?)
 }
 
 pub fn list(state: &Path, args: JsonArg) -> anyhow::Result<ExitCode> {
@@ -253,61 +255,50 @@ pub fn list(state: &Path, args: JsonArg) -> anyhow::Result<ExitCode> {
         Err(upshift::store::StoreError::Missing { .. }) => vec![],
         Err(e) => return Err(e.into()),
     };
-    let mut parsed = vec![];
-    for r in rows {
-        let (s, plan) = parse_state(&r)?;
-        parsed.push((r, s, plan));
-    }
-    if args.json {
-        let out: Vec<_> = parsed
-            .iter()
-            .map(|(r, s, plan)| {
-                json!({
-                    "id": r.id, "name": r.name, "state": r.phase,
-                    "stage": s.stage, "stages": plan.stages.len(),
-                    "created_at": time(r.created_at), "updated_at": time(r.updated_at),
-                })
-            })
-            .collect();
-        print_json(&out)?;
-    } else if parsed.is_empty() {
-        say!("no rollouts in {}", state.display());
+    let summaries: Vec<Summary> = rows.iter().map(Summary::of).collect();
+    print_list(&summaries, args.json, &format!("no rollouts in {}", state.display()))
+}
+
+/// `list`'s output, local or from a server; `empty` is said when there is no rollout.
+pub fn print_list(rows: &[Summary], json: bool, empty: &str) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(rows)?;
+    } else if rows.is_empty() {
+        say!("{empty}");
     } else {
-        views::list(&parsed);
+        views::list(rows);
     }
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
 pub fn status(state: &Path, args: IdArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(state)?;
-    let rec = store.rollout(&args.id)?;
-    let (s, plan) = parse_state(&rec)?;
-    let spec: RolloutSpec = serde_json::from_str(&rec.spec)?;
-    let driver = Runner::driven_elsewhere(&rec);
-    if args.json {
-        let out = json!({
-            "id": rec.id, "name": rec.name, "state": rec.phase,
-            "stage": { "index": s.stage, "name": plan.stages.get(s.stage).map(|st| st.name.clone()), "count": plan.stages.len() },
-            "from": spec.from, "to": spec.to,
-            "outstanding": s.outstanding, "note": s.note, "half_done": s.half_done,
-            "applied_through": s.touched, "runner_pid": driver,
-            "updated_at": time(rec.updated_at),
-        });
-        print_json(&out)?;
-        return Ok(ExitCode::from(exit::SUCCESS));
+    let detail = Detail::of(&store.rollout(&args.id)?)?;
+    print_status(&detail, args.json, &format!("`upshift resume {}` continues", args.id))
+}
+
+/// `status`'s output, local or from a server; `no_driver` is said of a rollout nothing drives.
+pub fn print_status(detail: &Detail, json: bool, no_driver: &str) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(detail)?;
+    } else {
+        views::status(detail, no_driver);
     }
-    views::status(&rec, &s, &plan, &spec, driver);
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
 pub fn history(state: &Path, args: IdArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(state)?;
-    let entries = store.history(&args.id)?;
-    if args.json {
-        print_json(&entries)?;
-        return Ok(ExitCode::from(exit::SUCCESS));
+    print_history(&store.history(&args.id)?, args.json)
+}
+
+/// `history`'s output, local or from a server.
+pub fn print_history(entries: &[JournalEntry], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(entries)?;
+    } else {
+        views::history(entries);
     }
-    views::history(&entries);
     Ok(ExitCode::from(exit::SUCCESS))
 }
 
@@ -320,21 +311,31 @@ fn apply_control(state: &Path, id: &str, event: Event, command: &str) -> anyhow:
 
 pub fn approve(state: &Path, args: ControlArgs) -> anyhow::Result<ExitCode> {
     let (store, s) = apply_control(state, &args.id, Event::Approve, "approve")?;
-    say!("approved: rollout {} is {}", args.id, s.phase);
+    say!("{}", approved_line(&args.id, s.phase.name()));
     hint_driver(&store, &args.id)?;
     Ok(ExitCode::from(exit::SUCCESS))
+}
+
+/// What `approve` says of rollout `id`, now in `phase`.
+pub fn approved_line(id: &str, phase: &str) -> String {
+    format!("approved: rollout {id} is {phase}")
 }
 
 pub fn pause(state: &Path, args: PauseArgs) -> anyhow::Result<ExitCode> {
     let reason = args.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}"));
     let (store, s) = apply_control(state, &args.id, Event::Pause { reason }, "pause")?;
-    if s.pause_requested {
-        say!("pause requested: rollout {} pauses when its current {} step finishes", args.id, s.phase);
-    } else {
-        say!("paused: rollout {}", args.id);
-    }
+    say!("{}", pause_line(&args.id, s.pause_requested, s.phase.name()));
     hint_driver(&store, &args.id)?;
     Ok(ExitCode::from(exit::SUCCESS))
+}
+
+/// What `pause` says of rollout `id`, in `phase`: paused, or paused once its step finishes.
+pub fn pause_line(id: &str, requested: bool, phase: &str) -> String {
+    if requested {
+        format!("pause requested: rollout {id} pauses when its current {phase} step finishes")
+    } else {
+        format!("paused: rollout {id}")
+    }
 }
 
 /// Says who carries the rollout on, or how to.

@@ -2,14 +2,14 @@
 //! and of the rollouts in the store. Every line goes through [`say!`]; names a plugin chose (stages,
 //! units) are capped on their own with [`name`] so the rest of their line stays in sight.
 
-use upshift::engine::State;
 use upshift::policy::Explanation;
 use upshift::rollout::Plan;
+use upshift::rollout::view::{self, Detail, Summary};
 use upshift::spec::RolloutSpec;
-use upshift::store::{JournalEntry, RolloutRecord};
+use upshift::store::JournalEntry;
 use upshift::text;
 
-use super::output::{name, say, stage_label, time};
+use super::output::{name, say, stage_at, time};
 
 /// How the spec writes `value` (`rollback`, `pause`...).
 fn spec_word<T: serde::Serialize>(value: &T) -> String {
@@ -88,33 +88,38 @@ fn ordinal(n: u32) -> String {
 }
 
 /// `upshift list`: one row per rollout, newest first.
-pub fn list(rows: &[(RolloutRecord, State, Plan)]) {
+pub fn list(rows: &[Summary]) {
     say!("{:<28} {:<18} {:<18} UPDATED", "ID", "STATE", "STAGE");
-    for (r, s, plan) in rows {
-        say!("{:<28} {:<18} {:<18} {}", r.id, r.phase, stage_label(plan, s.stage), time(r.updated_at));
+    for r in rows {
+        let stage = match (r.stage, r.stages) {
+            (Some(i), Some(n)) => stage_at(i, n, r.stage_name.as_deref()),
+            _ => "?".to_string(),
+        };
+        say!("{:<28} {:<18} {:<18} {}", r.id, r.state, stage, r.updated_at);
     }
 }
 
-/// `upshift status`: where one rollout stands, and who drives it.
-pub fn status(rec: &RolloutRecord, s: &State, plan: &Plan, spec: &RolloutSpec, driver: Option<u32>) {
-    say!("rollout:  {} ({} → {})", rec.id, spec.from, spec.to);
-    say!("state:    {}", rec.phase);
-    say!("stage:    {}", stage_label(plan, s.stage));
-    if let Some(t) = s.touched {
+/// `upshift status`: where one rollout stands, and who drives it (`no_driver`: what to say when
+/// nothing does and it has not ended).
+pub fn status(d: &Detail, no_driver: &str) {
+    say!("rollout:  {} ({} → {})", d.id, d.from, d.to);
+    say!("state:    {}", d.state);
+    say!("stage:    {}", stage_at(d.stage.index, d.stage.count, d.stage.name.as_deref()));
+    if let Some(t) = d.applied_through {
         say!("applied:  stages 1 to {} have been sent to the target", t + 1);
     }
-    if let Some(n) = &s.note {
+    if let Some(n) = &d.note {
         say!("note:     {n}");
     }
-    if let Some(h) = &s.half_done {
+    if let Some(h) = &d.half_done {
         say!("HALF-DONE: {h}");
     }
-    match driver {
+    match d.runner_pid {
         Some(pid) => say!("driver:   upshift pid {pid}"),
-        None if !s.phase.is_terminal() => say!("driver:   none; `upshift resume {}` continues", rec.id),
+        None if !view::ended(&d.state) => say!("driver:   none; {no_driver}"),
         None => {}
     }
-    say!("updated:  {}", time(rec.updated_at));
+    say!("updated:  {}", d.updated_at);
 }
 
 /// How a plugin's log record is indented under the entry of the call that logged it.

@@ -52,6 +52,11 @@ impl Phase {
         matches!(self, Phase::Paused | Phase::AwaitingApproval)
     }
 
+    /// The phase `name` names (`rolled-back`), as records, the journal and the API write it.
+    pub fn named(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Phase::Pending => "pending",

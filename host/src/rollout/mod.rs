@@ -15,12 +15,14 @@ pub mod preflight;
 mod readback;
 mod runner;
 pub mod start;
+pub mod view;
 mod waits;
 
 pub use control::{ControlError, control, control_journaled};
 pub use create::{CreateError, create};
 pub use plan::{Plan, PlanError, PlannedStage, UnitVersion, prepare};
 pub use plugins::{PluginsError, RolloutPlugins};
+pub(crate) use runner::process_alive;
 pub use runner::{Halt, Reporter, RunError, RunOptions, Runner};
 pub use waits::YIELD_WAITS_OVER;
 

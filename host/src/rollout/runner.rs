@@ -141,7 +141,8 @@ impl Drop for Runner<'_> {
     }
 }
 
-fn process_alive(pid: u32) -> bool {
+/// Whether process `pid` exists on this host (a runner lease names its holder's pid).
+pub(crate) fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
@@ -195,6 +196,11 @@ impl<'s> Runner<'s> {
     }
 
     /// Whether a live process other than this one holds the runner lease of `rec`.
+    /// The live process holding `rec`'s runner lease, this one included.
+    pub fn driver(rec: &RolloutRecord) -> Option<u32> {
+        rec.runner_pid.filter(|&pid| process_alive(pid))
+    }
+
     pub fn driven_elsewhere(rec: &RolloutRecord) -> Option<u32> {
         rec.runner_pid.filter(|&pid| pid != std::process::id() && process_alive(pid))
     }

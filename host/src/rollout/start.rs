@@ -244,11 +244,7 @@ fn admission(spec: &RolloutSpec, rollouts: &[RolloutRecord]) -> Result<(), Strin
             })
         })
         .collect();
-    let active: Vec<String> = fleet
-        .iter()
-        .filter(|r| !Phase::ALL.iter().any(|p| p.is_terminal() && p.name() == r.phase))
-        .map(|r| r.id.clone())
-        .collect();
+    let active: Vec<String> = fleet.iter().filter(|r| !super::view::ended(&r.phase)).map(|r| r.id.clone()).collect();
     policy::gates::concurrency(&spec.policy, group, &active)?;
     policy::gates::wave(group, spec.policy.wave.unwrap_or(1), &spec.to, &fleet)
 }

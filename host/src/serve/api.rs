@@ -12,15 +12,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::App;
 use super::auth::{self, Caller, Role};
 use super::error::ApiError;
 use super::submit::{self, DEFAULT_SPEC_PATH};
-use super::view;
 use crate::engine::{Event, OPERATOR_PAUSE, Phase};
 use crate::rollout::start::Started;
+use crate::rollout::view::{self, Detail, Summary};
 use crate::store::Store;
 
 /// The largest request body (a spec, a reason) the API reads.
@@ -119,7 +119,7 @@ async fn list(
         };
         let page: Vec<_> = rows.iter().skip(start).take(limit).collect();
         let next = (start + page.len() < rows.len()).then(|| page.last().map(|r| r.id.clone())).flatten();
-        let items: Vec<Value> = page.into_iter().map(view::summary).collect();
+        let items: Vec<Summary> = page.into_iter().map(Summary::of).collect();
         Ok(axum::Json(json!({ "rollouts": items, "next": next })).into_response())
     })
     .await
@@ -156,9 +156,17 @@ async fn create(
             Err(ApiError::new(StatusCode::CONFLICT, code, message).with(json!({ "id": id })))
         };
         match started {
-            Started::Created { id, .. } => {
+            Started::Created { id, spec, plan, .. } => {
                 tracing::info!("rollout {id} created by {}", caller.name);
-                Ok((StatusCode::CREATED, axum::Json(json!({ "id": id, "warnings": warnings }))).into_response())
+                // The entries its creation journaled: a client following the rollout prints what
+                // comes after them (the same lines `upshift run` prints).
+                let created_through = store.history(&id)?.iter().filter(|e| e.actor == actor).map(|e| e.seq).max();
+                let stages: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+                let body = json!({
+                    "id": id, "from": spec.from, "to": spec.to, "stages": stages,
+                    "created_through": created_through, "warnings": warnings,
+                });
+                Ok((StatusCode::CREATED, axum::Json(body)).into_response())
             }
             Started::Continuing { id, phase, .. } => conflict(
                 "active",
@@ -175,10 +183,13 @@ async fn create(
 }
 
 async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    blocking(app, &headers, Role::Viewer, move |_, store, _| {
-        Ok(axum::Json(view::detail(&store.rollout(&id)?)).into_response())
-    })
-    .await
+    blocking(app, &headers, Role::Viewer, move |_, store, _| detail(store, &id)).await
+}
+
+/// The answer about one rollout: its [`Detail`].
+fn detail(store: &Store, id: &str) -> Result<Response, ApiError> {
+    let detail = Detail::of(&store.rollout(id)?).map_err(ApiError::internal)?;
+    Ok(axum::Json(detail).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,15 +260,15 @@ async fn control(
         let rec = store.rollout(&id)?;
         // Like `upshift resume`: an ended rollout is said so; one that is not paused is already driven.
         if action == "resume" && rec.phase != Phase::Paused.name() {
-            if Phase::ALL.iter().any(|p| p.is_terminal() && p.name() == rec.phase) {
+            if view::ended(&rec.phase) {
                 let message = format!("rollout {id} has ended: {}", rec.phase);
                 return Err(ApiError::new(StatusCode::CONFLICT, "ended", message));
             }
-            return Ok(axum::Json(view::detail(&rec)).into_response());
+            return detail(store, &id);
         }
         let (state, entry) = crate::rollout::control_journaled(store, &id, event, &actor)?;
         app.controller.observers().committed(&id, std::slice::from_ref(&entry), &state);
-        Ok(axum::Json(view::detail(&store.rollout(&id)?)).into_response())
+        detail(store, &id)
     })
     .await;
     controller.wake();

@@ -143,7 +143,7 @@ impl Controller {
                 Some(Slot::Parked { version: v, until_ms }) => (*v >= 0 && *v != version) || now >= *until_ms,
                 None => true,
             };
-            let elsewhere = holder.is_some_and(|pid| pid != me && process_alive(pid));
+            let elsewhere = holder.is_some_and(|pid| pid != me && crate::rollout::process_alive(pid));
             if ready && !elsewhere {
                 slots.insert(id.clone(), Slot::Running);
                 due.push(id);
@@ -233,10 +233,6 @@ impl Controller {
 
 fn parked_for(version: i64, wait: Duration) -> Slot {
     Slot::Parked { version, until_ms: rollout::now_ms().saturating_add(wait.as_millis() as i64) }
-}
-
-fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Hands each commit of a runner to the server's observers.

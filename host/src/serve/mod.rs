@@ -8,13 +8,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod controller;
 mod error;
 pub mod metrics;
 pub mod observe;
 pub mod submit;
-mod view;
 pub mod webhooks;
 
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! never its serialized text.
 
 use rusqlite::{Connection, Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::text;
@@ -23,7 +23,7 @@ const MIN_DETAIL_STRING_BYTES: usize = 128;
 /// The fewest items a list or object inside a detail keeps before the detail is replaced by an excerpt.
 const MIN_DETAIL_ITEMS: usize = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
     /// The state machine moved.
@@ -66,7 +66,7 @@ pub struct NewEntry {
 }
 
 /// An entry as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
     pub seq: i64,
     /// Milliseconds since the Unix epoch.

@@ -7,14 +7,14 @@
 //! - Every plugin's config, by the plugin itself (`validate-config`, contract 0.2.0): a refusal is a
 //!   problem on the line of that plugin's `config` (see `config.rs`).
 //! - Every plugin's declared capabilities (`capabilities!`, [`Declared`]) against what the spec
-//! grants it (`grants.sql`, `grants.files`, `grants.env`, `grants.network`), both ways. A capability
-//! declared but not granted would leave the plugin failing at its first use ("No such file or
-//! directory"); a grant the plugin does not declare is never given ([`Grants::intersect`] narrows
-//! it at run time too, as defence in depth) and so says something the rollout does not do. Both
-//! are problems. The comparison is with what the *spec* says, by name: an environment variable the
-//! spec grants and the plugin declares but that this host does not have is only a warning (the
-//! plugin sees it unset, as it would on any host without it). Capability words this host does not
-//! know (a newer SDK) are warnings too: they are never granted.
+//!   grants it (`grants.sql`, `grants.files`, `grants.env`, `grants.network`), both ways. A capability
+//!   declared but not granted would leave the plugin failing at its first use ("No such file or
+//!   directory"); a grant the plugin does not declare is never given ([`Grants::intersect`] narrows
+//!   it at run time too, as defence in depth) and so says something the rollout does not do. Both
+//!   are problems. The comparison is with what the *spec* says, by name: an environment variable the
+//!   spec grants and the plugin declares but that this host does not have is only a warning (the
+//!   plugin sees it unset, as it would on any host without it). Capability words this host does not
+//!   know (a newer SDK) are warnings too: they are never granted.
 //!
 //! [`Grants::intersect`]: crate::runtime::Grants::intersect
 
