@@ -231,3 +231,39 @@ fn a_config_check_gets_no_grants_so_validate_writes_nothing() {
     assert!(written.is_empty(), "validate-config wrote into a granted folder: {written:?}");
     assert!(!dir.path().join("state.db").exists(), "validate created the state store");
 }
+
+#[test]
+fn a_target_that_writes_while_it_observes_changes_nothing() {
+    let mut lab = Lab::new();
+    std::fs::create_dir(lab.path("scratch")).unwrap();
+    let db = lab.path("shop.db");
+    rusqlite::Connection::open(&db).unwrap().execute_batch("CREATE TABLE observed (note TEXT)").unwrap();
+    let target = format!(
+        "{}\ngrants.files = [{{ path = \"scratch\", write = true }}]\ngrants.sql = [\"shop\"]\n\
+         config = {{ units = [\"a\", \"b\"], database = \"shop/shop\" }}",
+        lab.plugin("observe-writes")
+    );
+    let spec = lab.compose(Some(&target), None, None, "[connections.shop]\ndatabases = [\"shop.db\"]");
+    let ended = lab.run(&spec).expect("the target loads");
+    assert_eq!(ended.phase, Phase::Succeeded, "{}", ended.text());
+    // Its operations wrote, as granted; its observations (plan's and every read-back's) did not.
+    assert_eq!(std::fs::read_to_string(lab.path("scratch/applied.txt")).unwrap(), "finalize");
+    assert!(!lab.path("scratch/observed.txt").exists(), "observe wrote into the granted folder");
+    let rows: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM observed", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "observe changed the database");
+    // Each observe's refusals are in the audit trail, under that call.
+    let logged: Vec<String> = ended
+        .history
+        .iter()
+        .filter_map(|e| e.detail.as_ref())
+        .flat_map(|d| d["logs"]["records"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["message"].as_str().map(str::to_string))
+        .collect();
+    assert!(!logged.iter().any(|m| m.contains("ESCAPED")), "{logged:#?}");
+    assert!(logged.iter().any(|m| m.starts_with("observe could not write /scratch/observed.txt")), "{logged:#?}");
+    assert!(logged.iter().any(|m| m.starts_with("observe could not insert")), "{logged:#?}");
+    println!("observe-writes: {}", logged.iter().find(|m| m.contains("could not insert")).unwrap());
+}

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::bounds::{MAX_REASON_BYTES, cut};
-use super::entries::{call_entry, entry, error_text};
+use super::entries::{call_entry, entry, error_text, logs_json};
 use super::plan::Plan;
 use super::readback;
 use super::runner::{CommandOutcome, Runner};
@@ -53,10 +53,13 @@ fn change_json(c: &Change) -> serde_json::Value {
 }
 
 impl Runner<'_> {
-    /// Reads the target back.
-    fn observe(&mut self) -> Result<Observation, CallError> {
+    /// Reads the target back; the journal detail of the call starts with its logs.
+    fn observe(&mut self, purpose: &str) -> (Result<Observation, CallError>, serde_json::Value) {
         let (config, from, to) = (self.plugins.target_config.clone(), self.spec.from.clone(), self.spec.to.clone());
-        self.plugins.target.observe(&config, &from, &to)
+        let observed = self.plugins.target.observe(&config, &from, &to);
+        let (logs, dropped) = self.plugins.target.last_logs();
+        let detail = json!({ "plugin": "target", "call": "observe", "purpose": purpose, "logs": logs_json(logs, dropped) });
+        (observed, detail)
     }
 
     /// After a call answered with `change`: reads the target back and checks it with `check`; the
@@ -68,8 +71,7 @@ impl Runner<'_> {
         change: &Change,
         check: impl FnOnce(&Plan, &Observation) -> Result<(), String>,
     ) -> (Called, NewEntry) {
-        let observed = self.observe();
-        let mut detail = json!({ "plugin": "target", "call": "observe", "purpose": format!("read back after {call}") });
+        let (observed, mut detail) = self.observe(&format!("read back after {call}"));
         let (called, message) = match observed {
             Err(e) => {
                 detail["error"] = json!(e.to_string());
@@ -138,11 +140,12 @@ impl Runner<'_> {
 
     pub(super) fn rollback(&mut self, command: &Command, through: usize) -> CommandOutcome {
         // What to undo is read from the target: only units (and the weight) this rollout changed.
-        let (undo, now) = match self.observe() {
+        let (observed, mut detail) = self.observe("before rollback");
+        let (undo, now) = match observed {
             Ok(now) => (readback::undo(&self.plan, through, &now), now),
             Err(e) => {
                 let message = format!("could not read the target before rolling back: {}", error_text(&e));
-                let detail = json!({ "plugin": "target", "call": "observe", "purpose": "before rollback", "error": e.to_string() });
+                detail["error"] = json!(e.to_string());
                 return CommandOutcome {
                     event: Event::RollbackError { retryable: e.retryable(), message: message.clone() },
                     entries: vec![entry("call", Some(through), message, detail)],
@@ -150,9 +153,7 @@ impl Runner<'_> {
             }
         };
         if undo.is_nothing() {
-            let detail = json!({
-                "plugin": "target", "call": "observe", "purpose": "before rollback", "observed": observation_json(&now),
-            });
+            detail["observed"] = observation_json(&now);
             let message =
                 "nothing to roll back: the target shows no unit and no weight this rollout changed".to_string();
             return CommandOutcome {

@@ -66,6 +66,21 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Whether these grants let a plugin change anything on the host's side: a writable folder or
+    /// a database it may change.
+    pub fn writes(&self) -> bool {
+        self.files.iter().any(|f| f.write) || self.sql.iter().any(|c| !c.read_only)
+    }
+
+    /// The same grants, reading only: every folder and database read-only. (A network grant has no
+    /// read-only form; it is kept as it is.)
+    pub fn reading(&self) -> Grants {
+        let mut g = self.clone();
+        g.files.iter_mut().for_each(|f| f.write = false);
+        g.sql.iter_mut().for_each(|c| c.read_only = true);
+        g
+    }
+
     /// Narrows the grants to what a plugin of `kind` may do: only a target changes its databases.
     pub fn limit_to(&mut self, kind: PluginKind) {
         if kind != PluginKind::Target {

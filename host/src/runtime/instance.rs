@@ -54,6 +54,11 @@ pub struct PluginInstance<W: World> {
     logs_dropped: usize,
     /// Network destinations the host refused during the last call.
     refused: Vec<String>,
+    /// A target's `observe` runs here: an instance of its own whose folders and databases are
+    /// read-only, made at the first `observe` of a target granted anything writable. What a target
+    /// reports must not change what it reports on: `plan` and `validate` observe before anything
+    /// is decided, and every apply is read back through `observe`.
+    reader: Option<Box<PluginInstance<W>>>,
 }
 
 pub type TargetInstance = PluginInstance<TargetWorld>;
@@ -64,7 +69,15 @@ impl<W: World> PluginInstance<W> {
     /// Nothing is instantiated until the first call.
     pub fn new(plugin: Arc<Plugin>, mut scope: Scope) -> Self {
         scope.grants.limit_to(plugin.kind);
-        PluginInstance { plugin, scope, live: None, logs: Vec::new(), logs_dropped: 0, refused: Vec::new() }
+        PluginInstance {
+            plugin,
+            scope,
+            live: None,
+            logs: Vec::new(),
+            logs_dropped: 0,
+            refused: Vec::new(),
+            reader: None,
+        }
     }
 
     pub fn plugin(&self) -> &Arc<Plugin> {
@@ -261,8 +274,21 @@ impl TargetInstance {
         self.bounded("describe", d)
     }
 
+    /// Asks the target what it runs now, in an instance whose grants only read (`reader`).
     pub fn observe(&mut self, config: &str, from: &str, to: &str) -> Result<Observation, CallError> {
-        self.call_fallible("observe", async |b, s| b.observe(s, config, from, to).await)
+        if !self.scope.grants.writes() {
+            return self.call_fallible("observe", async |b, s| b.observe(s, config, from, to).await);
+        }
+        let reader = self.reader.get_or_insert_with(|| {
+            let scope = Scope { grants: self.scope.grants.reading(), ..self.scope.clone() };
+            Box::new(PluginInstance::new(self.plugin.clone(), scope))
+        });
+        let observed = reader.call_fallible("observe", async |b, s| b.observe(s, config, from, to).await);
+        // The call's logs and refusals are this instance's to report, like any other call's.
+        self.logs = std::mem::take(&mut reader.logs);
+        self.logs_dropped = reader.logs_dropped;
+        self.refused = std::mem::take(&mut reader.refused);
+        observed
     }
 
     pub fn apply(&mut self, op: &Operation) -> Result<Change, CallError> {
