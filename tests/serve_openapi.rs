@@ -298,9 +298,15 @@ impl SchemaCheck<'_> {
                 })
                 .collect();
             let matching = results.iter().filter(|e| e.is_empty()).count();
-            if matching != 1 {
-                let why: Vec<String> = results.iter().flatten().cloned().collect();
-                errors.push(format!("{here}: matches {matching} of the oneOf's schemas, not one: {}", why.join("; ")));
+            // None matches: the errors against the nearest schema (the fewest) say what differs.
+            match results.iter().enumerate().min_by_key(|(_, e)| e.len()) {
+                _ if matching > 1 => errors.push(format!("{here}: matches {matching} of the oneOf's schemas, not one")),
+                Some((i, nearest)) if matching == 0 => {
+                    let name = branches[i].get("$ref").and_then(Value::as_str).unwrap_or("an inline schema");
+                    errors.push(format!("{here}: matches none of the oneOf's schemas; against the nearest, {name}:"));
+                    errors.extend(nearest.iter().cloned());
+                }
+                _ => {}
             }
         }
         // An object schema speaks of properties; a schema of only `oneOf` leaves them to its branches.
@@ -511,7 +517,8 @@ fn the_openapi_document_describes_every_route_and_what_the_server_answers() {
     assert_eq!((refused.status, &refusal["code"]), (422, &json!("preflight")), "{refusal}");
     assert!(!refusal["problems"].as_array().unwrap().is_empty(), "{refusal}");
     let huge = format!("# {}\n", "x".repeat(300 << 10));
-    let errors: [(&str, String, Option<&str>, Option<&str>, &str, u16); 10] = [
+    // (method, path, token, body, the documented path, the status expected)
+    let errors = [
         ("GET", "/v1/rollouts/none-1".into(), viewer, None, "/v1/rollouts/{id}", 404),
         ("GET", "/v1/rollouts/none-1/history".into(), viewer, None, "/v1/rollouts/{id}/history", 404),
         ("POST", format!("/v1/rollouts/{id}/approve"), operator, None, "/v1/rollouts/{id}/approve", 409),
