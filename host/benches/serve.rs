@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use server::{Server, agent, get_json, renamed};
-use upshift::engine::Event;
+use upshift::engine::{Event, Phase};
 use upshift::rollout::start::{self, Started};
 use upshift::runtime::Runtime;
 use upshift::spec::RolloutSpec;
@@ -144,12 +144,13 @@ fn seed_rollouts(state: &std::path::Path, spec_path: &std::path::Path) -> Vec<St
                 Started::Created { id, .. } => id,
                 _ => panic!("rollout svc-{i:04} was not created"),
             };
-            let event = if i < SEEDED - PAUSED {
-                Event::Abort { reason: "seeded for the serve benchmark".into() }
+            let (event, phase) = if i < SEEDED - PAUSED {
+                (Event::Abort { reason: "seeded for the serve benchmark".into() }, Phase::RolledBack)
             } else {
-                Event::Pause { reason: None }
+                (Event::Pause { reason: None }, Phase::Paused)
             };
-            upshift::rollout::control(&mut store, &id, event, actor).expect("control");
+            let state = upshift::rollout::control(&mut store, &id, event, actor).expect("control");
+            assert_eq!(state.phase, phase, "{id}");
             store.release_lease(&id, std::process::id()).expect("give the lease back");
             id
         })
