@@ -4,7 +4,7 @@
 //! answers its documented methods (not the 404 of a path no route answers, not 405) and only those;
 //! every answer, on the way, has a documented status and content type, and its JSON only documented
 //! properties and every required one: a submission, list, detail, history, controls and errors
-//! (404, 409 with `id`, 422 with `problems`, 400, 401, 403); and each operation's `x-upshift-role`
+//! (404, 409 with `id`, 422 with `problems`, 400, 401, 403, 413); and each operation's `x-upshift-role`
 //! is the role the server asks for. A failure here means the server and the document disagree:
 //! change host/src/serve/openapi.json (or the server) so they say the same.
 //!
@@ -547,7 +547,7 @@ fn the_openapi_document_describes_every_route_and_what_the_server_answers() {
         (409, Some("ended"))
     );
 
-    // (a) Every documented path answers its documented methods (with the least role they need,
+    // (a) Every documented path answers its documented methods (with the admin token,
     // on the ended rollout) and 405 to the others; never the 404 of a path no route answers.
     let fallback = server.call("GET", "/no/such/route", admin, None);
     assert_eq!(fallback.status, 404);
