@@ -32,6 +32,10 @@ pub const MAX_PAGE: usize = 500;
 pub const DEFAULT_HISTORY_PAGE: usize = 200;
 pub const MAX_HISTORY_PAGE: usize = 2000;
 
+/// The OpenAPI 3.1 document of these routes, written by hand (`tests/serve_openapi.rs` checks it
+/// against the server). It holds no data, so `GET /v1/openapi.json` needs no token.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The API's routes. `extra` is merged in (the place where `/metrics` mounts).
 pub fn router(app: Arc<App>, extra: Router) -> Router {
     let v1 = Router::new()
@@ -43,6 +47,7 @@ pub fn router(app: Arc<App>, extra: Router) -> Router {
     Router::new()
         .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(ready))
+        .route("/v1/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/metrics", get(metrics))
         .with_state(app)
         .merge(v1)
