@@ -249,10 +249,8 @@ fn a_target_that_writes_while_it_observes_changes_nothing() {
     // Its operations wrote, as granted; its observations (plan's and every read-back's) did not.
     assert_eq!(std::fs::read_to_string(lab.path("scratch/applied.txt")).unwrap(), "finalize");
     assert!(!lab.path("scratch/observed.txt").exists(), "observe wrote into the granted folder");
-    let rows: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM observed", [], |r| r.get(0))
-        .unwrap();
+    let rows: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("SELECT COUNT(*) FROM observed", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0, "observe changed the database");
     // Each observe's refusals are in the audit trail, under that call.
     let logged: Vec<String> = ended

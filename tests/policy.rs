@@ -386,7 +386,8 @@ fn approvals_come_from_stage_names_and_update_types() {
 fn the_error_budget_holds_above_the_threshold_and_without_an_answer() {
     let b: ErrorBudgetSpec = toml::from_str("verifier = \"slo\"\nmax_burn_rate = 2.0").unwrap();
     let m = |v: f64| vec![("burn_rate".to_string(), v)];
-    let cases: [(Result<Vec<(String, f64)>, &str>, bool, &str); 6] = [
+    type Case = (Result<Vec<(String, f64)>, &'static str>, bool, &'static str);
+    let cases: [Case; 6] = [
         (Ok(m(0.5)), true, "error budget ok"),
         (Ok(m(2.0)), true, "error budget ok"),
         (Ok(m(2.5)), false, "burn_rate = 2.5 is above max_burn_rate = 2"),

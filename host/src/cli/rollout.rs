@@ -161,7 +161,7 @@ pub fn run(state: &Path, trust: &TrustPolicy, args: RunArgs) -> anyhow::Result<E
         }
         Started::Created { id, spec, plan, plugins } => {
             say!("rollout {id}: {} → {}, {} stages ({})", spec.from, spec.to, plan.stages.len(), stage_names(&plan));
-            drive(Runner::with_plugins(&mut store, &id, spec, plan, *plugins, opts)?)
+            drive(Runner::with_plugins(&mut store, &id, *spec, plan, *plugins, opts)?)
         }
     }
 }

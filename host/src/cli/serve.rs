@@ -55,10 +55,10 @@ pub fn serve(state: &Path, trust: &TrustPolicy, args: ServeArgs) -> anyhow::Resu
     };
     upshift::serve::serve(opts, |addr, open| {
         if open {
-            warn(&format!(
+            warn(
                 "no API token exists: every request from this machine is allowed (loopback only); \
-                 `upshift token create --role admin --name NAME` closes it"
-            ));
+                 `upshift token create --role admin --name NAME` closes it",
+            );
         }
         say!("upshift serve: listening on http://{addr} (state {})", state.display());
     })?;

@@ -173,9 +173,12 @@ mod tests {
         FleetRollout { id: id.into(), name, wave, to: to.into(), phase: phase.into() }
     }
 
+    /// What a case is called, the spec's wave, the fleet, and what the gate says.
+    type WaveCase = (&'static str, u32, Vec<FleetRollout>, Result<(), &'static str>);
+
     #[test]
     fn a_wave_waits_for_every_earlier_member_on_the_same_version() {
-        let cases: [(&str, u32, Vec<FleetRollout>, Result<(), &str>); 7] = [
+        let cases: [WaveCase; 7] = [
             ("the first wave never waits", 1, vec![], Ok(())),
             ("nothing earlier yet", 2, vec![], Err("none of their rollouts has moved to 2.0.0 yet")),
             ("earlier wave done", 2, vec![member("eu-1", 1, "2.0.0", "succeeded")], Ok(())),

@@ -58,7 +58,8 @@ impl Runner<'_> {
         let (config, from, to) = (self.plugins.target_config.clone(), self.spec.from.clone(), self.spec.to.clone());
         let observed = self.plugins.target.observe(&config, &from, &to);
         let (logs, dropped) = self.plugins.target.last_logs();
-        let detail = json!({ "plugin": "target", "call": "observe", "purpose": purpose, "logs": logs_json(logs, dropped) });
+        let detail =
+            json!({ "plugin": "target", "call": "observe", "purpose": purpose, "logs": logs_json(logs, dropped) });
         (observed, detail)
     }
 

@@ -180,7 +180,7 @@ pub enum Started {
     /// The window, a freeze or a gate holds the spec back now; nothing was recorded.
     Held { name: String, reason: String },
     /// A new `pending` rollout was recorded, planned with these plugins.
-    Created { id: String, spec: RolloutSpec, plan: Plan, plugins: Box<RolloutPlugins> },
+    Created { id: String, spec: Box<RolloutSpec>, plan: Plan, plugins: Box<RolloutPlugins> },
 }
 
 impl Started {
@@ -223,7 +223,7 @@ pub fn start(
     match create(store, &spec, &spec_path, &mut plugins, actor, &dev_notes, &admit) {
         Err(CreateError::Store(StoreError::Refused { reason })) => Ok(Started::Held { name: spec.name, reason }),
         Err(e) => Err(e.into()),
-        Ok((id, plan)) => Ok(Started::Created { id, spec, plan, plugins: Box::new(plugins) }),
+        Ok((id, plan)) => Ok(Started::Created { id, spec: Box::new(spec), plan, plugins: Box::new(plugins) }),
     }
 }
 

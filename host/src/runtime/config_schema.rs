@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_long_enum_is_named_by_its_first_values() {
-        let values: Vec<Value> = (0..1000).map(|i| Value::from(i)).collect();
+        let values: Vec<Value> = (0..1000).map(Value::from).collect();
         let schema = serde_json::json!({ "properties": { "x": { "enum": values } } }).to_string();
         let ty = &fields(&schema).unwrap().fields[0].ty;
         assert!(ty.ends_with(", ...") && ty.matches(", ").count() == MAX_ENUM_VALUES, "{ty}");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::StringRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection, StringRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -108,8 +108,9 @@ struct ListQuery {
 async fn list(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     blocking(app, &headers, Role::Viewer, move |_, store, _| {
         let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let rows: Vec<_> = store
@@ -140,20 +141,21 @@ struct CreateQuery {
 async fn create(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Query(q): Query<CreateQuery>,
+    q: Result<Query<CreateQuery>, QueryRejection>,
     body: Result<String, StringRejection>,
 ) -> Result<Response, ApiError> {
-    let text = body.map_err(|e| {
-        let status = e.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
-        ApiError::new(
-            status,
-            code,
-            format!("the request body must be a TOML spec of at most {MAX_BODY_BYTES} bytes ({e})"),
-        )
-    })?;
+    let Query(q) = q.map_err(bad_query)?;
     let controller = app.controller.clone();
     let response = blocking(app, &headers, Role::Admin, move |app, store, caller| {
+        let text = body.map_err(|e| {
+            let status = e.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
+            ApiError::new(
+                status,
+                code,
+                format!("the request body must be a TOML spec of at most {MAX_BODY_BYTES} bytes ({e})"),
+            )
+        })?;
         let rel = q.path.as_deref().unwrap_or(DEFAULT_SPEC_PATH);
         let actor = format!("{} (api)", caller.name);
         let (started, warnings) = submit::submit(&app.config, &app.runtime, &app.trust, store, rel, &text, &actor)?;
@@ -209,8 +211,9 @@ async fn history(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     blocking(app, &headers, Role::Viewer, move |_, store, _| {
         let limit = q.limit.unwrap_or(DEFAULT_HISTORY_PAGE).clamp(1, MAX_HISTORY_PAGE);
         let after = q.after.unwrap_or(0);
@@ -220,6 +223,43 @@ async fn history(
         Ok(axum::Json(json!({ "entries": page, "next": next })).into_response())
     })
     .await
+}
+
+/// A query string that is not one the route takes: the API's JSON error, not axum's text.
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
+}
+
+/// The engine event of control `action` with its body (empty, or `{"reason": "..."}`).
+fn control_event(action: &str, body: Result<Bytes, BytesRejection>) -> Result<Event, ApiError> {
+    let body = body.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
+        ApiError::new(e.status(), code, format!("the body must be at most {MAX_BODY_BYTES} bytes ({e})"))
+    })?;
+    let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ControlBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"),
+            )
+        })?
+    };
+    Ok(match action {
+        "approve" => Event::Approve,
+        "pause" => Event::Pause { reason: body.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}")) },
+        "resume" => Event::Resume,
+        "abort" => Event::Abort { reason: body.reason.unwrap_or_else(|| "aborted by operator".into()) },
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("unknown control {other:?}: use approve, pause, resume or abort"),
+            ));
+        }
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,34 +273,12 @@ async fn control(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ControlBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"),
-            )
-        })?
-    };
-    let event = match action.as_str() {
-        "approve" => Event::Approve,
-        "pause" => Event::Pause { reason: body.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}")) },
-        "resume" => Event::Resume,
-        "abort" => Event::Abort { reason: body.reason.unwrap_or_else(|| "aborted by operator".into()) },
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("unknown control {other:?}: use approve, pause, resume or abort"),
-            ));
-        }
-    };
     let controller = app.controller.clone();
     let response = blocking(app, &headers, Role::Operator, move |app, store, caller| {
+        // Read once the caller is known: a caller without a token learns nothing from a 400.
+        let event = control_event(&action, body)?;
         let actor = format!("{} (api {action})", caller.name);
         let rec = store.rollout(&id)?;
         // Like `upshift resume`: an ended rollout is said so; one that is not paused is already driven.

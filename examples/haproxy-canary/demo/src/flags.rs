@@ -63,6 +63,33 @@ impl<I: Iterator<Item = String>> Flags<I> {
     }
 }
 
+/// The `main` of a demo binary: `None` (from `--help`) prints `usage`; a flag error exits with 2
+/// and a failed run with 1, each as one line on stderr starting with `program`.
+pub fn main_with<C, E: std::fmt::Display>(
+    program: &str,
+    usage: &str,
+    parsed: Result<Option<C>, String>,
+    run: impl FnOnce(C) -> Result<(), E>,
+) -> std::process::ExitCode {
+    match parsed {
+        Ok(None) => {
+            println!("{usage}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(Some(config)) => match run(config) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{program}: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Err(message) => {
+            eprintln!("{program}: {message}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,32 +132,5 @@ mod tests {
         let mut f = flags(&["--rps", "lots"]);
         f.next_flag().unwrap();
         assert_eq!(f.parsed::<u32>("a number").unwrap_err(), "`--rps` expects a number, got `lots`");
-    }
-}
-
-/// The `main` of a demo binary: `None` (from `--help`) prints `usage`; a flag error exits with 2
-/// and a failed run with 1, each as one line on stderr starting with `program`.
-pub fn main_with<C, E: std::fmt::Display>(
-    program: &str,
-    usage: &str,
-    parsed: Result<Option<C>, String>,
-    run: impl FnOnce(C) -> Result<(), E>,
-) -> std::process::ExitCode {
-    match parsed {
-        Ok(None) => {
-            println!("{usage}");
-            std::process::ExitCode::SUCCESS
-        }
-        Ok(Some(config)) => match run(config) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("{program}: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        },
-        Err(message) => {
-            eprintln!("{program}: {message}");
-            std::process::ExitCode::from(2)
-        }
     }
 }

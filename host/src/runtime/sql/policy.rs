@@ -102,8 +102,7 @@ const SETTINGS: &[(&str, Set)] = &[
 ];
 
 const ONE_DATABASE: &str = "a SQL grant is exactly its own databases";
-pub const READ_ONLY: &str =
-    "this SQL grant is read-only here (verifiers, strategies and a target's observe only read; a target changes in apply, rollback and finalize)";
+pub const READ_ONLY: &str = "this SQL grant is read-only here (verifiers, strategies and a target's observe only read; a target changes in apply, rollback and finalize)";
 
 /// Whether `access` allows `action`; the reason when it does not.
 pub fn judge(access: Access, action: &AuthAction<'_>) -> Result<(), String> {
