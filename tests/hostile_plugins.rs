@@ -265,3 +265,23 @@ fn a_target_that_writes_while_it_observes_changes_nothing() {
     assert!(logged.iter().any(|m| m.starts_with("observe could not insert")), "{logged:#?}");
     println!("observe-writes: {}", logged.iter().find(|m| m.contains("could not insert")).unwrap());
 }
+
+/// The host process's open file descriptors.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn hoarding_open_files_is_stopped_by_the_host_resource_limit_and_gives_them_back() {
+    let mut lab = Lab::new();
+    std::fs::create_dir(lab.path("data")).unwrap();
+    std::fs::write(lab.path("data/file.txt"), "one file").unwrap();
+    let before = open_fds();
+    let ended = lab.attack("hoard-files", "grants.files = [\"data\"]", "host resources at once");
+    let text = ended.text();
+    assert!(text.contains(&format!("more than {} host resources", upshift::runtime::MAX_HOST_RESOURCES)), "{text}");
+    // The trapped instance was dropped with every file it held: the host keeps its descriptors
+    // (the lab's next rollout, run by `attack`, has come and gone too).
+    let after = open_fds();
+    assert!(after <= before + 8, "{before} open descriptors before, {after} after");
+}

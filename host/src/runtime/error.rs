@@ -83,6 +83,12 @@ pub enum CallError {
     )]
     OversizedReturn { plugin: String, call: &'static str, bytes: usize, limit: usize },
 
+    #[error(
+        "plugin {plugin}: {call} was stopped for holding more than {limit} host resources at once \
+         (open files, streams, requests); a plugin must close what it opens"
+    )]
+    ResourceLimit { plugin: String, call: &'static str, limit: usize },
+
     #[error("plugin {plugin}: {call} overflowed its stack (runaway recursion?)")]
     StackOverflow { plugin: String, call: &'static str },
 
@@ -129,6 +135,7 @@ impl CallError {
             CallError::Timeout { .. } => Some("time"),
             CallError::MemoryLimit { .. } => Some("memory"),
             CallError::StackOverflow { .. } => Some("stack"),
+            CallError::ResourceLimit { .. } => Some("resources"),
             CallError::OversizedReturn { .. } => Some("return size"),
             CallError::Refused { .. } => Some("answer bounds"),
             _ => None,

@@ -111,7 +111,7 @@ impl HostState {
             plugin,
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            table: resource_table(),
             limiter: Limiter::new(memory_bytes),
             state,
             clock,
@@ -248,4 +248,11 @@ mod tests {
         assert_eq!(truncate("héllo".into(), 2), "h…");
         assert_eq!(truncate("abc".into(), 3), "abc");
     }
+}
+
+/// A resource table that holds at most [`MAX_HOST_RESOURCES`](super::limits::MAX_HOST_RESOURCES).
+fn resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(super::limits::MAX_HOST_RESOURCES);
+    table
 }

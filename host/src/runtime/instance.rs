@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap};
 
 use super::Plugin;
@@ -254,6 +255,12 @@ impl<W: World> PluginInstance<W> {
         let plugin = self.plugin.name.to_string();
         if e.chain().any(|c| c.downcast_ref::<MemoryLimitExceeded>().is_some()) {
             return CallError::MemoryLimit { plugin, call, limit_bytes: self.scope.limits.memory_bytes };
+        }
+        let full = |c: &(dyn std::error::Error + 'static)| {
+            matches!(c.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full))
+        };
+        if e.chain().any(full) {
+            return CallError::ResourceLimit { plugin, call, limit: super::limits::MAX_HOST_RESOURCES };
         }
         if e.is::<DeadlineReached>() {
             return CallError::Timeout { plugin, call, limit: self.scope.limits.call_timeout };

@@ -35,6 +35,14 @@ pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// pointer per element (see `ResourceLimiter::table_growing`).
 pub const TABLE_ELEMENT_BYTES: usize = size_of::<usize>();
 
+/// Host resources (open files and folders, streams, pollables, HTTP requests and responses) one
+/// plugin instance may hold at once. They live in the host's memory, outside the plugin's memory
+/// limit, and an open file is one of the host process's file descriptors: without a bound a plugin
+/// opening a granted file in a loop would take every descriptor the controller has. A plugin needs
+/// a few dozen (each granted folder, stdio, a request in flight); past this a call traps, and the
+/// instance, dropped, gives every one back.
+pub const MAX_HOST_RESOURCES: usize = 256;
+
 /// Core instances, tables and memories one component instance may create. A Rust `wasm32-wasip2`
 /// component uses a handful of each.
 pub const MAX_INSTANCES: usize = 32;

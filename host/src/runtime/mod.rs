@@ -41,7 +41,7 @@ pub use error::{CallError, LoadError};
 pub use grants::{FileGrant, Grants, NetworkGrant, SqlConnection, SqlDriver};
 pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
-pub use limits::Limits;
+pub use limits::{Limits, MAX_HOST_RESOURCES};
 pub use observe::CallObserver;
 pub use sql::{
     MAX_OPEN_SQL_DATABASES, MAX_SQL_RESULT_BYTES, MAX_SQL_ROWS, MAX_SQL_STATEMENT_BYTES, SQL_BUSY_TIMEOUT,

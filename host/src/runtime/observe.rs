@@ -15,7 +15,7 @@ pub trait CallObserver: Send + Sync {
     fn call_finished(&self, plugin: &str, call: &'static str, duration: Duration);
 
     /// A limit stopped a call: `limit` is [`CallError::limit`](super::CallError::limit)'s name
-    /// (`time`, `memory`, `stack`, `return size`).
+    /// (`time`, `memory`, `stack`, `resources`, `return size`).
     fn limit_hit(&self, plugin: &str, call: &'static str, limit: &'static str);
 }
 
