@@ -411,10 +411,6 @@ impl Store {
     }
 }
 
-/// A transaction that takes the write lock at once. In WAL mode a deferred transaction that reads
-/// and then writes fails immediately with BUSY if another connection committed in between (the busy
-/// timeout cannot help it), which would kill a runner whenever an operator pauses from a second
-/// terminal; taking the lock up front makes concurrent writers wait their turn instead.
 /// Every rollout, newest first.
 fn list_rollouts(conn: &Connection) -> rusqlite::Result<Vec<RolloutRecord>> {
     let mut stmt = conn.prepare(
@@ -425,6 +421,10 @@ fn list_rollouts(conn: &Connection) -> rusqlite::Result<Vec<RolloutRecord>> {
     rows.collect()
 }
 
+/// A transaction that takes the write lock at once. In WAL mode a deferred transaction that reads
+/// and then writes fails immediately with BUSY if another connection committed in between (the busy
+/// timeout cannot help it), which would kill a runner whenever an operator pauses from a second
+/// terminal; taking the lock up front makes concurrent writers wait their turn instead.
 fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
