@@ -254,7 +254,20 @@ impl Store {
 
     /// The newest rollout named `name` that has not ended, if any.
     pub fn active_by_name(&self, name: &str, terminal: &[&str]) -> Result<Option<String>, StoreError> {
-        Ok(self.list()?.into_iter().find(|r| r.name == name && !terminal.contains(&r.phase.as_str())).map(|r| r.id))
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, phase FROM rollouts WHERE name = ?1 ORDER BY created_at DESC, rowid DESC")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (id, phase) = row.map_err(|e| self.sql(e))?;
+            if !terminal.contains(&phase.as_str()) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// Applies `commit` if the rollout is still at `version`; returns the new version.
