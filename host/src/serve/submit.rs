@@ -23,7 +23,10 @@ pub enum SubmitError {
     BadPath(String),
     #[error("{what} {} lies outside the server's spec_root {}; keep every file the spec names under it", path.display(), root.display())]
     Outside { what: String, path: PathBuf, root: PathBuf },
-    #[error("grants.env {name:?} is not allowed on this server: add it to env_allowed in serve.toml")]
+    #[error(
+        "environment variable {name:?} (in grants.env or a connection's password_env) is not allowed on this \
+         server: add it to env_allowed in serve.toml"
+    )]
     Env { name: String },
     #[error(transparent)]
     Start(#[from] StartError),
@@ -68,8 +71,12 @@ fn confine(spec: &RolloutSpec, spec_path: &Path, root: &Path, env_allowed: &[Str
         }
     }
     for (name, connection) in &spec.connections {
-        for db in connection.databases() {
+        for db in connection.files() {
             inside(&format!("database of connection {name}"), &db.1, root)?;
+        }
+        // A PostgreSQL password is sent to the connection's server: only a variable the server allows.
+        if let Some(var) = connection.password_env.as_ref().filter(|v| !env_allowed.contains(v)) {
+            return Err(SubmitError::Env { name: var.clone() });
         }
     }
     if let Some(index) = spec.policy.version.as_ref().map(|v| &v.index)
