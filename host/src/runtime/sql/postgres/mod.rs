@@ -326,6 +326,13 @@ fn explain(l: &Limits, t: Target, statement: &str, failure: Failure) -> SqlError
             "25006" => {
                 SqlError::Refused { plugin, database, statement: quoted, reason: format!("{message}: {READ_ONLY}") }
             }
+            // An escape from the host's transaction, which PostgreSQL itself refused.
+            "25001" | "2D000" => SqlError::Refused {
+                plugin,
+                database,
+                statement: quoted,
+                reason: format!("{message} (every statement of a plugin runs inside a transaction of the host's)"),
+            },
             "57014" => SqlError::TimeLimit { plugin, database, statement: quoted, limit: l.deadline.limit() },
             "55P03" | "40P01" | "40001" => {
                 SqlError::Locked { database, waited: l.lock_wait, message: format!("{message} (SQLSTATE {code})") }

@@ -3,7 +3,7 @@
 //! else as text the server parses (so `'2024-01-01'` binds to a `date`). A result value is read from
 //! its binary form: booleans and integers as integers, floats as reals, `numeric` as its exact
 //! decimal text, dates and times as ISO text (UTC), text-like, JSON, UUID and enum values as text,
-//! `bytea` as a blob; any other type is refused with the cast that fixes it.
+//! `bytea` as a blob, `void` as null; any other type is refused with the cast that fixes it.
 
 use std::error::Error;
 
@@ -111,6 +111,7 @@ const READABLE: &[Type] = &[
     Type::TIMESTAMP,
     Type::TIMESTAMPTZ,
     Type::TIME,
+    Type::VOID,
 ];
 
 /// Whether a column of type `ty` can be handed to a plugin (checked before a query runs).
@@ -158,6 +159,8 @@ pub fn decode(ty: &Type, raw: &[u8]) -> Result<Value, Unsupported> {
         Type::TIMESTAMP => Value::Text(timestamp(int(8)?, "")),
         Type::TIMESTAMPTZ => Value::Text(timestamp(int(8)?, "+00")),
         Type::TIME => Value::Text(time_of_day(int(8)?)),
+        // What `SELECT pg_notify(...)` or `SELECT pg_sleep(...)` returns: nothing.
+        Type::VOID => Value::Null,
         _ => match ty.kind() {
             Kind::Enum(_) => text()?,
             Kind::Domain(base) => return decode(base, raw),
