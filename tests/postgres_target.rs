@@ -166,9 +166,17 @@ fn the_example_rolls_back_the_broken_upgrade_and_upgrades_four_databases_canary_
     let text = stdout(&out);
     assert!(text.trim_end().ends_with("rollout shop-1: succeeded"), "{text}");
     assert_eq!(text.matches("verify shop-checks: pass").count(), 2, "the canary's stage, then the other three: {text}");
-    let canary = text.find("shop_1").unwrap();
-    let rest = text.find("shop_2").unwrap();
+    let canary = text.find("applied stage canary: 1 of 1 databases migrated to 3").expect("the canary stage");
+    let rest = text.find("applied stage batch-1: 3 of 3 databases migrated to 3").expect("the other three");
     assert!(canary < rest, "the canary first: {text}");
+    // The databases' own record: shop_1 moved to v3 by the first stage's operation, the others by the second's.
+    let applied_by = |n: usize| -> String {
+        shop.db(n).query_one("SELECT operation FROM upshift_migrations WHERE version = 3", &[]).unwrap().get(0)
+    };
+    assert_eq!(applied_by(1), "shop-1/apply/0");
+    for n in 2..=4 {
+        assert_eq!(applied_by(n), "shop-1/apply/1", "shop_{n}");
+    }
     assert_eq!(shop.versions(), vec![3; 4]);
     for n in 1..=4 {
         assert!(shop.has(n, "order_status") && shop.has(n, "orders_by_customer"), "shop_{n} has v3's schema");
@@ -267,12 +275,18 @@ fn a_database_another_migration_holds_waits_and_resume_finishes_it() {
 fn two_rollouts_at_once_migrate_each_database_once() {
     let shop = Shop::new();
     shop.provision();
-    let specs = [
-        shop.spec("first", |t| t.replace("canary = 1, canary_bake_seconds = 2", "canary = 4, canary_bake_seconds = 0")),
-        shop.spec("second", |t| {
-            t.replace("canary = 1, canary_bake_seconds = 2", "canary = 4, canary_bake_seconds = 0")
-        }),
-    ];
+    let at_once = |t: String| {
+        t.replace(
+            "plugin = \"batches\"\nconfig = { canary = 1, canary_bake_seconds = 2, batch_size = 3, bake_seconds = 1 }",
+            "plugin = \"all-at-once\"",
+        )
+    };
+    let specs = [shop.spec("first", at_once), shop.spec("second", at_once)];
+    // Another migration holds every database until both rollouts wait for it, so they overlap.
+    let mut holders: Vec<postgres::Client> = (1..=4).map(|n| shop.db(n)).collect();
+    for h in &mut holders {
+        h.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).unwrap();
+    }
     // Two processes with their own state stores: nothing but the databases' lock keeps them apart.
     let children: Vec<_> = specs
         .iter()
@@ -283,6 +297,18 @@ fn two_rollouts_at_once_migrate_each_database_once() {
             cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
         })
         .collect();
+    let mut admin = cluster().admin("postgres");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let q = "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        let waiting: i64 = admin.query_one(q, &[]).unwrap().get(0);
+        if waiting >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the two rollouts never waited for the lock together");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(holders);
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
@@ -300,7 +326,9 @@ fn two_rollouts_at_once_migrate_each_database_once() {
 #[test]
 fn the_password_stays_in_the_environment() {
     let shop = Shop::new();
-    let out = shop.cmd(&["-v", "run", "--no-wait", "provision.toml"]).env("RUST_LOG", "trace").output().unwrap();
+    // Everything the host and its PostgreSQL driver log, at their most talkative.
+    let log = "info,upshift=trace,tokio_postgres=trace,postgres_protocol=trace,rustls=trace";
+    let out = shop.cmd(&["-v", "run", "--no-wait", "provision.toml"]).env("RUST_LOG", log).output().unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!said.contains(PASSWORD), "the output holds the password");
