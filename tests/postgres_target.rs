@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::postgres::{cluster, exclusive};
+use common::postgres::{Cluster, cluster, exclusive};
 use common::{stderr, stdout};
 
 /// The example's role password, given to `upshift` in SHOP_PG_PASSWORD only.
@@ -380,4 +380,14 @@ impl Shop {
             self.db(1).query_one("SELECT to_regclass('upshift_migrations') IS NOT NULL", &[]).unwrap().get(0);
         tracked.then(|| self.versions())
     }
+}
+
+#[test]
+fn a_cluster_a_test_owns_is_stopped_and_removed_when_dropped() {
+    let own = Cluster::start();
+    let (dir, port) = (own.dir.clone(), own.port);
+    own.admin("postgres").batch_execute("SELECT 1").unwrap();
+    drop(own);
+    assert!(!dir.exists(), "{} is still there", dir.display());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the server still listens on {port}");
 }

@@ -30,6 +30,8 @@ pub struct Cluster {
     /// The temporary folder: the data directory, the server's log and its Unix socket.
     pub dir: PathBuf,
     bin: PathBuf,
+    /// The postmaster, reaped once stopped.
+    server: Option<Child>,
     /// Closing it (on drop, or when the process ends) stops the server.
     watchdog: Option<(Child, ChildStdin)>,
 }
@@ -136,12 +138,13 @@ impl Cluster {
                 .spawn()
                 .expect("start postgres");
             let watchdog = watchdog(server.id(), &dir);
-            let mut cluster = Cluster { port, dir: dir.clone(), bin: bin.clone(), watchdog: Some(watchdog) };
+            let mut cluster =
+                Cluster { port, dir: dir.clone(), bin: bin.clone(), server: Some(server), watchdog: Some(watchdog) };
             if cluster.wait_ready(Duration::from_secs(60)) {
                 return cluster;
             }
             last = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            cluster.stop(false);
+            cluster.abandon();
         }
         panic!("PostgreSQL did not start:\n{last}");
     }
@@ -225,20 +228,34 @@ impl Cluster {
         }
     }
 
-    /// Stops the server (fast shutdown) and, with `wait`, waits until it is gone.
-    fn stop(&mut self, wait: bool) {
+    /// Stops a server that did not start (to try another port), keeping the folder.
+    fn abandon(&mut self) {
+        if let Some((mut child, mut stdin)) = self.watchdog.take() {
+            let _ = stdin.write_all(b"keep\n");
+            drop(stdin);
+            let _ = child.wait();
+        }
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+
+    /// Stops the server (fast shutdown), waits until it is gone and deletes the folder.
+    fn stop(&mut self) {
         if let Some((mut child, stdin)) = self.watchdog.take() {
             drop(stdin);
-            if wait {
-                let _ = child.wait();
-            }
+            let _ = child.wait();
+        }
+        if let Some(mut server) = self.server.take() {
+            let _ = server.wait();
         }
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.stop(true);
+        self.stop();
     }
 }
 
@@ -251,9 +268,10 @@ fn as_owner(mut cmd: Command, owner: Option<(u32, u32)>) -> Command {
     cmd
 }
 
-/// Starts the shell that stops server `pid` and deletes `dir` once its stdin closes.
+/// Starts the shell that stops server `pid` and deletes `dir` once its stdin closes (unless it was
+/// told `keep` first).
 fn watchdog(pid: u32, dir: &Path) -> (Child, ChildStdin) {
-    let script = r#"read _ignored; kill -INT "$1" 2>/dev/null;
+    let script = r#"read line; [ "$line" = keep ] && exit 0; kill -INT "$1" 2>/dev/null;
 for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 kill -KILL "$1" 2>/dev/null; rm -rf "$2""#;
     let mut child = Command::new("sh")
@@ -265,8 +283,6 @@ kill -KILL "$1" 2>/dev/null; rm -rf "$2""#;
         .stderr(Stdio::null())
         .spawn()
         .expect("start the cluster's watchdog");
-    let mut stdin = child.stdin.take().expect("the watchdog's stdin");
-    // Nothing is ever written: only the pipe's closing matters.
-    let _ = stdin.flush();
+    let stdin = child.stdin.take().expect("the watchdog's stdin");
     (child, stdin)
 }

@@ -128,4 +128,18 @@ mod tests {
         assert!(inside("x", Path::new("/etc/passwd"), &root).is_err());
         assert!(inside("x", &root.join("link/passwd"), &root).is_err());
     }
+
+    #[test]
+    fn a_postgres_password_comes_only_from_a_variable_the_server_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let text = "name = \"p\"\nfrom = \"1\"\nto = \"2\"\n[target]\nplugin = \"sql-migrator\"\n\
+                    [strategy]\nplugin = \"all-at-once\"\n[connections.shop]\ndriver = \"postgres\"\n\
+                    url = \"postgresql://app@db.example/shop\"\npassword_env = \"AWS_SECRET_ACCESS_KEY\"\n";
+        let path = root.join("p.toml");
+        let spec = RolloutSpec::parse(&path, text).unwrap();
+        let refused = confine(&spec, &path, &root, &[]).unwrap_err().to_string();
+        assert!(refused.contains("\"AWS_SECRET_ACCESS_KEY\"") && refused.contains("env_allowed"), "{refused}");
+        assert!(confine(&spec, &path, &root, &["AWS_SECRET_ACCESS_KEY".into()]).is_ok());
+    }
 }

@@ -58,6 +58,9 @@ enum Peer {
 /// An open session.
 pub struct Opened {
     pub client: Client,
+    /// The task that drives the connection; it ends once the client is dropped (after telling the
+    /// server, so the session ends cleanly).
+    pub connection: tokio::task::JoinHandle<()>,
     pub intake: Intake,
     cancel: CancelToken,
     peer: Peer,
@@ -148,9 +151,13 @@ pub async fn open(
         .map_err(|_| OpenError::Unreachable(format!("no answer within {} ms", limit.as_millis())))?
         .map_err(|e| match e.as_db_error() {
             Some(db) => OpenError::Refused(format!("{}: {}", db.severity(), db.message())),
+            // TLS the server does not offer, or a certificate that does not verify, stays so: not retried.
+            None if super::describe(&e).starts_with("error performing TLS handshake") => {
+                OpenError::Refused(super::describe(&e))
+            }
             None => OpenError::Unreachable(super::describe(&e)),
         })?;
-    tokio::spawn(async move {
+    let connection = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("a plugin's PostgreSQL session ended: {e}");
         }
@@ -163,7 +170,7 @@ pub async fn open(
     if !problems.is_empty() {
         return Err(OpenError::Unconfined(problems));
     }
-    Ok(Opened { client, intake, cancel, peer, tls: make, host_name })
+    Ok(Opened { client, connection, intake, cancel, peer, tls: make, host_name })
 }
 
 /// Connects a socket to the first of the URL's hosts that answers.

@@ -21,8 +21,9 @@ use crate::runtime::sql::budget::{ResultBudget, VALUE_OVERHEAD_BYTES};
 /// Longest the host waits for the server to acknowledge a cancel request before it closes the session.
 pub const POSTGRES_CANCEL_WAIT: Duration = Duration::from_secs(2);
 /// How much later than the deadline the plugin's thread gives up on an answer from the session's
-/// thread (which cancels at the deadline itself): the cancel's wait, and a margin.
-const ANSWER_GRACE: Duration = Duration::from_secs(3);
+/// thread. That thread stops waiting at the deadline itself and cancels the statement on the server;
+/// the plugin's call does not wait for the server to acknowledge it (the session is closed anyway).
+const ANSWER_GRACE: Duration = Duration::from_millis(250);
 
 /// How a piece of work is wrapped in a transaction of the host's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +213,10 @@ fn serve(
             break;
         }
     }
+    // Hang up properly (the server ends the session, rolling back anything still open), briefly.
+    let Opened { client, connection, .. } = opened;
+    drop(client);
+    let _ = runtime.block_on(tokio::time::timeout(Duration::from_secs(1), connection));
 }
 
 /// Runs one job, cancelling it at its deadline.
