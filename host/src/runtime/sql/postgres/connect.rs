@@ -157,11 +157,7 @@ pub async fn open(
             }
             None => OpenError::Unreachable(super::describe(&e)),
         })?;
-    let connection = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("a plugin's PostgreSQL session ended: {e}");
-        }
-    });
+    let connection = tokio::spawn(drive(connection));
     let cancel = client.cancel_token();
     let problems = tokio::time::timeout(limit, role::problems(&client, database))
         .await
@@ -171,6 +167,26 @@ pub async fn open(
         return Err(OpenError::Unconfined(problems));
     }
     Ok(Opened { client, connection, intake, cancel, peer, tls: make, host_name })
+}
+
+/// Drives a session's connection until it ends. Notices and notifications are dropped here: their
+/// text is the plugin's (`RAISE NOTICE`), and the driver would log it as it is (their bytes still
+/// counted against the statement's intake).
+async fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::debug!("a plugin's PostgreSQL session ended: {}", crate::text::terminal(&e.to_string(), 512));
+                break;
+            }
+            None => break,
+        }
+    }
 }
 
 /// Connects a socket to the first of the URL's hosts that answers.
