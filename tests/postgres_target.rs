@@ -360,26 +360,33 @@ fn the_password_stays_in_the_environment() {
 #[test]
 fn tls_is_used_when_asked_for_or_refused_clearly() {
     let shop = Shop::new();
-    // The test cluster has no TLS: a spec that requires it fails to connect, saying why.
+    // The test cluster has no TLS yet: a spec that requires it fails to connect, saying why, and
+    // is not retried (it would not change).
     let spec = shop.spec("tls", |t| t.replace("sslmode=disable", "sslmode=require"));
     let out = shop.run(&spec);
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
     let history = shop.history("tls-1");
     assert!(history.contains("server does not support TLS"), "{history}");
+    assert_eq!(history.matches("applying stage 1/2 canary").count(), 1, "retried: {history}");
+    // With TLS on, the host negotiates it and verifies the certificate: a self-signed one is refused,
+    // with sslmode=require as with verify-full (libpq's unverified require is not offered).
+    cluster().self_signed_tls();
+    for (name, mode) in [("tls-required", "require"), ("tls-verified", "verify-full")] {
+        let spec = shop.spec(name, |t| t.replace("sslmode=disable", &format!("sslmode={mode}")));
+        let out = shop.run(&spec);
+        assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+        let history = shop.history(&format!("{name}-1"));
+        assert!(history.contains("error performing TLS handshake: invalid peer certificate"), "{history}");
+    }
+    // Without TLS it still connects: the databases are provisioned.
+    shop.provision();
+    assert_eq!(shop.versions(), vec![1; 4]);
     // A mode the host cannot honour is refused by validate, plan and run alike.
     let spec = shop.spec("allow", |t| t.replace("sslmode=disable", "sslmode=allow"));
-    let out = shop.upshift(&["validate", &spec]);
-    common::assert_one_line_error(&out, "sslmode=allow is not supported");
-    assert_eq!(shop.versions_or_none(), None, "nothing was provisioned");
-}
-
-impl Shop {
-    /// The databases' versions, or `None` while none was ever provisioned.
-    fn versions_or_none(&self) -> Option<Vec<i32>> {
-        let tracked: bool =
-            self.db(1).query_one("SELECT to_regclass('upshift_migrations') IS NOT NULL", &[]).unwrap().get(0);
-        tracked.then(|| self.versions())
+    for command in ["validate", "plan"] {
+        common::assert_one_line_error(&shop.upshift(&[command, &spec]), "sslmode=allow is not supported");
     }
+    common::assert_one_line_error(&shop.run(&spec), "sslmode=allow is not supported");
 }
 
 #[test]

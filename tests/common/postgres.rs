@@ -228,6 +228,36 @@ impl Cluster {
         }
     }
 
+    /// Turns TLS on with a certificate for 127.0.0.1 that nobody signed (`openssl`, self-signed): a
+    /// client that verifies certificates refuses it.
+    pub fn self_signed_tls(&self) {
+        let data = self.dir.join("data");
+        let (key, crt) = (data.join("server.key"), data.join("server.crt"));
+        let out = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .expect("run openssl");
+        assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if let Some((uid, gid)) = run_as() {
+            for f in [&key, &crt] {
+                std::os::unix::fs::chown(f, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let mut admin = self.admin("postgres");
+        admin.batch_execute("ALTER SYSTEM SET ssl = on").unwrap();
+        admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while self.admin("postgres").query_one("SHOW ssl", &[]).unwrap().get::<_, String>(0) != "on" {
+            assert!(Instant::now() < until, "the server did not turn TLS on");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops a server that did not start (to try another port), keeping the folder.
     fn abandon(&mut self) {
         if let Some((mut child, mut stdin)) = self.watchdog.take() {
