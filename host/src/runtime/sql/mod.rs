@@ -39,8 +39,9 @@ pub use postgres::{POSTGRES_CANCEL_WAIT, ServerUrl, check_url as check_postgres_
 pub const SQL_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most rows one query may return to a plugin.
 pub const MAX_SQL_ROWS: usize = 10_000;
-/// Most databases a plugin keeps open at once; past it the host closes those not in a transaction
-/// (each open database holds a page cache of up to about 2 MiB of the host's memory).
+/// Most databases a plugin keeps open at once, SQLite files and PostgreSQL sessions each; past it
+/// the host closes those not in a transaction (each open SQLite database holds a page cache of up to
+/// about 2 MiB of the host's memory, each PostgreSQL session a thread and a server backend).
 pub const MAX_OPEN_SQL_DATABASES: usize = 16;
 
 /// One plugin's view of its granted databases.
