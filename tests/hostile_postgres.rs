@@ -100,7 +100,8 @@ impl Shop {
     }
 }
 
-/// The 1-based position of the line of `text` holding `needle`, printed with the attack's name.
+/// The line of the rollout's history that names `stopper` (printed with the attack's name); no line
+/// may say the attack succeeded.
 fn stopped(name: &str, ended: &Ended, stopper: &str) -> String {
     let text = ended.text();
     assert!(!text.contains("ESCAPED"), "the attack succeeded:\n{text}");
