@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the services the end-to-end tests run for real and this machine lacks: HAProxy and
-# Prometheus (for the haproxy_canary test), from Debian's packages, as root (or through sudo).
-# The tests start and stop their own instances on free 127.0.0.1 ports; nothing is started here.
+# Prometheus (for the haproxy_canary test) and PostgreSQL (for hostile_postgres and
+# postgres_target), from Debian's packages, as root (or through sudo). The tests start and stop
+# their own instances on free 127.0.0.1 ports (PostgreSQL: a cluster of their own, made with
+# initdb in a temporary folder); nothing is started here, and the package's own cluster is not used.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -12,6 +14,10 @@ for program in haproxy prometheus; do
         missing+=("$program")
     fi
 done
+# PostgreSQL's server programs (initdb, postgres) and psql: Debian keeps the former out of the PATH.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]} from Debian's packages" >&2
     as_root=()

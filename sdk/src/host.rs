@@ -115,7 +115,7 @@ pub mod state {
 /// The databases of the connections the spec grants this plugin (`grants.sql = ["NAME"]`), each
 /// addressed as `connection/database`. Compiled natively (unit tests) every call fails with `denied`.
 pub mod sql {
-    pub use crate::bindings::host::upshift::plugin::sql::{Rows, Value};
+    pub use crate::bindings::host::upshift::plugin::sql::{Dialect, Rows, Value};
     use crate::types::PluginError;
 
     #[cfg(target_arch = "wasm32")]
@@ -124,13 +124,16 @@ pub mod sql {
     #[cfg(not(target_arch = "wasm32"))]
     mod host {
         //! Native stand-in: there is no host to ask.
-        use super::{Rows, Value};
+        use super::{Dialect, Rows, Value};
         use crate::types::PluginError;
 
         fn unavailable() -> PluginError {
             PluginError::denied("sql is only available to a plugin running inside upshift")
         }
         pub fn databases(_: &str) -> Result<Vec<String>, PluginError> {
+            Err(unavailable())
+        }
+        pub fn dialect_of(_: &str) -> Result<Dialect, PluginError> {
             Err(unavailable())
         }
         pub fn execute(_: &str, _: &str, _: &[Value]) -> Result<u64, PluginError> {
@@ -156,6 +159,12 @@ pub mod sql {
     /// The databases of a granted connection, as `connection/database`.
     pub fn databases(connection: &str) -> Result<Vec<String>, PluginError> {
         host::databases(connection)
+    }
+
+    /// The engine `database` runs on, which decides the SQL to write (parameters are `?1` on SQLite,
+    /// `$1` on PostgreSQL).
+    pub fn dialect_of(database: &str) -> Result<Dialect, PluginError> {
+        host::dialect_of(database)
     }
 
     /// Runs one statement with positional parameters; returns the rows it changed.

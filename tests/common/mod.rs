@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod lab;
+pub mod postgres;
 pub mod receiver;
 pub mod sandbox;
 pub mod serve;

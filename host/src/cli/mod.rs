@@ -92,8 +92,13 @@ pub fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The PostgreSQL driver logs the statements it runs at debug level as they are: a plugin's text,
+    // which reaches a human only through the host, escaped (crate::text). Never below info.
+    if let Ok(directive) = "tokio_postgres=info".parse() {
+        filter = filter.add_directive(directive);
+    }
     // Colours only on a terminal: a log read from a pipe or a file holds no escape sequence at all,
     // so one there can only be a forgery (and plugin text is escaped before it is traced).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

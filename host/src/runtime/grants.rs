@@ -21,18 +21,53 @@ pub struct FileGrant {
 #[serde(rename_all = "kebab-case")]
 pub enum SqlDriver {
     Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL server as a `postgres` connection names it. It holds no secret: the spec refuses a
+/// password in the URL, and the one in `password_env` is read when a session is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresServer {
+    /// The connection URL (`postgresql://ROLE@HOST:PORT/...`), without a password.
+    pub url: String,
+    /// The host's environment variable that holds the role's password, if it needs one.
+    pub password_env: Option<String>,
+}
+
+/// Where a connection's databases live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlSource {
+    /// SQLite files: `(database name, file)`, in the spec's order.
+    Sqlite(Vec<(String, PathBuf)>),
+    /// Databases of one PostgreSQL server, by their names on it, in the spec's order.
+    Postgres { server: PostgresServer, databases: Vec<String> },
 }
 
 /// A named group of databases, each addressed by plugins as `connection/database`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlConnection {
     pub name: String,
-    pub driver: SqlDriver,
-    /// `(database name, location)`, in the spec's order.
-    pub databases: Vec<(String, PathBuf)>,
+    pub source: SqlSource,
     /// The plugin may only read these databases. Set for every plugin but a target (see
     /// [`Grants::limit_to`]): verifiers and strategies observe, they do not change.
     pub read_only: bool,
+}
+
+impl SqlConnection {
+    /// The names of its databases (the part after `connection/`), in the spec's order.
+    pub fn names(&self) -> Vec<&str> {
+        match &self.source {
+            SqlSource::Sqlite(files) => files.iter().map(|(name, _)| name.as_str()).collect(),
+            SqlSource::Postgres { databases, .. } => databases.iter().map(String::as_str).collect(),
+        }
+    }
+
+    pub fn driver(&self) -> SqlDriver {
+        match self.source {
+            SqlSource::Sqlite(_) => SqlDriver::Sqlite,
+            SqlSource::Postgres { .. } => SqlDriver::Postgres,
+        }
+    }
 }
 
 /// Network destinations granted to one plugin.
@@ -165,12 +200,7 @@ mod tests {
     fn grants() -> Grants {
         Grants {
             files: vec![FileGrant { host: "/srv/m".into(), guest: "/m".into(), write: false }],
-            sql: vec![SqlConnection {
-                name: "shards".into(),
-                driver: SqlDriver::Sqlite,
-                databases: vec![],
-                read_only: false,
-            }],
+            sql: vec![SqlConnection { name: "shards".into(), source: SqlSource::Sqlite(vec![]), read_only: false }],
             env: vec![("REGION".into(), "eu".into()), ("TOKEN".into(), "secret".into())],
             network: NetworkGrant { tcp: vec![], http: vec!["127.0.0.1:9090".into()] },
         }

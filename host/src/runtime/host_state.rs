@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::target::upshift::plugin::sql::{Rows, Value};
+use super::bindings::target::upshift::plugin::sql::{Dialect, Rows, Value};
 use super::bindings::target::upshift::plugin::{clock, log, sql, state, types};
 use super::bindings::{ErrorKind, LogLevel, WitPluginError};
 use super::grants::Grants;
@@ -199,6 +199,10 @@ impl state::Host for HostState {
 impl sql::Host for HostState {
     fn databases(&mut self, connection: String) -> Result<Vec<String>, WitPluginError> {
         self.sql.databases(&connection)
+    }
+
+    fn dialect_of(&mut self, database: String) -> Result<Dialect, WitPluginError> {
+        self.sql.dialect(&database)
     }
 
     fn execute(&mut self, database: String, statement: String, params: Vec<Value>) -> Result<u64, WitPluginError> {

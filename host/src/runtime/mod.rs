@@ -38,14 +38,14 @@ pub use bindings::{
 pub use driver::IO_WORKER_THREADS;
 pub use epoch::EPOCH_TICK;
 pub use error::{CallError, LoadError};
-pub use grants::{FileGrant, Grants, NetworkGrant, SqlConnection, SqlDriver};
+pub use grants::{FileGrant, Grants, NetworkGrant, PostgresServer, SqlConnection, SqlDriver, SqlSource};
 pub use host_state::{Clock, LogRecord, MAX_LOG_MESSAGE_BYTES, MAX_LOG_RECORDS_PER_CALL, SystemClock};
 pub use instance::{PluginInstance, Scope, StrategyInstance, TargetInstance, VerifierInstance};
 pub use limits::{Limits, MAX_HOST_RESOURCES};
 pub use observe::CallObserver;
 pub use sql::{
-    MAX_OPEN_SQL_DATABASES, MAX_SQL_RESULT_BYTES, MAX_SQL_ROWS, MAX_SQL_STATEMENT_BYTES, SQL_BUSY_TIMEOUT,
-    SQL_PROGRESS_OPS,
+    MAX_OPEN_SQL_DATABASES, MAX_SQL_RESULT_BYTES, MAX_SQL_ROWS, MAX_SQL_STATEMENT_BYTES, POSTGRES_CANCEL_WAIT,
+    SQL_BUSY_TIMEOUT, SQL_PROGRESS_OPS, ServerUrl, check_postgres_url,
 };
 pub use state::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, PluginState, StateError};
 pub use stderr::MAX_STDERR_BYTES;

@@ -23,7 +23,10 @@ pub enum SubmitError {
     BadPath(String),
     #[error("{what} {} lies outside the server's spec_root {}; keep every file the spec names under it", path.display(), root.display())]
     Outside { what: String, path: PathBuf, root: PathBuf },
-    #[error("grants.env {name:?} is not allowed on this server: add it to env_allowed in serve.toml")]
+    #[error(
+        "environment variable {name:?} (in grants.env or a connection's password_env) is not allowed on this \
+         server: add it to env_allowed in serve.toml"
+    )]
     Env { name: String },
     #[error(transparent)]
     Start(#[from] StartError),
@@ -68,8 +71,12 @@ fn confine(spec: &RolloutSpec, spec_path: &Path, root: &Path, env_allowed: &[Str
         }
     }
     for (name, connection) in &spec.connections {
-        for db in connection.databases() {
+        for db in connection.files() {
             inside(&format!("database of connection {name}"), &db.1, root)?;
+        }
+        // A PostgreSQL password is sent to the connection's server: only a variable the server allows.
+        if let Some(var) = connection.password_env.as_ref().filter(|v| !env_allowed.contains(v)) {
+            return Err(SubmitError::Env { name: var.clone() });
         }
     }
     if let Some(index) = spec.policy.version.as_ref().map(|v| &v.index)
@@ -120,5 +127,19 @@ mod tests {
         assert!(inside("x", &root.join("a/../../f.db"), &root).is_err());
         assert!(inside("x", Path::new("/etc/passwd"), &root).is_err());
         assert!(inside("x", &root.join("link/passwd"), &root).is_err());
+    }
+
+    #[test]
+    fn a_postgres_password_comes_only_from_a_variable_the_server_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let text = "name = \"p\"\nfrom = \"1\"\nto = \"2\"\n[target]\nplugin = \"sql-migrator\"\n\
+                    [strategy]\nplugin = \"all-at-once\"\n[connections.shop]\ndriver = \"postgres\"\n\
+                    url = \"postgresql://app@db.example/shop\"\npassword_env = \"AWS_SECRET_ACCESS_KEY\"\n";
+        let path = root.join("p.toml");
+        let spec = RolloutSpec::parse(&path, text).unwrap();
+        let refused = confine(&spec, &path, &root, &[]).unwrap_err().to_string();
+        assert!(refused.contains("\"AWS_SECRET_ACCESS_KEY\"") && refused.contains("env_allowed"), "{refused}");
+        assert!(confine(&spec, &path, &root, &["AWS_SECRET_ACCESS_KEY".into()]).is_ok());
     }
 }

@@ -3,6 +3,7 @@
 //! relative paths resolve against the spec's own folder (the files it names are checked in
 //! `files.rs`).
 
+mod connections;
 mod error;
 mod files;
 pub mod lines;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use connections::{ConnectionSpec, MAX_POSTGRES_DATABASE_NAME};
 pub use error::SpecError;
 pub use lines::{Role, SpecLines};
 pub use policy::PolicySpec;
@@ -23,7 +25,7 @@ use crate::engine::{
     OnError, OnFail, OnInconclusive,
 };
 use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT, Limits, MAX_CALL_TIMEOUT, MAX_MEMORY_LIMIT};
-use crate::runtime::{FileGrant, Grants, NetworkGrant, PluginSource, SqlConnection, SqlDriver};
+use crate::runtime::{FileGrant, Grants, NetworkGrant, PluginSource, SqlConnection};
 
 /// Longest rollout name; names appear in ids and on every line of output.
 pub const MAX_NAME_LEN: usize = 64;
@@ -88,40 +90,6 @@ impl PlanSpec {
     /// The longest bake the strategy may ask for.
     pub fn max_bake_seconds(&self) -> u64 {
         self.max_bake_seconds.unwrap_or(DEFAULT_MAX_BAKE_SECONDS)
-    }
-}
-
-/// A named group of databases (`[connections.NAME]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionSpec {
-    #[serde(default = "default_driver")]
-    pub driver: SqlDriver,
-    /// Database files, relative to the spec's folder; each is named by its file stem.
-    #[serde(default)]
-    pub databases: Vec<PathBuf>,
-    /// Instead of `databases`: a file pattern with `{n}` numbered 1 to `count`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u32>,
-}
-
-fn default_driver() -> SqlDriver {
-    SqlDriver::Sqlite
-}
-
-impl ConnectionSpec {
-    /// `(name, path)` of every database, in order.
-    pub fn databases(&self) -> Vec<(String, PathBuf)> {
-        let mut files = self.databases.clone();
-        if let (Some(pattern), Some(count)) = (&self.pattern, self.count) {
-            files.extend((1..=count).map(|n| PathBuf::from(pattern.replace("{n}", &n.to_string()))));
-        }
-        files
-            .into_iter()
-            .map(|f| (f.file_stem().map_or_else(|| f.display().to_string(), |s| s.to_string_lossy().into_owned()), f))
-            .collect()
     }
 }
 
@@ -303,10 +271,7 @@ impl RolloutSpec {
             }
         }
         for c in spec.connections.values_mut() {
-            c.databases.iter_mut().for_each(absolute);
-            if let Some(p) = c.pattern.as_mut().filter(|p| Path::new(p.as_str()).is_relative()) {
-                *p = folder.join(&*p).to_string_lossy().into_owned();
-            }
+            c.resolve(&folder);
         }
         spec.require_pins(path)?;
         spec.resolve_file_grants(&folder, path)?;
@@ -333,8 +298,7 @@ impl RolloutSpec {
             .filter_map(|name| {
                 self.connections.get(name).map(|c| SqlConnection {
                     name: name.clone(),
-                    driver: c.driver,
-                    databases: c.databases(),
+                    source: c.source(),
                     read_only: false,
                 })
             })
@@ -403,15 +367,7 @@ impl RolloutSpec {
             )));
         }
         for (name, c) in &self.connections {
-            if c.databases.is_empty() && c.pattern.is_none() {
-                return Err(invalid(format!("connection {name}: list `databases`, or give `pattern` and `count`")));
-            }
-            if c.pattern.is_some() != c.count.is_some() {
-                return Err(invalid(format!("connection {name}: `pattern` and `count` go together")));
-            }
-            if c.pattern.as_ref().is_some_and(|p| !p.contains("{n}")) {
-                return Err(invalid(format!("connection {name}: `pattern` must contain {{n}}")));
-            }
+            c.validate(name).map_err(invalid)?;
         }
         for p in self.plugins() {
             p.grants.network.validate(&p.display_name()).map_err(invalid)?;

@@ -8,11 +8,17 @@
 //! applied by one of this rollout's own operations (recorded with the version); a database at a
 //! version someone else applied, or ahead of `to`, is left as it is and the rollback fails with a
 //! conflict naming it.
+//!
+//! The same on SQLite and PostgreSQL (the host says which, `sql::dialect_of`): DDL is transactional
+//! on both, so a migration that fails half-way leaves the database at its old version. On
+//! PostgreSQL each migrating transaction first takes a transaction-scoped advisory lock of the
+//! database, so two rollouts never migrate one database at once (SQLite's write transaction is
+//! exclusive by itself); the second waits, then finds the database already moved.
 
 mod migrations;
 
 use upshift_sdk::serde::Deserialize;
-use upshift_sdk::sql::{self, Value};
+use upshift_sdk::sql::{self, Dialect, Value};
 use upshift_sdk::{
     Capabilities, Change, Description, Observation, Operation, PluginError, Target, UnitVersion, clock, log, state,
 };
@@ -29,12 +35,25 @@ pub struct Config {
     pub migrations: String,
 }
 
-const SCHEMA: &str = "
+/// The applied-versions table and the append-only log, on SQLite.
+const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS upshift_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL, operation TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS upshift_migration_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, operation TEXT NOT NULL, direction TEXT NOT NULL,
     version INTEGER NOT NULL, at INTEGER NOT NULL);";
+
+/// The same tables on PostgreSQL.
+const POSTGRES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS upshift_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL, operation TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS upshift_migration_log (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, operation TEXT NOT NULL, direction TEXT NOT NULL,
+    version INTEGER NOT NULL, at BIGINT NOT NULL);";
+
+/// The key of the advisory lock a migrating transaction takes on a PostgreSQL database ("upshift\0"
+/// in ASCII). Advisory locks belong to one database, so this locks exactly the one being migrated.
+pub const MIGRATION_LOCK_KEY: i64 = 0x7570_7368_6966_7400;
 
 pub struct SqlMigrator;
 
@@ -42,24 +61,66 @@ fn database(config: &Config, unit: &str) -> String {
     format!("{}/{unit}", config.connection)
 }
 
+/// A granted database and the SQL it speaks.
+struct Db {
+    name: String,
+    dialect: Dialect,
+}
+
+impl Db {
+    fn open(name: String) -> Result<Db, PluginError> {
+        let dialect = sql::dialect_of(&name)?;
+        Ok(Db { name, dialect })
+    }
+
+    /// `text` with its `?N` parameters written as this database's (`$N` on PostgreSQL).
+    fn speak(&self, text: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => text.to_string(),
+            Dialect::Postgres => text.replace('?', "$"),
+        }
+    }
+
+    fn execute(&self, text: &str, params: &[Value]) -> Result<u64, PluginError> {
+        sql::execute(&self.name, &self.speak(text), params)
+    }
+
+    fn query_value(&self, text: &str, params: &[Value]) -> Result<Option<Value>, PluginError> {
+        sql::query_value(&self.name, &self.speak(text), params)
+    }
+
+    /// Starts a migrating transaction's work: on PostgreSQL the database's migration lock, waited
+    /// for (a lock wait past the host's limit fails as retryable), then the tables.
+    fn prepare(&self) -> Result<(), PluginError> {
+        match self.dialect {
+            Dialect::Sqlite => sql::execute_batch(&self.name, SQLITE_SCHEMA),
+            Dialect::Postgres => {
+                sql::execute(&self.name, "SELECT pg_advisory_xact_lock($1)", &[Value::Integer(MIGRATION_LOCK_KEY)])?;
+                sql::execute_batch(&self.name, POSTGRES_SCHEMA)
+            }
+        }
+    }
+}
+
 /// The version recorded in `db` (0 when nothing was ever applied). Reads only.
-fn version_of(db: &str) -> Result<u32, PluginError> {
-    let tracked = sql::query_value(
-        db,
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'upshift_migrations'",
-        &[],
-    )?;
+fn version_of(db: &Db) -> Result<u32, PluginError> {
+    let tracked = match db.dialect {
+        Dialect::Sqlite => db.query_value(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'upshift_migrations'",
+            &[],
+        )?,
+        Dialect::Postgres => db.query_value("SELECT to_regclass('upshift_migrations') IS NOT NULL", &[])?,
+    };
     if tracked.and_then(|v| v.as_f64()) != Some(1.0) {
         return Ok(0);
     }
-    let v = sql::query_value(db, "SELECT COALESCE(MAX(version), 0) FROM upshift_migrations", &[])?;
+    let v = db.query_value("SELECT COALESCE(MAX(version), 0) FROM upshift_migrations", &[])?;
     Ok(v.and_then(|v| v.as_f64()).unwrap_or(0.0) as u32)
 }
 
 /// The operation recorded as having applied `version` to `db`, if any.
-fn applied_by(db: &str, version: u32) -> Result<Option<String>, PluginError> {
-    let v = sql::query_value(
-        db,
+fn applied_by(db: &Db, version: u32) -> Result<Option<String>, PluginError> {
+    let v = db.query_value(
         "SELECT operation FROM upshift_migrations WHERE version = ?1",
         &[Value::Integer(version.into())],
     )?;
@@ -73,10 +134,9 @@ fn moved_key(unit: &str) -> String {
     format!("moved/{unit}")
 }
 
-fn record(db: &str, op: &Operation, direction: &str, m: &Migration) -> Result<(), PluginError> {
+fn record(db: &Db, op: &Operation, direction: &str, m: &Migration) -> Result<(), PluginError> {
     let now = Value::Integer(clock::now_millis() as i64);
-    sql::execute(
-        db,
+    db.execute(
         "INSERT INTO upshift_migration_log (operation, direction, version, at) VALUES (?1, ?2, ?3, ?4)",
         &[Value::Text(op.id.clone()), Value::Text(direction.into()), Value::Integer(m.version.into()), now],
     )?;
@@ -84,25 +144,25 @@ fn record(db: &str, op: &Operation, direction: &str, m: &Migration) -> Result<()
 }
 
 /// Moves one database from `from` to `to` (up) in one transaction; a no-op when it is already there.
-fn migrate_up(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32) -> Result<bool, PluginError> {
-    sql::transaction(db, || {
-        sql::execute_batch(db, SCHEMA)?;
+fn migrate_up(op: &Operation, db: &Db, all: &[Migration], from: u32, to: u32) -> Result<bool, PluginError> {
+    sql::transaction(&db.name, || {
+        db.prepare()?;
         let current = version_of(db)?;
         if current == to {
             return Ok(false);
         }
         if current != from {
             return Err(PluginError::conflict(format!(
-                "{db} is at version {current}, expected {from} (or {to}): it drifted; repair it or change `from`"
+                "{} is at version {current}, expected {from} (or {to}): it drifted; repair it or change `from`",
+                db.name
             )));
         }
         for m in between(all, from, to) {
-            sql::execute_batch(db, &m.up).map_err(|e| PluginError {
-                message: format!("migration {:04}_{} on {db}: {}", m.version, m.name, e.message),
+            sql::execute_batch(&db.name, &m.up).map_err(|e| PluginError {
+                message: format!("migration {:04}_{} on {}: {}", m.version, m.name, db.name, e.message),
                 ..e
             })?;
-            sql::execute(
-                db,
+            db.execute(
                 "INSERT INTO upshift_migrations (version, name, applied_at, operation) VALUES (?1, ?2, ?3, ?4)",
                 &[
                     Value::Integer(m.version.into()),
@@ -118,16 +178,17 @@ fn migrate_up(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32) -
 }
 
 /// Moves one database from `to` back to `from` in one transaction; a no-op when it is at `from`.
-fn migrate_down(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32) -> Result<bool, PluginError> {
-    sql::transaction(db, || {
-        sql::execute_batch(db, SCHEMA)?;
+fn migrate_down(op: &Operation, db: &Db, all: &[Migration], from: u32, to: u32) -> Result<bool, PluginError> {
+    sql::transaction(&db.name, || {
+        db.prepare()?;
         let current = version_of(db)?;
         if current == from {
             return Ok(false);
         }
         if current > to {
             return Err(PluginError::conflict(format!(
-                "{db} is at version {current}, ahead of {to}: this rollout did not put it there; left as is"
+                "{} is at version {current}, ahead of {to}: this rollout did not put it there; left as is",
+                db.name
             )));
         }
         let undo = between(all, from, current);
@@ -135,7 +196,8 @@ fn migrate_down(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32)
             let by = applied_by(db, m.version)?;
             if !by.as_deref().is_some_and(|by| by.starts_with(&format!("{}/", op.rollout_id))) {
                 return Err(PluginError::conflict(format!(
-                    "{db}: migration {:04}_{} was applied by {}, not by this rollout ({}); left at version {current}",
+                    "{}: migration {:04}_{} was applied by {}, not by this rollout ({}); left at version {current}",
+                    db.name,
                     m.version,
                     m.name,
                     by.as_deref().unwrap_or("an unknown operation"),
@@ -146,15 +208,15 @@ fn migrate_down(op: &Operation, db: &str, all: &[Migration], from: u32, to: u32)
         for m in undo.into_iter().rev() {
             let Some(down) = &m.down else {
                 return Err(PluginError::conflict(format!(
-                    "migration {:04}_{} has no down script (irreversible): {db} stays at version {current}",
-                    m.version, m.name
+                    "migration {:04}_{} has no down script (irreversible): {} stays at version {current}",
+                    m.version, m.name, db.name
                 )));
             };
-            sql::execute_batch(db, down).map_err(|e| PluginError {
-                message: format!("undoing {:04}_{} on {db}: {}", m.version, m.name, e.message),
+            sql::execute_batch(&db.name, down).map_err(|e| PluginError {
+                message: format!("undoing {:04}_{} on {}: {}", m.version, m.name, db.name, e.message),
                 ..e
             })?;
-            sql::execute(db, "DELETE FROM upshift_migrations WHERE version = ?1", &[Value::Integer(m.version.into())])?;
+            db.execute("DELETE FROM upshift_migrations WHERE version = ?1", &[Value::Integer(m.version.into())])?;
             record(db, op, "down", m)?;
         }
         Ok(true)
@@ -176,7 +238,10 @@ fn unit_versions(config: &Config, units: &[String], from: &str, to: &str) -> Vec
     };
     units
         .iter()
-        .map(|u| UnitVersion { unit: u.clone(), version: version_of(&database(config, u)).ok().map(spelled) })
+        .map(|u| UnitVersion {
+            unit: u.clone(),
+            version: Db::open(database(config, u)).and_then(|db| version_of(&db)).ok().map(spelled),
+        })
         .collect()
 }
 
@@ -222,10 +287,10 @@ impl Target for SqlMigrator {
         let (from, to) = versions(&op)?;
         let mut migrated = 0;
         for unit in &op.units {
-            let db = database(config, unit);
+            let db = Db::open(database(config, unit))?;
             if migrate_up(&op, &db, &all, from, to)? {
                 migrated += 1;
-                log::emit(log::Level::Info, &format!("{db}: {from} → {to}"), &[("operation", &op.id)]);
+                log::emit(log::Level::Info, &format!("{}: {from} → {to}", db.name), &[("operation", &op.id)]);
             }
             state::set(&moved_key(unit), &op.id)?;
         }
@@ -245,7 +310,7 @@ impl Target for SqlMigrator {
         for unit in &op.units {
             let db = database(config, unit);
             let moved = state::get(&moved_key(unit)).is_some();
-            match migrate_down(&op, &db, &all, from, to) {
+            match Db::open(db.clone()).and_then(|db| migrate_down(&op, &db, &all, from, to)) {
                 Ok(changed) => undone += usize::from(changed),
                 // A database this rollout never moved and cannot even read (corrupt) has nothing to undo.
                 Err(e) if !moved && e.kind == upshift_sdk::ErrorKind::Conflict && e.message.contains("corrupt") => {

@@ -97,6 +97,25 @@ pub enum SqlError {
 
     #[error("{database}: {message}")]
     Sqlite { database: String, message: String },
+
+    /// A PostgreSQL session's role could reach outside its database: the host serves none of it.
+    #[error(
+        "the host refuses to serve database {database}: {problems}; give the connection a role of its own \
+         without these powers (README: \"PostgreSQL connections\")"
+    )]
+    Unconfined { database: String, problems: String },
+
+    #[error("database {database}: its PostgreSQL server cannot be reached or ended the session: {message}")]
+    Server { database: String, message: String },
+
+    #[error(
+        "plugin {plugin}: the host closed its session on {database} earlier in this call ({why}) with the plugin's \
+         transaction open, which was rolled back; the database opens again at the plugin's next call"
+    )]
+    Closed { plugin: String, database: String, why: String },
+
+    #[error("{database}: {message}{} in SQL statement {statement}", if code.is_empty() { String::new() } else { format!(" (SQLSTATE {code})") })]
+    Postgres { database: String, statement: Quoted, code: String, message: String },
 }
 
 impl SqlError {
@@ -111,17 +130,22 @@ impl SqlError {
             | SqlError::TooManyBytes { .. }
             | SqlError::ValueTooBig { .. }
             | SqlError::StatementTooLong { .. }
-            | SqlError::TooManyOpen { .. } => ErrorKind::Denied,
+            | SqlError::TooManyOpen { .. }
+            | SqlError::Unconfined { .. } => ErrorKind::Denied,
             SqlError::BadName { .. } | SqlError::NoSuchDatabase { .. } => ErrorKind::InvalidConfig,
-            SqlError::Locked { .. } | SqlError::CannotOpen { .. } | SqlError::Folder { .. } => ErrorKind::Unavailable,
+            SqlError::Locked { .. }
+            | SqlError::CannotOpen { .. }
+            | SqlError::Folder { .. }
+            | SqlError::Server { .. }
+            | SqlError::Closed { .. } => ErrorKind::Unavailable,
             SqlError::Corrupt { .. } => ErrorKind::Conflict,
-            SqlError::Sqlite { .. } => ErrorKind::Internal,
+            SqlError::Sqlite { .. } | SqlError::Postgres { .. } => ErrorKind::Internal,
         }
     }
 
-    /// Only a lock may be gone when the engine retries.
+    /// Only a lock, or a server that could not be reached, may be gone when the engine retries.
     pub fn retryable(&self) -> bool {
-        matches!(self, SqlError::Locked { .. })
+        matches!(self, SqlError::Locked { .. } | SqlError::Server { .. })
     }
 }
 

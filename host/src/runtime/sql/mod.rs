@@ -1,13 +1,16 @@
-//! The host side of the `sql` import: the databases of the connections granted to a plugin, each
-//! opened on first use through [`guard`] (SQLite's own switches and the [`policy`] authorizer: a
-//! grant is exactly its databases, read-only for verifiers and strategies), every statement under
-//! the plugin call's deadline and every result under a byte [`budget`]. Anything not granted is
-//! refused with `denied`; a transaction left open at the end of a call is rolled back.
+//! The host side of the `sql` import: the databases of the connections granted to a plugin. A
+//! SQLite database is opened on first use through [`guard`] (SQLite's own switches and the [`policy`]
+//! authorizer: a grant is exactly its databases, read-only for verifiers and strategies); a
+//! PostgreSQL one is a session of [`postgres`], confined by the server's own privileges and the
+//! host's transactions. Every statement runs under the plugin call's deadline and every result under
+//! a byte [`budget`]. Anything not granted is refused with `denied`; a transaction left open at the
+//! end of a call is rolled back.
 
 mod budget;
 mod error;
 mod guard;
 mod policy;
+mod postgres;
 #[cfg(test)]
 mod tests;
 
@@ -21,22 +24,24 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Batch, Connection, ErrorCode};
 
 use super::bindings::WitPluginError;
-use super::bindings::target::upshift::plugin::sql::{Rows, Value};
-use super::grants::SqlConnection;
+use super::bindings::target::upshift::plugin::sql::{Dialect, Rows, Value};
+use super::grants::{SqlConnection, SqlSource};
 use budget::{Deadline, ResultBudget, VALUE_OVERHEAD_BYTES};
 use guard::Guarded;
 
 pub use budget::{MAX_SQL_RESULT_BYTES, MAX_SQL_STATEMENT_BYTES, SQL_PROGRESS_OPS};
 use error::{Quoted, SqlError};
 use policy::Access;
+pub use postgres::{POSTGRES_CANCEL_WAIT, ServerUrl, check_url as check_postgres_url};
 
 /// Longest a statement waits for a locked database before failing with a retryable error, and never
 /// past the call's deadline. Short: the engine retries with backoff.
 pub const SQL_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most rows one query may return to a plugin.
 pub const MAX_SQL_ROWS: usize = 10_000;
-/// Most databases a plugin keeps open at once; past it the host closes those not in a transaction
-/// (each open database holds a page cache of up to about 2 MiB of the host's memory).
+/// Most databases a plugin keeps open at once, SQLite files and PostgreSQL sessions each; past it
+/// the host closes those not in a transaction (each open SQLite database holds a page cache of up to
+/// about 2 MiB of the host's memory, each PostgreSQL session a thread and a server backend).
 pub const MAX_OPEN_SQL_DATABASES: usize = 16;
 
 /// One plugin's view of its granted databases.
@@ -44,6 +49,8 @@ pub struct SqlHost {
     plugin: Arc<str>,
     connections: Arc<Vec<SqlConnection>>,
     open: HashMap<String, Guarded>,
+    /// Sessions on PostgreSQL databases, for the call in progress.
+    pg: postgres::Sessions,
     /// The deadline of the call in progress, shared with every connection's progress handler.
     deadline: Deadline,
     /// The plugin's time limit per call.
@@ -59,6 +66,7 @@ impl SqlHost {
             plugin,
             connections,
             open: HashMap::new(),
+            pg: postgres::Sessions::default(),
             deadline: Deadline::new(timeout),
             timeout,
             result_limit: MAX_SQL_RESULT_BYTES.min(memory_bytes),
@@ -88,33 +96,76 @@ impl SqlHost {
         for name in stuck {
             self.open.remove(&name);
         }
+        rolled.extend(self.pg.end_call());
         rolled
     }
 
     fn connection(&self, name: &str) -> Result<&SqlConnection, SqlError> {
-        self.connections
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| SqlError::NotGranted { plugin: self.plugin.to_string(), connection: name.to_string() })
+        connection(&self.connections, &self.plugin, name)
     }
 
     pub fn databases(&self, connection: &str) -> Result<Vec<String>, WitPluginError> {
         let c = self.connection(connection)?;
-        Ok(c.databases.iter().map(|(db, _)| format!("{}/{db}", c.name)).collect())
+        Ok(c.names().into_iter().map(|db| format!("{}/{db}", c.name)).collect())
     }
 
-    /// Where `database` (`connection/database`) lives and how the plugin may use it.
+    /// The dialect `database` speaks (its engine's SQL and parameter syntax).
+    pub fn dialect(&self, database: &str) -> Result<Dialect, WitPluginError> {
+        let (c, _) = self.find(database)?;
+        Ok(match c.source {
+            SqlSource::Sqlite(_) => Dialect::Sqlite,
+            SqlSource::Postgres { .. } => Dialect::Postgres,
+        })
+    }
+
+    /// The granted connection of `database` (`connection/database`) and the database's name in it.
+    fn find<'d>(&self, database: &'d str) -> Result<(&SqlConnection, &'d str), SqlError> {
+        find(&self.connections, &self.plugin, database)
+    }
+
+    /// Where SQLite database `database` (`connection/database`) lives and how the plugin may use it.
     fn locate(&self, database: &str) -> Result<(PathBuf, Access), SqlError> {
-        let (group, name) =
-            database.split_once('/').ok_or_else(|| SqlError::BadName { database: database.to_string() })?;
-        let c = self.connection(group)?;
-        let path = c
-            .databases
-            .iter()
-            .find(|(db, _)| db == name)
-            .map(|(_, p)| p.clone())
-            .ok_or_else(|| SqlError::NoSuchDatabase { connection: group.to_string(), name: name.to_string() })?;
-        Ok((path, if c.read_only { Access::ReadOnly } else { Access::ReadWrite }))
+        let (c, name) = self.find(database)?;
+        let access = if c.read_only { Access::ReadOnly } else { Access::ReadWrite };
+        match &c.source {
+            SqlSource::Sqlite(files) => files
+                .iter()
+                .find(|(db, _)| db == name)
+                .map(|(_, p)| (p.clone(), access))
+                .ok_or_else(|| SqlError::NoSuchDatabase { connection: c.name.clone(), name: name.to_string() }),
+            SqlSource::Postgres { .. } => {
+                Err(SqlError::Sqlite { database: database.to_string(), message: "not a SQLite database".into() })
+            }
+        }
+    }
+
+    /// Runs `f` on `database`'s PostgreSQL session when it is a PostgreSQL database (`None` when it
+    /// is a SQLite one).
+    fn on_postgres<T>(
+        &mut self,
+        database: &str,
+        f: impl FnOnce(&mut postgres::Sessions, &postgres::Limits, postgres::Target) -> Result<T, SqlError>,
+    ) -> Option<Result<T, WitPluginError>> {
+        let connections = self.connections.clone();
+        let (c, name) = match find(&connections, &self.plugin, database) {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let SqlSource::Postgres { server, .. } = &c.source else {
+            return None;
+        };
+        let access = if c.read_only { Access::ReadOnly } else { Access::ReadWrite };
+        let target = postgres::Target { database, server, name, access };
+        let limits = postgres::Limits {
+            plugin: &self.plugin,
+            deadline: &self.deadline,
+            timeout: self.timeout,
+            result_limit: self.result_limit,
+            rows: MAX_SQL_ROWS,
+            lock_wait: SQL_BUSY_TIMEOUT,
+            max_open: MAX_OPEN_SQL_DATABASES,
+        };
+        Some(f(&mut self.pg, &limits, target).map_err(Into::into))
     }
 
     /// The open connection to `database`, opening it on first use.
@@ -238,6 +289,13 @@ impl SqlHost {
     }
 
     pub fn execute(&mut self, database: &str, statement: &str, params: Vec<Value>) -> Result<u64, WitPluginError> {
+        let mut params = Some(params);
+        if let Some(done) =
+            self.on_postgres(database, |pg, l, t| pg.execute(l, t, statement, params.take().unwrap_or_default()))
+        {
+            return done;
+        }
+        let params: Vec<Value> = params.unwrap_or_default();
         let params: Vec<SqlValue> = params.into_iter().map(to_sql).collect();
         self.run(database, statement, |c| {
             c.execute(statement, rusqlite::params_from_iter(params)).map(|n| u64::try_from(n).unwrap_or(u64::MAX))
@@ -246,6 +304,9 @@ impl SqlHost {
 
     /// Runs each statement of `script` to completion; a failure names the statement that failed.
     pub fn execute_batch(&mut self, database: &str, script: &str) -> Result<(), WitPluginError> {
+        if let Some(done) = self.on_postgres(database, |pg, l, t| pg.execute_batch(l, t, script)) {
+            return done;
+        }
         let (g, wait) = self.ready(database, script)?;
         let mut batch = Batch::new(&g.conn, script);
         // Where the statement being prepared starts: just after the text of the last one prepared.
@@ -286,6 +347,13 @@ impl SqlHost {
     /// Runs one query, counting its rows against [`MAX_SQL_ROWS`] and its bytes against the result
     /// limit before anything is copied.
     pub fn query(&mut self, database: &str, statement: &str, params: Vec<Value>) -> Result<Rows, WitPluginError> {
+        let mut params = Some(params);
+        if let Some(done) =
+            self.on_postgres(database, |pg, l, t| pg.query(l, t, statement, params.take().unwrap_or_default()))
+        {
+            return done;
+        }
+        let params: Vec<Value> = params.unwrap_or_default();
         let params: Vec<SqlValue> = params.into_iter().map(to_sql).collect();
         let (plugin, limit) = (self.plugin.clone(), self.result_limit);
         let mut over: Option<SqlError> = None;
@@ -339,18 +407,49 @@ impl SqlHost {
     /// Starts a transaction: a write transaction (`BEGIN IMMEDIATE`) through a read-write grant, a
     /// read snapshot (`BEGIN DEFERRED`) through a read-only one. Either ends with the call.
     pub fn begin(&mut self, database: &str) -> Result<(), WitPluginError> {
+        if let Some(done) = self.on_postgres(database, |pg, l, t| pg.begin(l, t)) {
+            return done;
+        }
         let (_, access) = self.locate(database)?;
         let statement = if access == Access::ReadOnly { "BEGIN DEFERRED" } else { "BEGIN IMMEDIATE" };
         self.execute_batch(database, statement)
     }
 
     pub fn commit(&mut self, database: &str) -> Result<(), WitPluginError> {
+        if let Some(done) = self.on_postgres(database, |pg, l, t| pg.commit(l, t)) {
+            return done;
+        }
         self.execute_batch(database, "COMMIT")
     }
 
     pub fn rollback(&mut self, database: &str) -> Result<(), WitPluginError> {
+        if let Some(done) = self.on_postgres(database, |pg, l, t| pg.rollback(l, t)) {
+            return done;
+        }
         self.execute_batch(database, "ROLLBACK")
     }
+}
+
+/// Granted connection `name` of `plugin`.
+fn connection<'c>(connections: &'c [SqlConnection], plugin: &str, name: &str) -> Result<&'c SqlConnection, SqlError> {
+    connections
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| SqlError::NotGranted { plugin: plugin.to_string(), connection: name.to_string() })
+}
+
+/// The granted connection of `database` (`connection/database`) and the database's name in it.
+fn find<'c, 'd>(
+    connections: &'c [SqlConnection],
+    plugin: &str,
+    database: &'d str,
+) -> Result<(&'c SqlConnection, &'d str), SqlError> {
+    let (group, name) = database.split_once('/').ok_or_else(|| SqlError::BadName { database: database.to_string() })?;
+    let c = connection(connections, plugin, group)?;
+    if !c.names().contains(&name) {
+        return Err(SqlError::NoSuchDatabase { connection: group.to_string(), name: name.to_string() });
+    }
+    Ok((c, name))
 }
 
 /// Bytes a value takes, read without copying it.

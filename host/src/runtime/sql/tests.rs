@@ -9,7 +9,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::runtime::bindings::ErrorKind;
-use crate::runtime::grants::SqlDriver;
+use crate::runtime::grants::SqlSource;
 
 const SECOND: Duration = Duration::from_secs(1);
 const MIB: usize = 1 << 20;
@@ -18,8 +18,7 @@ const MIB: usize = 1 << 20;
 fn host_with(dir: &Path, read_only: bool, timeout: Duration, memory: usize) -> SqlHost {
     let conn = SqlConnection {
         name: "shards".into(),
-        driver: SqlDriver::Sqlite,
-        databases: vec![("a".into(), dir.join("a.db")), ("b".into(), dir.join("b.db"))],
+        source: SqlSource::Sqlite(vec![("a".into(), dir.join("a.db")), ("b".into(), dir.join("b.db"))]),
         read_only,
     };
     let mut h = SqlHost::new(Arc::from("p"), Arc::new(vec![conn]), timeout, memory);
@@ -418,8 +417,7 @@ fn idle_databases_are_closed_past_the_open_limit_and_transactions_are_capped() {
     let n = MAX_OPEN_SQL_DATABASES + 2;
     let conn = SqlConnection {
         name: "shards".into(),
-        driver: SqlDriver::Sqlite,
-        databases: (0..n).map(|i| (format!("s{i}"), dir.path().join(format!("s{i}.db")))).collect(),
+        source: SqlSource::Sqlite((0..n).map(|i| (format!("s{i}"), dir.path().join(format!("s{i}.db")))).collect()),
         read_only: false,
     };
     let mut h = SqlHost::new(Arc::from("p"), Arc::new(vec![conn]), 5 * SECOND, 64 * MIB);

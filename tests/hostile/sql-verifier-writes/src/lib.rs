@@ -1,5 +1,6 @@
 //! Hostile verifier: changes the database it was granted to observe (rows, schema, settings),
-//! through whichever host function the config names.
+//! through whichever host function the config names. With `outcome = "fail"` it fails its check
+//! after the statement ran instead of claiming success, so a test can look for what it left.
 
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::sql;
@@ -13,6 +14,9 @@ pub struct Config {
     pub statement: String,
     /// `execute`, `batch` or `query`.
     pub via: String,
+    /// `escaped` (default): claim success; `fail`: fail the check after the statement ran.
+    #[serde(default)]
+    pub outcome: Option<String>,
 }
 
 pub struct Writes;
@@ -29,6 +33,9 @@ impl Verifier for Writes {
             _ => {
                 sql::execute(&c.database, &c.statement, &[])?;
             }
+        }
+        if c.outcome.as_deref() == Some("fail") {
+            return Ok(Verdict::fail(format!("ran {:?} on {} and failed on purpose", c.statement, c.database)));
         }
         Ok(Verdict::pass(format!("ESCAPED: {:?} ran on {}", c.statement, c.database)))
     }

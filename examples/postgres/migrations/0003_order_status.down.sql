@@ -1,0 +1,3 @@
+DROP INDEX orders_by_customer;
+ALTER TABLE orders DROP COLUMN status;
+DROP TYPE order_status;
