@@ -237,6 +237,11 @@ fn worker(hook: &Webhook, path: &Path, jobs: &Mutex<Receiver<Delivery>>, wake: &
             // The delivery stays pending as it was: it is attempted again (same id) when due.
             tracing::warn!(webhook = %hook.config.name, delivery = %delivery.id, "cannot record a webhook attempt: {e}");
         }
+        // The gauge follows each recorded attempt: the dispatcher's next pass may never come (the
+        // server stopping), and the last delivery would stay counted as pending.
+        if let Some(Ok(pending)) = store.as_ref().map(|s| s.pending_deliveries(&hook.config.name)) {
+            hook.metrics.set_webhook_pending(&hook.config.name, pending);
+        }
         hook.busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&delivery.rollout_id);
         let _ = wake.send(Wake::Done);
     }
