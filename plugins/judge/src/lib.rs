@@ -1,0 +1,2 @@
+pub mod prepare;
+pub mod stats;
