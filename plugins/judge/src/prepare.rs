@@ -1,10 +1,14 @@
 //! What the judge does to a series before comparing it, as Kayenta does: NaN removed or replaced
 //! by 0, then (if asked) the values outside the outlier fences removed. Each series separately.
 
+use upshift_sdk::serde::Deserialize;
+
 use crate::stats::describe;
 
 /// What a NaN sample (no value: 0/0, a gap, `null` in a file) becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
+#[serde(crate = "upshift_sdk::serde", rename_all = "kebab-case")]
 pub enum NanStrategy {
     /// Dropped: no value is not a value.
     #[default]
