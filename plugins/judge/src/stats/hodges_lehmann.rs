@@ -49,15 +49,19 @@ pub fn shift(canary: &[f64], baseline: &[f64], confidence: f64) -> Result<Shift,
     // difference of the stretches where it is at least −z.
     let g_high = first_true(total, |g| standardized(g) + z >= 0.0);
     let rank = |k: isize| k.clamp(1, total as isize) as usize;
-    let lower = d.order_statistic(rank(total as isize - g_low as isize));
-    let upper = d.order_statistic(rank(total as isize - g_high as isize + 1));
+    // The estimate first: the interval's ends are near it and start from its counts. The difference
+    // of the medians is a first guess of the median difference (equal for symmetric samples).
+    let guess = canary[canary.len() / 2] - baseline[baseline.len() / 2];
+    let mut probes = vec![(guess, d.count_at_most(guess))];
     let estimate = if total % 2 == 1 {
-        d.order_statistic(total.div_ceil(2))
+        d.order_statistic_with(total.div_ceil(2), &mut probes)
     } else {
-        let below = d.order_statistic(total / 2);
-        let above = d.order_statistic(total / 2 + 1);
+        let below = d.order_statistic_with(total / 2, &mut probes);
+        let above = d.order_statistic_with(total / 2 + 1, &mut probes);
         (below + above) / 2.0
     };
+    let lower = d.order_statistic_with(rank(total as isize - g_low as isize), &mut probes);
+    let upper = d.order_statistic_with(rank(total as isize - g_high as isize + 1), &mut probes);
     Ok(Shift { estimate, lower, upper })
 }
 
@@ -119,18 +123,134 @@ impl Differences<'_> {
         total
     }
 
-    /// The k-th smallest difference (1-based, k ≤ len): the smallest double v with at least k
-    /// differences at most v, found by bisecting the doubles between the extremes in their order.
+    /// The k-th smallest difference (1-based, 1 ≤ k ≤ len).
     pub fn order_statistic(&self, k: usize) -> f64 {
-        let (first, last) = (self.x[0] - self.y[self.y.len() - 1], self.x[self.x.len() - 1] - self.y[0]);
-        let (mut lo, mut hi) = (order_key(first), order_key(last));
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.count_at_most(from_order_key(mid)) >= k { hi = mid } else { lo = mid + 1 }
-        }
-        let v = from_order_key(lo);
-        if v == 0.0 { 0.0 } else { v }
+        self.order_statistic_with(k, &mut Vec::new())
     }
+
+    /// The k-th smallest difference, starting from the counts `probes` already holds (value, number
+    /// of differences at most it) and adding those it makes, so that order statistics of nearby
+    /// ranks share their work. Keeps a bracket (lo, hi] holding it, with the counts at both ends,
+    /// and narrows it: by interpolating the count (a CDF of the differences, usually smooth; the
+    /// Illinois variant, so a far end does not stall it); when that fails to halve the candidates,
+    /// by halving the bracket; when that fails too, by trying the smallest candidate (which settles
+    /// a run of ties at once). Once few candidates remain it lists and selects them.
+    pub fn order_statistic_with(&self, k: usize, probes: &mut Vec<(f64, usize)>) -> f64 {
+        let first = self.x[0] - self.y[self.y.len() - 1];
+        let (mut hi, mut through) = (self.x[self.x.len() - 1] - self.y[0], self.len());
+        // The double below the smallest difference (never −0: it would count the zeros).
+        let mut lo = if first == 0.0 { -f64::from_bits(1) } else { from_order_key(order_key(first) - 1) };
+        let mut below = 0usize;
+        for &(v, count) in probes.iter() {
+            if count < k && v > lo {
+                (lo, below) = (v, count);
+            } else if count >= k && v < hi {
+                (hi, through) = (v, count);
+            }
+        }
+        let enumerate_at = (self.x.len() + self.y.len()).max(MIN_ENUMERATED);
+        let mut stalls = 0u32;
+        // Illinois: the weight of each end's count in the interpolation, halved while that end stays.
+        let (mut weight_lo, mut weight_hi, mut last_moved_lo) = (1.0f64, 1.0f64, None::<bool>);
+        loop {
+            if order_key(hi) - order_key(lo) <= 1 {
+                return positive_zero(hi);
+            }
+            let candidates = through - below;
+            if candidates <= enumerate_at {
+                return positive_zero(self.select_between(lo, hi, k - below));
+            }
+            let guess = match stalls {
+                0 => {
+                    let f_lo = (below as f64 - k as f64 + 0.5) * weight_lo;
+                    let f_hi = (through as f64 - k as f64 + 0.5) * weight_hi;
+                    let v = lo + (hi - lo) * (-f_lo / (f_hi - f_lo));
+                    if v > lo && v < hi { v } else { midpoint(lo, hi) }
+                }
+                1 => midpoint(lo, hi),
+                _ => {
+                    let smallest = self.smallest_above(lo);
+                    let count = self.count_at_most(smallest);
+                    probes.push((smallest, count));
+                    if count >= k {
+                        return positive_zero(smallest);
+                    }
+                    (lo, below, stalls) = (smallest, count, 0);
+                    continue;
+                }
+            };
+            let count = self.count_at_most(guess);
+            probes.push((guess, count));
+            let moved_lo = count < k;
+            if moved_lo {
+                (lo, below) = (guess, count);
+            } else {
+                (hi, through) = (guess, count);
+            }
+            match last_moved_lo {
+                Some(previous) if previous == moved_lo => {
+                    if moved_lo {
+                        weight_hi /= 2.0
+                    } else {
+                        weight_lo /= 2.0
+                    }
+                }
+                _ => (weight_lo, weight_hi) = (1.0, 1.0),
+            }
+            last_moved_lo = Some(moved_lo);
+            stalls = if (through - below) * 2 <= candidates { 0 } else { stalls + 1 };
+        }
+    }
+
+    /// The smallest difference above `v` (there is one: v is below the bracket's top).
+    fn smallest_above(&self, v: f64) -> f64 {
+        let (m, mut s) = (self.y.len(), 0usize);
+        let mut smallest = f64::INFINITY;
+        for &xi in self.x {
+            // s: the first j with x_i − y_j ≤ v; the row's smallest difference above v is at s − 1.
+            while s < m && xi - self.y[s] > v {
+                s += 1;
+            }
+            if s > 0 {
+                smallest = smallest.min(xi - self.y[s - 1]);
+            }
+        }
+        smallest
+    }
+
+    /// The r-th smallest (1-based) of the differences in (lo, hi].
+    fn select_between(&self, lo: f64, hi: f64, r: usize) -> f64 {
+        let m = self.y.len();
+        let mut found = Vec::new();
+        // Row i: differences fall as j grows; those in (lo, hi] form one run, moving right with i.
+        let (mut start, mut end) = (0usize, 0usize);
+        for &xi in self.x {
+            while start < m && xi - self.y[start] > hi {
+                start += 1;
+            }
+            end = end.max(start);
+            while end < m && xi - self.y[end] > lo {
+                end += 1;
+            }
+            found.extend(self.y[start..end].iter().map(|&yj| xi - yj));
+        }
+        let (_, nth, _) = found.select_nth_unstable_by(r - 1, f64::total_cmp);
+        *nth
+    }
+}
+
+/// Candidates few enough to list and select directly, at least.
+const MIN_ENUMERATED: usize = 4096;
+
+/// A double strictly between lo and hi: their mean when it is, otherwise the middle of the doubles
+/// between them (for a bracket spanning many binades, or adjacent values).
+fn midpoint(lo: f64, hi: f64) -> f64 {
+    let mean = lo + (hi - lo) / 2.0;
+    if mean > lo && mean < hi { mean } else { from_order_key(order_key(lo) + (order_key(hi) - order_key(lo)) / 2) }
+}
+
+fn positive_zero(v: f64) -> f64 {
+    if v == 0.0 { 0.0 } else { v }
 }
 
 /// A u64 that orders like the finite double it encodes.
@@ -162,6 +282,24 @@ mod tests {
         for k in 1..=all.len() {
             assert_eq!(d.order_statistic(k), all[k - 1], "k = {k}");
         }
+    }
+
+    #[test]
+    fn order_statistics_hold_with_zeros_and_many_ties() {
+        let x: Vec<f64> = (0..300).map(|i| f64::from(i % 3)).collect();
+        let y: Vec<f64> = (0..200).map(|i| f64::from(i % 2)).collect();
+        let (mut x, mut y) = (x, y);
+        x.sort_by(f64::total_cmp);
+        y.sort_by(f64::total_cmp);
+        let all = all_differences(&x, &y);
+        let d = Differences { x: &x, y: &y };
+        for k in [1, 2, 100, 20_000, 29_999, 30_000, 30_001, 59_999, 60_000] {
+            assert_eq!(d.order_statistic(k), all[k - 1], "k = {k}");
+        }
+        let x = [0.0, 1.0];
+        let y = [0.0, 1.0];
+        let d = Differences { x: &x, y: &y };
+        assert_eq!((1..=4).map(|k| d.order_statistic(k)).collect::<Vec<_>>(), [-1.0, 0.0, 0.0, 1.0]);
     }
 
     #[test]
