@@ -1,7 +1,8 @@
 //! One metric's classification, in the order Kayenta's NetflixACAJudge and MannWhitneyClassifier
 //! apply their rules, plus the distribution test (beyond Kayenta): no data; too few samples (this
 //! judge's rule); identical series; a single value; the Mann–Whitney interval against the tolerance
-//! band and the effect-size gate; the distribution test; the critical rules.
+//! band and the effect-size gate; the distribution test (which can turn a Pass into High or Low,
+//! past the same effect-size gate); the critical rules.
 
 use crate::config::{Direction, DistributionTest, EffectGate, EffectMeasure};
 use crate::prepare::{NanStrategy, prepare};
@@ -217,20 +218,25 @@ fn compare(b: &[f64], c: &[f64], rules: &Rules) -> Result<Classification, StatsE
         };
         let test = ks::test(b, c, alternative)?;
         out.distribution = Some(test);
-        if out.label == Label::Pass && test.p < rules.alpha && test.statistic >= rules.min_distance {
-            out.label = match alternative {
-                Alternative::CanaryHigher => Label::High,
-                Alternative::CanaryLower => Label::Low,
-                Alternative::TwoSided if test.canary_higher => Label::High,
-                Alternative::TwoSided => Label::Low,
-            };
+        let label = match alternative {
+            Alternative::CanaryHigher => Label::High,
+            Alternative::CanaryLower => Label::Low,
+            Alternative::TwoSided if test.canary_higher => Label::High,
+            Alternative::TwoSided => Label::Low,
+        };
+        // The same effect-size gate as the interval's: a significant but negligible change is not a
+        // regression, whichever test saw it.
+        let effect_allows = effect.is_nan()
+            || if label == Label::High { effect >= gate.allowed_increase } else { effect <= gate.allowed_decrease };
+        if out.label == Label::Pass && test.p < rules.alpha && test.statistic >= rules.min_distance && effect_allows {
+            out.label = label;
             out.rule = Rule::Distribution;
             out.reason = format!(
                 "distribution: KS {} {} (p {} < {}); {}",
                 gap_name(alternative, test.canary_higher),
                 short(test.statistic),
                 short(test.p),
-                rules.alpha,
+                short(rules.alpha),
                 out.reason
             );
         }

@@ -284,6 +284,19 @@ fn the_distribution_test_needs_its_minimum_distance() {
 }
 
 #[test]
+fn the_distribution_test_passes_the_effect_size_gate_too() {
+    // The canary's values a hair higher in 40 % of the samples: significant, negligible.
+    let baseline = vec![50.0; 40];
+    let canary = [vec![50.0; 24], vec![51.0; 16]].concat();
+    let ks = Rules { distribution: DistributionTest::Ks, direction: Direction::Increase, ..rules() };
+    assert_eq!(classify(&baseline, &canary, &ks).label, Label::High);
+    let gated = Rules { effect: EffectSize { allowed_increase: Some(1.1), ..Default::default() }.gate(), ..ks };
+    let c = classify(&baseline, &canary, &gated);
+    assert_eq!(c.label, Label::Pass, "mean ratio {:?} < 1.1", c.effect);
+    assert!(c.distribution.unwrap().p < 0.02);
+}
+
+#[test]
 fn the_distribution_test_leaves_a_mann_whitney_high_as_it_is() {
     let ks = Rules { distribution: DistributionTest::Ks, ..rules() };
     let c = classify(&base(), &plus(&base(), 5.0), &ks);
