@@ -230,7 +230,7 @@ pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 pub fn build_demo() -> PathBuf {
     let root = root();
     let target = root.join("target/demo");
-    let mut cmd = common::fixtures::nested_cargo();
+    let mut cmd = super::fixtures::nested_cargo();
     cmd.args(["build", "--quiet", "-p", "upshift-demo", "--bins", "--target-dir"]).arg(&target).current_dir(&root);
     assert!(cmd.status().expect("run cargo").success(), "building upshift-demo failed");
     target.join("debug")
