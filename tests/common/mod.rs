@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod haproxy;
 pub mod lab;
 pub mod postgres;
 pub mod receiver;

@@ -2,3 +2,5 @@
 
 pub mod flags;
 pub mod head;
+pub mod metrics;
+pub mod schedule;

@@ -1,16 +1,18 @@
-//! `demo-service`: the app that plays "v1" or "v2" behind HAProxy in the canary example, failing a
-//! deterministic share of its requests so the canary analysis has something to see.
+//! `demo-service`: the app that plays "v1" or "v2" behind HAProxy in the canary example, failing
+//! (or slowing down) a deterministic share of its requests so the canary analysis has something to
+//! see, and telling Prometheus its answers and their latency on `/metrics`.
 
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use upshift_demo::flags::Flags;
 use upshift_demo::head::{Head, HeadError, read_head};
+use upshift_demo::metrics::Metrics;
+use upshift_demo::schedule::Schedule;
 
 const USAGE: &str = "\
 demo-service: a tiny HTTP/1.1 app that plays one version of a service in the HAProxy canary demo.
@@ -18,15 +20,20 @@ demo-service: a tiny HTTP/1.1 app that plays one version of a service in the HAP
 Usage: demo-service --listen ADDR [options]
 
 Every path answers `200 OK` with `hello from VERSION`, except a deterministic share of requests
-answered `500 Internal Server Error` with `error from VERSION`. /healthz always answers 200 `ok`.
+answered `500 Internal Server Error` with `error from VERSION`. /healthz always answers 200 `ok`;
+/metrics answers the Prometheus text of the answers so far (by status code) and a histogram of
+their latency, labelled with the version. Neither is delayed, failed or counted.
 Connections are kept alive until the client sends `Connection: close`.
 
 Options:
   --listen ADDR      address to listen on, e.g. 127.0.0.1:8081 (required; port 0 picks one)
   --version TEXT     version named in bodies and the X-Version header [default: v1]
   --error-rate F     fraction of requests answered 500, from 0.0 to 1.0 [default: 0]
-  --latency-ms N     extra delay before every answer except /healthz [default: 0]
-  --seed N           where in the error schedule to start, so instances fail at different requests
+  --latency-ms N     extra delay before every answer except /healthz and /metrics [default: 0]
+  --slow-rate F      fraction of requests delayed a further --slow-ms, from 0.0 to 1.0: a slower
+                     tail with the same median [default: 0]
+  --slow-ms N        the further delay of those requests [default: 0]
+  --seed N           where in the error and slow schedules to start, so instances differ
   -h, --help         print this help
 
 Exit status: 0 after --help, 1 if the address cannot be used, 2 for bad flags.";
@@ -34,17 +41,17 @@ Exit status: 0 after --help, 1 if the address cannot be used, 2 for bad flags.";
 const DEFAULT_VERSION: &str = "v1";
 const DEFAULT_ERROR_RATE: f64 = 0.0;
 const DEFAULT_LATENCY_MS: u64 = 0;
+const DEFAULT_SLOW_RATE: f64 = 0.0;
+const DEFAULT_SLOW_MS: u64 = 0;
 
 /// Health checks must reflect liveness, never the injected faults: no error, no extra latency.
 const HEALTH_PATH: &str = "/healthz";
+/// Prometheus scrapes: like health checks, never faulted and not counted.
+const METRICS_PATH: &str = "/metrics";
 
 /// An idle connection is dropped after this long, so clients that vanish do not hold threads for
 /// ever. It is longer than HAProxy's usual keep-alive timeouts, so the proxy closes first.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Error rates are kept in parts per million so the schedule is exact integer arithmetic; finer
-/// rates are rounded.
-const ERROR_RATE_SCALE: u64 = 1_000_000;
 
 /// A pause after a failed `accept`, so running out of file descriptors does not spin a core.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
@@ -55,6 +62,8 @@ struct Config {
     version: String,
     error_rate: f64,
     latency: Duration,
+    slow_rate: f64,
+    slow_latency: Duration,
     seed: Option<u64>,
 }
 
@@ -78,27 +87,43 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut version = DEFAULT_VERSION.to_owned();
     let mut error_rate = DEFAULT_ERROR_RATE;
     let mut latency_ms = DEFAULT_LATENCY_MS;
+    let mut slow_rate = DEFAULT_SLOW_RATE;
+    let mut slow_ms = DEFAULT_SLOW_MS;
     let mut seed = None;
     while let Some(flag) = flags.next_flag()? {
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--listen" => listen = Some(flags.parsed("an address like 127.0.0.1:8081")?),
             "--version" => version = flags.value()?,
-            "--error-rate" => {
-                const EXPECTED: &str = "a fraction from 0.0 to 1.0";
-                let raw = flags.value()?;
-                error_rate = raw.parse().map_err(|_| flags.invalid(EXPECTED, &raw))?;
-                if !(0.0..=1.0).contains(&error_rate) {
-                    return Err(flags.invalid(EXPECTED, &raw));
-                }
-            }
+            "--error-rate" => error_rate = fraction(&mut flags)?,
             "--latency-ms" => latency_ms = flags.parsed("a whole number of milliseconds")?,
+            "--slow-rate" => slow_rate = fraction(&mut flags)?,
+            "--slow-ms" => slow_ms = flags.parsed("a whole number of milliseconds")?,
             "--seed" => seed = Some(flags.parsed("a whole number")?),
             _ => return Err(flags.unknown()),
         }
     }
     let listen = listen.ok_or("`--listen` is required, e.g. `--listen 127.0.0.1:8081`")?;
-    Ok(Command::Serve(Config { listen, version, error_rate, latency: Duration::from_millis(latency_ms), seed }))
+    Ok(Command::Serve(Config {
+        listen,
+        version,
+        error_rate,
+        latency: Duration::from_millis(latency_ms),
+        slow_rate,
+        slow_latency: Duration::from_millis(slow_ms),
+        seed,
+    }))
+}
+
+/// The current flag's value as a fraction from 0 to 1.
+fn fraction<I: Iterator<Item = String>>(flags: &mut Flags<I>) -> Result<f64, String> {
+    const EXPECTED: &str = "a fraction from 0.0 to 1.0";
+    let raw = flags.value()?;
+    let value: f64 = raw.parse().map_err(|_| flags.invalid(EXPECTED, &raw))?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(flags.invalid(EXPECTED, &raw));
+    }
+    Ok(value)
 }
 
 fn serve(config: Config) -> io::Result<()> {
@@ -130,31 +155,6 @@ fn spawn_connection(service: &Arc<Service>, stream: TcpStream) {
     if let Err(e) = spawned {
         eprintln!("demo-service: cannot start a connection thread: {e}");
     }
-}
-
-/// Decides which requests fail: request `k` (counting from 0) fails when
-/// `floor((k+1)·rate) > floor(k·rate)`, so any `n` consecutive requests hold `floor(n·rate)` or
-/// `ceil(n·rate)` failures, spread evenly.
-struct ErrorSchedule {
-    rate_ppm: u64,
-    next_request: AtomicU64,
-}
-
-impl ErrorSchedule {
-    fn new(rate: f64, seed: Option<u64>) -> Self {
-        let rate_ppm = (rate.clamp(0.0, 1.0) * ERROR_RATE_SCALE as f64).round() as u64;
-        Self { rate_ppm, next_request: AtomicU64::new(seed.unwrap_or(0)) }
-    }
-
-    /// Takes the next request's place in the schedule; shared by every connection.
-    fn next_fails(&self) -> bool {
-        request_fails(self.next_request.fetch_add(1, Ordering::Relaxed), self.rate_ppm)
-    }
-}
-
-fn request_fails(k: u64, rate_ppm: u64) -> bool {
-    let (k, rate, scale) = (u128::from(k), u128::from(rate_ppm), u128::from(ERROR_RATE_SCALE));
-    (k + 1) * rate / scale > k * rate / scale
 }
 
 /// What the client asked for, as far as this service cares.
@@ -220,7 +220,18 @@ impl Reply {
 struct Service {
     version: String,
     latency: Duration,
-    errors: ErrorSchedule,
+    slow_latency: Duration,
+    errors: Schedule,
+    slow: Schedule,
+    metrics: Metrics,
+}
+
+/// How a request is answered: right away (health checks, scrapes), or as the app (delayed,
+/// perhaps failed, counted in the metrics).
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Plain(Reply),
+    App { reply: Reply, delay: Duration },
 }
 
 impl Service {
@@ -228,19 +239,28 @@ impl Service {
         Self {
             version: config.version.clone(),
             latency: config.latency,
-            errors: ErrorSchedule::new(config.error_rate, config.seed),
+            slow_latency: config.slow_latency,
+            errors: Schedule::new(config.error_rate, config.seed),
+            slow: Schedule::new(config.slow_rate, config.seed),
+            metrics: Metrics::new(&config.version),
         }
     }
 
-    /// The answer for a path; counts the request in the error schedule unless it is a health check.
-    fn route(&self, path: &str) -> Reply {
+    /// The answer for a path; an app request takes its places in the error and slow schedules.
+    fn route(&self, path: &str) -> Answer {
         if path == HEALTH_PATH {
-            Reply::new(200, "OK", "ok\n")
-        } else if self.errors.next_fails() {
+            return Answer::Plain(Reply::new(200, "OK", "ok\n"));
+        }
+        if path == METRICS_PATH {
+            return Answer::Plain(Reply::new(200, "OK", self.metrics.render()));
+        }
+        let reply = if self.errors.next_picked() {
             Reply::new(500, "Internal Server Error", format!("error from {}\n", self.version))
         } else {
             Reply::new(200, "OK", format!("hello from {}\n", self.version))
-        }
+        };
+        let delay = if self.slow.next_picked() { self.latency + self.slow_latency } else { self.latency };
+        Answer::App { reply, delay }
     }
 
     /// Answers requests on one connection until the client closes it or asks to.
@@ -267,14 +287,21 @@ impl Service {
                     return writer.write_all(&reply.encode(&self.version, false, true));
                 }
             };
+            let started = Instant::now();
             let discarded = io::copy(&mut io::Read::take(&mut reader, request.body_len), &mut io::sink())?;
             if discarded < request.body_len {
                 return Ok(());
             }
-            let reply = self.route(&request.path);
-            if request.path != HEALTH_PATH && !self.latency.is_zero() {
-                thread::sleep(self.latency);
-            }
+            let reply = match self.route(&request.path) {
+                Answer::Plain(reply) => reply,
+                Answer::App { reply, delay } => {
+                    if !delay.is_zero() {
+                        thread::sleep(delay);
+                    }
+                    self.metrics.observe(reply.status, started.elapsed());
+                    reply
+                }
+            };
             writer.write_all(&reply.encode(&self.version, request.keep_alive, !request.is_head))?;
             if !request.keep_alive {
                 return Ok(());
@@ -310,6 +337,7 @@ mod tests {
         assert_eq!(config.version, DEFAULT_VERSION);
         assert_eq!(config.error_rate, DEFAULT_ERROR_RATE);
         assert_eq!(config.latency, Duration::ZERO);
+        assert_eq!((config.slow_rate, config.slow_latency), (0.0, Duration::ZERO));
         assert_eq!(config.seed, None);
     }
 
@@ -325,10 +353,14 @@ mod tests {
             "5",
             "--seed",
             "7",
+            "--slow-rate",
+            "0.02",
+            "--slow-ms=250",
         ]);
         assert_eq!(config.version, "v2");
         assert_eq!(config.error_rate, 0.05);
         assert_eq!(config.latency, Duration::from_millis(5));
+        assert_eq!((config.slow_rate, config.slow_latency), (0.02, Duration::from_millis(250)));
         assert_eq!(config.seed, Some(7));
     }
 
@@ -349,49 +381,48 @@ mod tests {
     }
 
     #[test]
-    fn error_rate_outside_zero_to_one_is_rejected() {
-        for bad in ["1.5", "-0.1", "NaN", "lots"] {
-            let error = parse_args(args(&["--listen", "127.0.0.1:1", "--error-rate", bad])).unwrap_err();
-            assert!(error.contains("`--error-rate`"), "{bad}: {error}");
-        }
-    }
-
-    fn failures(rate: f64, start: u64, count: u64) -> usize {
-        let schedule = ErrorSchedule::new(rate, Some(start));
-        (0..count).filter(|_| schedule.next_fails()).count()
-    }
-
-    #[test]
-    fn five_percent_fails_exactly_five_of_every_hundred() {
-        for start in 0..1_000 {
-            assert_eq!(failures(0.05, start, 100), 5, "window starting at request {start}");
+    fn rates_outside_zero_to_one_are_rejected() {
+        for flag in ["--error-rate", "--slow-rate"] {
+            for bad in ["1.5", "-0.1", "NaN", "lots"] {
+                let error = parse_args(args(&["--listen", "127.0.0.1:1", flag, bad])).unwrap_err();
+                assert!(error.contains(&format!("`{flag}`")), "{bad}: {error}");
+            }
         }
     }
 
     #[test]
-    fn five_percent_failures_are_spread_one_per_twenty() {
-        let failed: Vec<u64> = (0..100).filter(|&k| request_fails(k, 50_000)).collect();
-        assert_eq!(failed, [19, 39, 59, 79, 99]);
-    }
-
-    #[test]
-    fn zero_rate_never_fails_and_full_rate_always_fails() {
-        assert_eq!(failures(0.0, 0, 10_000), 0);
-        assert_eq!(failures(1.0, 0, 10_000), 10_000);
-    }
-
-    #[test]
-    fn schedule_holds_at_the_end_of_the_counter() {
-        assert_eq!(failures(0.5, u64::MAX - 9, 10), 5);
-    }
-
-    #[test]
-    fn health_checks_never_fail_and_are_not_counted() {
-        let config = config(&["--listen", "127.0.0.1:1", "--error-rate", "1", "--version", "v2"]);
+    fn health_checks_and_scrapes_never_fail_and_are_not_counted() {
+        let config = config(&["--listen", "127.0.0.1:1", "--error-rate", "1", "--version", "v2", "--latency-ms", "5"]);
         let service = Service::new(&config);
-        assert_eq!(service.route(HEALTH_PATH), Reply::new(200, "OK", "ok\n"));
-        assert_eq!(service.errors.next_request.load(Ordering::Relaxed), 0);
-        assert_eq!(service.route("/anything"), Reply::new(500, "Internal Server Error", "error from v2\n"));
+        assert_eq!(service.route(HEALTH_PATH), Answer::Plain(Reply::new(200, "OK", "ok\n")));
+        assert!(matches!(service.route(METRICS_PATH), Answer::Plain(Reply { status: 200, .. })));
+        assert_eq!((service.errors.position(), service.slow.position()), (0, 0));
+        let failed = Reply::new(500, "Internal Server Error", "error from v2\n");
+        assert_eq!(service.route("/anything"), Answer::App { reply: failed, delay: Duration::from_millis(5) });
+    }
+
+    #[test]
+    fn a_slow_request_takes_the_further_delay() {
+        let config =
+            config(&["--listen", "127.0.0.1:1", "--latency-ms", "50", "--slow-rate", "0.5", "--slow-ms", "300"]);
+        let service = Service::new(&config);
+        let delays: Vec<Duration> = (0..4)
+            .map(|_| match service.route("/") {
+                Answer::App { delay, .. } => delay,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let (fast, slow) = (Duration::from_millis(50), Duration::from_millis(350));
+        assert_eq!(delays, [fast, slow, fast, slow]);
+    }
+
+    #[test]
+    fn metrics_count_answers_by_status_and_latency() {
+        let service = Service::new(&config(&["--listen", "127.0.0.1:1", "--version", "v2"]));
+        service.metrics.observe(200, Duration::from_millis(51));
+        let Answer::Plain(reply) = service.route(METRICS_PATH) else { panic!("a scrape is answered plainly") };
+        assert!(reply.body.contains("demo_requests_total{version=\"v2\",code=\"200\"} 1\n"), "{}", reply.body);
+        assert!(reply.body.contains("demo_request_duration_seconds_bucket{version=\"v2\",le=\"0.06\"} 1\n"));
     }
 
     #[test]
