@@ -72,6 +72,9 @@ fn an_ungranted_connection_is_denied_with_the_fix() {
     let mut h = host(dir.path());
     refused(h.query("billing/main", "SELECT 1", vec![]), "grants.sql = [\"billing\"]");
     assert!(h.databases("billing").is_err());
+    // `dialect-of` answers only for a granted connection: it says nothing of the others.
+    refused(h.dialect("billing/main"), "grants.sql = [\"billing\"]");
+    assert!(matches!(h.dialect("shards/a"), Ok(Dialect::Sqlite)));
 }
 
 #[test]
