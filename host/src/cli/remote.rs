@@ -56,7 +56,7 @@ pub fn run(client: &Client, args: RunArgs) -> anyhow::Result<ExitCode> {
             follow(client, &id, created_through, args.no_wait)
         }
         Submitted::Continuing { id } => {
-            let seen = client.history_after(&id, 0)?.last().map_or(0, |e| e.seq);
+            let seen = journaled_through(client, &id)?;
             say!("continuing rollout {id} ({}) from the journal", client.detail(&id)?.state);
             follow(client, &id, seen, args.no_wait)
         }
@@ -127,14 +127,14 @@ pub fn resume(client: &Client, args: ResumeArgs) -> anyhow::Result<ExitCode> {
         say!("rollout {} has ended: {phase}", args.id);
         return Ok(exit::for_phase(phase));
     }
-    let seen = client.history_after(&args.id, 0)?.last().map_or(0, |e| e.seq);
+    let seen = journaled_through(client, &args.id)?;
     client.control(&args.id, Control::Resume, None)?;
     say!("resumed; the server at {} drives rollout {}", client.url(), args.id);
     follow(client, &args.id, seen, args.no_wait)
 }
 
 pub fn abort(client: &Client, args: AbortArgs) -> anyhow::Result<ExitCode> {
-    let seen = client.history_after(&args.id, 0)?.last().map_or(0, |e| e.seq);
+    let seen = journaled_through(client, &args.id)?;
     let d = client.control(&args.id, Control::Abort, Some(&args.reason))?;
     say!("aborted: rollout {} is {}", args.id, d.state);
     if let Some(phase) = d.phase().filter(|p| p.is_terminal()) {
@@ -142,6 +142,12 @@ pub fn abort(client: &Client, args: AbortArgs) -> anyhow::Result<ExitCode> {
     }
     say!("the server at {} rolls it back", client.url());
     follow(client, &args.id, seen, true)
+}
+
+/// The `seq` of rollout `id`'s last journal entry: a follower prints what comes after it. (The API
+/// has no cheaper way to ask: the whole history is read once.)
+fn journaled_through(client: &Client, id: &str) -> anyhow::Result<i64> {
+    Ok(client.history_after(id, 0)?.last().map_or(0, |e| e.seq))
 }
 
 /// Prints rollout `id`'s journal entries after `seen` as `run` prints them, until the rollout ends
