@@ -243,6 +243,13 @@ pub(super) fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
+/// A resource table that holds at most [`MAX_HOST_RESOURCES`](super::limits::MAX_HOST_RESOURCES).
+fn resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(super::limits::MAX_HOST_RESOURCES);
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,11 +259,4 @@ mod tests {
         assert_eq!(truncate("héllo".into(), 2), "h…");
         assert_eq!(truncate("abc".into(), 3), "abc");
     }
-}
-
-/// A resource table that holds at most [`MAX_HOST_RESOURCES`](super::limits::MAX_HOST_RESOURCES).
-fn resource_table() -> ResourceTable {
-    let mut table = ResourceTable::new();
-    table.set_max_capacity(super::limits::MAX_HOST_RESOURCES);
-    table
 }
