@@ -97,6 +97,6 @@ fn refusals_know_whose_fault_they_are() {
     assert_eq!((refused.fault(), refused.code()), (Fault::Input, "plugin_refused"), "{refused}");
     let conflict = StartError::Store(StoreError::Conflict { id: "x-1".into() });
     assert_eq!(conflict.fault(), Fault::Conflict);
-    let broken = StartError::Store(StoreError::NewerSchema { path: path.clone(), found: 9, known: 2 });
+    let broken = StartError::Store(StoreError::NewerSchema { store: path.clone().into(), found: 9, known: 2 });
     assert_eq!((broken.fault(), broken.code()), (Fault::Internal, "internal"));
 }

@@ -19,7 +19,7 @@ pub mod limits;
 pub mod load_limits;
 mod network;
 pub mod observe;
-mod sql;
+pub(crate) mod sql;
 mod state;
 mod stderr;
 

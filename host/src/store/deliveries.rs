@@ -7,13 +7,13 @@
 //! note to its rollout's journal (actor `webhook <name>`) in one transaction: the rollout's history
 //! shows each attempt and its outcome, and the metrics count deliveries from the journal.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::{EntryKind, NewEntry, Store, StoreError, journal, write_transaction};
+use super::db::{DbError, Row, p};
+use super::{EntryKind, NewEntry, Store, StoreError, journal};
 
-/// Migration: the webhook tables.
-pub(super) const MIGRATION: &str = r#"
+/// Migration: the webhook tables (SQLite).
+pub(super) const SQLITE_MIGRATION: &str = r#"
 CREATE TABLE webhook_cursors (
     webhook     TEXT PRIMARY KEY,
     after_seq   INTEGER NOT NULL
@@ -31,6 +31,31 @@ CREATE TABLE webhook_deliveries (
     last_error  TEXT,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
+    UNIQUE (webhook, seq, event)
+);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook, status, rollout_id, seq);
+"#;
+
+/// Migration: the webhook tables (PostgreSQL).
+pub(super) const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE webhook_cursors (
+    webhook     TEXT PRIMARY KEY,
+    after_seq   BIGINT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    rowid       BIGSERIAL UNIQUE,
+    id          TEXT PRIMARY KEY,
+    webhook     TEXT NOT NULL,
+    rollout_id  TEXT NOT NULL REFERENCES rollouts (id),
+    seq         BIGINT NOT NULL,
+    event       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    BIGINT NOT NULL,
+    next_at     BIGINT NOT NULL,
+    last_error  TEXT,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
     UNIQUE (webhook, seq, event)
 );
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook, status, rollout_id, seq);
@@ -130,10 +155,10 @@ pub struct Attempt<'a> {
 impl Store {
     /// Where webhook `name` has read the journal up to, if it ever started.
     pub fn webhook_cursor(&self, webhook: &str) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row("SELECT after_seq FROM webhook_cursors WHERE webhook = ?1", [webhook], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.sql(e))
+        self.db()
+            .query_opt("SELECT after_seq FROM webhook_cursors WHERE webhook = ?1", p![webhook])
+            .and_then(|r| r.map(|r| r.int(0)).transpose())
+            .map_err(|e| self.err(e))
     }
 
     /// Queues `deliveries` for webhook `name` and moves its cursor to `after_seq`, in one
@@ -145,22 +170,26 @@ impl Store {
         deliveries: &[NewDelivery],
         now: i64,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = write_transaction(&mut self.conn).map_err(err)?;
+        let location = self.location.clone();
+        let err = |source| StoreError::Db { store: location.clone(), source };
+        let mut db = self.db.borrow_mut();
+        let mut tx = db.write().map_err(err)?;
         for d in deliveries {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO webhook_deliveries
+            tx.execute(
+                "INSERT INTO webhook_deliveries
                  (id, webhook, rollout_id, seq, event, body, status, attempts, next_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)
+                 ON CONFLICT DO NOTHING",
+                p![&d.id, webhook, &d.rollout_id, d.seq, &d.event, &d.body, now],
             )
-            .and_then(|mut st| st.execute(params![d.id, webhook, d.rollout_id, d.seq, d.event, d.body, now]))
             .map_err(err)?;
         }
         tx.execute(
             "INSERT INTO webhook_cursors (webhook, after_seq) VALUES (?1, ?2)
-             ON CONFLICT (webhook) DO UPDATE SET after_seq = MAX(after_seq, excluded.after_seq)",
-            params![webhook, after_seq],
+             ON CONFLICT (webhook) DO UPDATE SET after_seq = CASE
+                 WHEN excluded.after_seq > webhook_cursors.after_seq THEN excluded.after_seq
+                 ELSE webhook_cursors.after_seq END",
+            p![webhook, after_seq],
         )
         .map_err(err)?;
         tx.commit().map_err(err)
@@ -179,9 +208,9 @@ impl Store {
         busy: &[String],
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
+        let rows = self
+            .db()
+            .query(
                 "SELECT d.id, d.webhook, d.rollout_id, d.seq, d.event, d.body, d.status, d.attempts, d.next_at,
                         d.last_error
                  FROM webhook_deliveries d
@@ -189,12 +218,12 @@ impl Store {
                    AND d.rowid = (SELECT MIN(h.rowid) FROM webhook_deliveries h
                                   WHERE h.webhook = d.webhook AND h.rollout_id = d.rollout_id AND h.status = 'pending')
                  ORDER BY d.next_at, d.seq",
+                p![webhook, now],
             )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt.query_map(params![webhook, now], delivery).map_err(|e| self.sql(e))?;
+            .map_err(|e| self.err(e))?;
         let mut due = Vec::new();
         for row in rows {
-            let d = row.map_err(|e| self.sql(e))?;
+            let d = delivery(&row).map_err(|e| self.err(e))?;
             if !busy.contains(&d.rollout_id) {
                 due.push(d);
                 if due.len() >= limit {
@@ -207,38 +236,36 @@ impl Store {
 
     /// When the next pending delivery of webhook `name` is due, if any is pending.
     pub fn next_delivery_due(&self, webhook: &str) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row(
+        self.db()
+            .query_opt(
                 "SELECT MIN(next_at) FROM webhook_deliveries WHERE webhook = ?1 AND status = 'pending'",
-                [webhook],
-                |r| r.get(0),
+                p![webhook],
             )
-            .map_err(|e| self.sql(e))
+            .and_then(|r| r.map(|r| r.opt_int(0)).transpose())
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
     }
 
     /// How many deliveries of webhook `name` are pending.
     pub fn pending_deliveries(&self, webhook: &str) -> Result<u64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook = ?1 AND status = 'pending'",
-                [webhook],
-                |r| r.get::<_, i64>(0),
-            )
+        self.db()
+            .query_opt("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook = ?1 AND status = 'pending'", p![webhook])
+            .and_then(|r| r.map_or(Ok(0), |r| r.int(0)))
             .map(|n| n.max(0) as u64)
-            .map_err(|e| self.sql(e))
+            .map_err(|e| self.err(e))
     }
 
     /// Every delivery of webhook `name`, in journal order.
     pub fn deliveries(&self, webhook: &str) -> Result<Vec<Delivery>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        let rows = self
+            .db()
+            .query(
                 "SELECT id, webhook, rollout_id, seq, event, body, status, attempts, next_at, last_error
                  FROM webhook_deliveries WHERE webhook = ?1 ORDER BY seq",
+                p![webhook],
             )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt.query_map([webhook], delivery).map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(delivery).collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Records an attempt: the delivery's new status and a note in its rollout's journal, in one
@@ -277,35 +304,36 @@ impl Store {
                 "duration_ms": a.duration_ms,
             })),
         };
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let location = self.location.clone();
+        let err = |source| StoreError::Db { store: location.clone(), source };
         let started = std::time::Instant::now();
-        let tx = write_transaction(&mut self.conn).map_err(err)?;
-        tx.prepare_cached(
+        let mut db = self.db.borrow_mut();
+        let mut tx = db.write().map_err(err)?;
+        tx.execute(
             "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6
              WHERE id = ?1",
+            p![&d.id, status.name(), a.number, next_at, error.map(|e| e.replace('\0', "\u{FFFD}")).as_ref(), a.at],
         )
-        .and_then(|mut st| st.execute(params![d.id, status.name(), a.number, next_at, error, a.at]))
         .map_err(err)?;
-        journal::insert(&tx, &d.rollout_id, a.at, &note).map_err(err)?;
+        journal::insert(&mut tx, &d.rollout_id, a.at, &note).map_err(err)?;
         tx.commit().map_err(err)?;
         super::commit_hook::committed(1, started.elapsed());
         Ok(())
     }
 }
 
-fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+fn delivery(r: &Row) -> Result<Delivery, DbError> {
     Ok(Delivery {
-        id: r.get(0)?,
-        webhook: r.get(1)?,
-        rollout_id: r.get(2)?,
-        seq: r.get(3)?,
-        event: r.get(4)?,
-        body: r.get(5)?,
-        status: DeliveryStatus::parse(&r.get::<_, String>(6)?),
-        attempts: r.get::<_, i64>(7)?.clamp(0, i64::from(u32::MAX)) as u32,
-        next_at: r.get(8)?,
-        last_error: r.get(9)?,
+        id: r.text(0)?,
+        webhook: r.text(1)?,
+        rollout_id: r.text(2)?,
+        seq: r.int(3)?,
+        event: r.text(4)?,
+        body: r.text(5)?,
+        status: DeliveryStatus::parse(&r.text(6)?),
+        attempts: r.int(7)?.clamp(0, i64::from(u32::MAX)) as u32,
+        next_at: r.int(8)?,
+        last_error: r.opt_text(9)?,
     })
 }
 

@@ -3,11 +3,19 @@
 use std::path::Path;
 
 use super::*;
+use crate::store::backends_tests::{Backend, Fresh, on_both};
 use crate::store::NewRollout;
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+on_both!(
+    only_the_oldest_pending_event_of_each_rollout_is_due,
+    two_events_of_one_entry_go_out_in_the_order_they_were_queued,
+    an_event_is_queued_once_and_the_cursor_never_moves_back,
+    every_attempt_is_a_note_in_the_rollouts_journal,
+);
+
+fn open(backend: Backend) -> (Fresh, Store) {
+    let fresh = Fresh::new(backend);
+    let mut store = fresh.open();
     for id in ["a-1", "b-1"] {
         let new = NewRollout {
             id,
@@ -22,7 +30,7 @@ fn open() -> (tempfile::TempDir, Store) {
         };
         store.create(new, vec![], vec![]).unwrap();
     }
-    (dir, store)
+    (fresh, store)
 }
 
 fn queued(rollout: &str, seq: i64) -> NewDelivery {
@@ -39,9 +47,8 @@ fn ids(ds: &[Delivery]) -> Vec<&str> {
     ds.iter().map(|d| d.id.as_str()).collect()
 }
 
-#[test]
-fn only_the_oldest_pending_event_of_each_rollout_is_due() {
-    let (_d, mut s) = open();
+fn only_the_oldest_pending_event_of_each_rollout_is_due(backend: Backend) {
+    let (_d, mut s) = open(backend);
     s.enqueue_deliveries("ops", 30, &[queued("a-1", 10), queued("a-1", 20), queued("b-1", 30)], 100).unwrap();
     assert_eq!(s.webhook_cursor("ops").unwrap(), Some(30));
     assert_eq!(ids(&s.due_deliveries("ops", 100, &[], 10).unwrap()), ["a-1-10", "b-1-30"]);
@@ -60,18 +67,16 @@ fn only_the_oldest_pending_event_of_each_rollout_is_due() {
     assert_eq!(s.pending_deliveries("ops").unwrap(), 2);
 }
 
-#[test]
-fn two_events_of_one_entry_go_out_in_the_order_they_were_queued() {
-    let (_d, mut s) = open();
+fn two_events_of_one_entry_go_out_in_the_order_they_were_queued(backend: Backend) {
+    let (_d, mut s) = open(backend);
     let failed = NewDelivery { id: "failed".into(), event: "verification-failed".into(), ..queued("a-1", 10) };
     let paused = NewDelivery { id: "paused".into(), event: "paused".into(), ..queued("a-1", 10) };
     s.enqueue_deliveries("ops", 10, &[failed, paused], 1).unwrap();
     assert_eq!(ids(&s.due_deliveries("ops", 1, &[], 10).unwrap()), ["failed"]);
 }
 
-#[test]
-fn an_event_is_queued_once_and_the_cursor_never_moves_back() {
-    let (_d, mut s) = open();
+fn an_event_is_queued_once_and_the_cursor_never_moves_back(backend: Backend) {
+    let (_d, mut s) = open(backend);
     s.enqueue_deliveries("ops", 10, &[queued("a-1", 10)], 1).unwrap();
     let again = NewDelivery { id: "another-id".into(), ..queued("a-1", 10) };
     s.enqueue_deliveries("ops", 5, &[again], 2).unwrap();
@@ -80,9 +85,8 @@ fn an_event_is_queued_once_and_the_cursor_never_moves_back() {
     assert_eq!(s.webhook_cursor("other").unwrap(), None);
 }
 
-#[test]
-fn every_attempt_is_a_note_in_the_rollouts_journal() {
-    let (_d, mut s) = open();
+fn every_attempt_is_a_note_in_the_rollouts_journal(backend: Backend) {
+    let (_d, mut s) = open(backend);
     s.enqueue_deliveries("ops", 10, &[queued("a-1", 10)], 1).unwrap();
     let d = s.due_deliveries("ops", 1, &[], 1).unwrap().remove(0);
     let gave_up = AttemptOutcome::GivenUp { error: "connection refused".into() };

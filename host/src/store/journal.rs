@@ -6,7 +6,7 @@
 //! visible mark (`… [N more bytes]`). The detail stays valid JSON: the strings inside it are cut,
 //! never its serialized text.
 
-use rusqlite::{Connection, Transaction, params};
+use super::db::{Db, DbError, Row, Tx, p};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -81,50 +81,51 @@ pub struct JournalEntry {
     pub detail: Option<serde_json::Value>,
 }
 
-pub fn insert(tx: &Transaction<'_>, rollout: &str, at: i64, e: &NewEntry) -> rusqlite::Result<()> {
-    let message = text::cut(&e.message, MAX_MESSAGE_BYTES);
+pub fn insert(tx: &mut Tx<'_>, rollout: &str, at: i64, e: &NewEntry) -> Result<(), DbError> {
+    // PostgreSQL's text holds no NUL; a plugin's text may (its reason, its logs): the same mark on both.
+    let message = text::cut(&e.message, MAX_MESSAGE_BYTES).replace('\0', "\u{FFFD}");
     let detail = e.detail.as_ref().map(capped_detail);
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO journal (rollout_id, at, actor, kind, event, from_phase, to_phase, stage, message, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        rollout,
-        at,
-        e.actor,
-        e.kind.name(),
-        e.event,
-        e.from,
-        e.to,
-        e.stage.map(|s| s as i64),
-        message,
-        detail
-    ])?;
+        p![
+            rollout,
+            at,
+            &e.actor,
+            e.kind.name(),
+            e.event.as_ref(),
+            e.from.as_ref(),
+            e.to.as_ref(),
+            e.stage.map(|s| s as i64),
+            &message,
+            detail.as_ref()
+        ],
+    )?;
     Ok(())
 }
 
-pub fn read(conn: &Connection, rollout: &str) -> rusqlite::Result<Vec<JournalEntry>> {
-    let mut stmt = conn.prepare(
+pub fn read(db: &mut Db, rollout: &str) -> Result<Vec<JournalEntry>, DbError> {
+    let rows = db.query(
         "SELECT seq, at, actor, kind, event, from_phase, to_phase, stage, message, detail
          FROM journal WHERE rollout_id = ?1 ORDER BY seq",
+        p![rollout],
     )?;
-    let rows = stmt.query_map([rollout], entry)?;
-    rows.collect()
+    rows.iter().map(entry).collect()
 }
 
 /// An entry from a row whose first ten columns are those of [`read`]'s query.
-pub(super) fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
-    let detail: Option<String> = r.get(9)?;
+pub(super) fn entry(r: &Row) -> Result<JournalEntry, DbError> {
+    let detail = r.opt_text(9)?;
     Ok(JournalEntry {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        actor: r.get(2)?,
-        kind: EntryKind::parse(&r.get::<_, String>(3)?),
-        event: r.get(4)?,
-        from: r.get(5)?,
-        to: r.get(6)?,
-        stage: r.get::<_, Option<i64>>(7)?.map(|s| s as usize),
-        message: r.get(8)?,
+        seq: r.int(0)?,
+        at: r.int(1)?,
+        actor: r.text(2)?,
+        kind: EntryKind::parse(&r.text(3)?),
+        event: r.opt_text(4)?,
+        from: r.opt_text(5)?,
+        to: r.opt_text(6)?,
+        stage: r.opt_int(7)?.map(|s| s as usize),
+        message: r.text(8)?,
         detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
     })
 }

@@ -1,13 +1,15 @@
-//! The store's schema and its migrations, versioned by SQLite's `user_version`.
+//! The store's schema and its migrations, one list per dialect with the same numbering: schema N is
+//! the same tables on SQLite (versioned by its `user_version`) and on PostgreSQL (versioned in the
+//! `upshift_schema` table). Migrations run in one write transaction, under the store's write lock,
+//! so two processes opening a new store at once migrate it once.
+//!
+//! PostgreSQL's tables carry a `rowid` column (`BIGSERIAL`) standing for SQLite's implicit one, so
+//! the queries that order by insertion are the same on both.
 
-use std::path::Path;
+use super::db::{Db, DbError, Dialect};
 
-use rusqlite::Connection;
-
-use super::StoreError;
-
-/// Each entry migrates from schema version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[
+/// Each entry migrates a SQLite store from schema version `index` to `index + 1`.
+const SQLITE: &[&str] = &[
     r#"
 CREATE TABLE rollouts (
     id          TEXT PRIMARY KEY,
@@ -47,7 +49,7 @@ CREATE TABLE plugin_state (
 );
 "#,
     // 1 -> 2: the webhook queue (`deliveries.rs`).
-    super::deliveries::MIGRATION,
+    super::deliveries::SQLITE_MIGRATION,
     // 2 -> 3: API tokens, by the sha256 of their value (`tokens.rs`).
     r#"
 CREATE TABLE tokens (
@@ -59,23 +61,135 @@ CREATE TABLE tokens (
 "#,
 ];
 
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-    // A store already at this schema is left untouched: read-only commands (`status`, `list`) must
-    // never write, or they would contend with the runner for the write lock.
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
-    if current == MIGRATIONS.len() as i64 {
+/// Each entry migrates a PostgreSQL store from schema version `index` to `index + 1`.
+const POSTGRES: &[&str] = &[
+    r#"
+CREATE TABLE rollouts (
+    rowid       BIGSERIAL UNIQUE,
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    spec_path   TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    plan        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    phase       TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    runner_pid  BIGINT,
+    timer_issued BIGINT,
+    timer_due   BIGINT
+);
+CREATE INDEX rollouts_by_name ON rollouts (name);
+CREATE TABLE journal (
+    seq         BIGSERIAL PRIMARY KEY,
+    rollout_id  TEXT NOT NULL REFERENCES rollouts (id),
+    at          BIGINT NOT NULL,
+    actor       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    event       TEXT,
+    from_phase  TEXT,
+    to_phase    TEXT,
+    stage       BIGINT,
+    message     TEXT NOT NULL,
+    detail      TEXT
+);
+CREATE INDEX journal_by_rollout ON journal (rollout_id, seq);
+CREATE TABLE plugin_state (
+    rollout_id  TEXT NOT NULL REFERENCES rollouts (id),
+    plugin      TEXT NOT NULL,
+    entries     TEXT NOT NULL,
+    PRIMARY KEY (rollout_id, plugin)
+);
+"#,
+    super::deliveries::POSTGRES_MIGRATION,
+    r#"
+CREATE TABLE tokens (
+    name        TEXT PRIMARY KEY,
+    role        TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  BIGINT NOT NULL
+);
+"#,
+];
+
+/// Why a store's schema cannot be used.
+#[derive(Debug)]
+pub enum SchemaError {
+    Db(DbError),
+    /// Written by a newer upshift.
+    Newer { found: i64, known: i64 },
+}
+
+impl From<DbError> for SchemaError {
+    fn from(e: DbError) -> Self {
+        SchemaError::Db(e)
+    }
+}
+
+fn migrations(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+    }
+}
+
+/// The store's schema version (0: no schema yet).
+pub fn version(db: &mut Db) -> Result<i64, DbError> {
+    match db.dialect() {
+        Dialect::Sqlite => db.query_opt("PRAGMA user_version", &[])?.map_or(Ok(0), |r| r.int(0)),
+        Dialect::Postgres => {
+            let exists = db.query_opt("SELECT to_regclass('upshift_schema')::text", &[])?;
+            if exists.map(|r| r.opt_text(0)).transpose()?.flatten().is_none() {
+                return Ok(0);
+            }
+            db.query_opt("SELECT version FROM upshift_schema", &[])?.map_or(Ok(0), |r| r.int(0))
+        }
+    }
+}
+
+/// Brings the store's schema up to this upshift's. A store already there is left untouched:
+/// read-only commands (`status`, `list`) must never write, or they would contend with the runner for
+/// the write lock.
+pub fn migrate(db: &mut Db) -> Result<(), SchemaError> {
+    let list = migrations(db.dialect());
+    let known = list.len() as i64;
+    if version(db)? == known {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found: version, known });
+    let dialect = db.dialect();
+    let mut tx = db.write()?;
+    // Read again under the write lock: another process may have migrated meanwhile.
+    let found = match dialect {
+        Dialect::Sqlite => tx.query_opt("PRAGMA user_version", &[])?.map_or(Ok(0), |r| r.int(0))?,
+        Dialect::Postgres => {
+            tx.batch("CREATE TABLE IF NOT EXISTS upshift_schema (version BIGINT NOT NULL)")?;
+            tx.query_opt("SELECT version FROM upshift_schema", &[])?.map_or(Ok(0), |r| r.int(0))?
+        }
+    };
+    if found > known {
+        return Err(SchemaError::Newer { found, known });
     }
-    for sql in &MIGRATIONS[version as usize..] {
-        tx.execute_batch(sql).map_err(err)?;
+    for sql in &list[found as usize..] {
+        tx.batch(sql)?;
     }
-    tx.pragma_update(None, "user_version", known).map_err(err)?;
-    tx.commit().map_err(err)
+    match dialect {
+        Dialect::Sqlite => tx.batch(&format!("PRAGMA user_version = {known}"))?,
+        Dialect::Postgres => {
+            tx.batch("DELETE FROM upshift_schema")?;
+            tx.batch(&format!("INSERT INTO upshift_schema (version) VALUES ({known})"))?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_dialects_have_the_same_schema_versions() {
+        assert_eq!(SQLITE.len(), POSTGRES.len());
+    }
 }

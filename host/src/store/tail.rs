@@ -2,12 +2,11 @@
 //! controller's metrics and notifier follow what any process (a runner, a CLI control) journals,
 //! and resume after a restart from the last entry they handled.
 //!
-//! Positions are journal `seq` values. `seq` is `AUTOINCREMENT` and every write takes the write lock
-//! before inserting, so entries become visible in `seq` order: a reader that has seen `seq` n never
+//! Positions are journal `seq` values. `seq` grows (`AUTOINCREMENT`, `BIGSERIAL`) and every write
+//! takes the store's write lock before inserting, so entries become visible in `seq` order: a reader that has seen `seq` n never
 //! sees an entry below n appear later.
 
-use rusqlite::params;
-
+use super::db::{DbError, Row, p};
 use super::{JournalEntry, Store, StoreError, journal};
 
 /// A journal entry with the rollout it belongs to.
@@ -22,37 +21,37 @@ impl Store {
     /// Up to `limit` entries of any rollout with `seq` greater than `after`, oldest first.
     pub fn journal_after(&self, after: i64, limit: usize) -> Result<Vec<TailEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
+        let rows = self
+            .db()
+            .query(
                 "SELECT j.seq, j.at, j.actor, j.kind, j.event, j.from_phase, j.to_phase, j.stage, j.message, j.detail,
                         j.rollout_id, r.name
                  FROM journal j JOIN rollouts r ON r.id = j.rollout_id
                  WHERE j.seq > ?1 ORDER BY j.seq LIMIT ?2",
+                p![after, limit],
             )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![after, limit], |r| {
-                Ok(TailEntry { rollout_id: r.get(10)?, rollout_name: r.get(11)?, entry: journal::entry(r)? })
-            })
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+            .map_err(|e| self.err(e))?;
+        let tail = |r: &Row| Ok(TailEntry { rollout_id: r.text(10)?, rollout_name: r.text(11)?, entry: journal::entry(r)? });
+        rows.iter().map(tail).collect::<Result<_, DbError>>().map_err(|e| self.err(e))
     }
 
     /// The `seq` of the newest journal entry (0 for an empty journal).
     pub fn journal_end(&self) -> Result<i64, StoreError> {
-        self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(|e| self.sql(e))
+        self.db()
+            .query_opt("SELECT COALESCE(MAX(seq), 0) FROM journal", &[])
+            .and_then(|r| r.map_or(Ok(0), |r| r.int(0)))
+            .map_err(|e| self.err(e))
     }
 
     /// How many rollouts are in each phase (only phases that have some).
     pub fn phase_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT phase, COUNT(*) FROM rollouts GROUP BY phase ORDER BY phase")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64)))
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+        let rows = self
+            .db()
+            .query("SELECT phase, COUNT(*) FROM rollouts GROUP BY phase ORDER BY phase", &[])
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| Ok((r.text(0)?, r.int(1)?.max(0) as u64)))
+            .collect::<Result<_, DbError>>()
+            .map_err(|e| self.err(e))
     }
 }

@@ -1,3 +1,4 @@
+use super::backends_tests::{Backend, Fresh, on_both};
 use super::*;
 
 fn new<'a>(id: &'a str, name: &'a str) -> NewRollout<'a> {
@@ -27,15 +28,29 @@ fn note(message: &str) -> NewEntry {
     }
 }
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("sub").join("state.db")).unwrap();
-    (dir, store)
+fn open(backend: Backend) -> (Fresh, Store) {
+    let fresh = Fresh::new(backend);
+    let store = fresh.open();
+    (fresh, store)
 }
 
-#[test]
-fn ids_count_per_name() {
-    let (_d, mut s) = open();
+on_both!(
+    ids_count_per_name,
+    commit_checks_the_version_and_appends_to_the_journal,
+    plugin_state_round_trips,
+    unknown_ids_are_errors_naming_the_id,
+    open_existing_does_not_create_a_store,
+    a_live_lease_holder_is_refused_and_a_dead_one_replaced,
+    timers_are_keyed_by_issue_number,
+    reopening_keeps_everything,
+    admission_is_decided_inside_the_write_transaction_on_what_is_stored_then,
+    a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_stays_json,
+    a_nul_in_a_plugins_text_is_journaled_as_a_replacement_character,
+    a_refused_admission_and_a_stale_commit_leave_the_store_usable,
+);
+
+fn ids_count_per_name(backend: Backend) {
+    let (_d, mut s) = open(backend);
     for name in ["orders", "orders", "billing"] {
         let id = s.next_id(name).unwrap();
         s.create(new(&id, name), vec![], vec![]).unwrap();
@@ -44,9 +59,8 @@ fn ids_count_per_name() {
     assert_eq!(ids, vec!["billing-1", "orders-2", "orders-1"]);
 }
 
-#[test]
-fn commit_checks_the_version_and_appends_to_the_journal() {
-    let (_d, mut s) = open();
+fn commit_checks_the_version_and_appends_to_the_journal(backend: Backend) {
+    let (_d, mut s) = open(backend);
     let id = "r-1";
     s.create(new(id, "r"), vec![note("created")], vec![]).unwrap();
     let commit = |state: &str| Commit {
@@ -65,9 +79,8 @@ fn commit_checks_the_version_and_appends_to_the_journal() {
     assert_eq!(history.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), vec!["created", "moved"]);
 }
 
-#[test]
-fn plugin_state_round_trips() {
-    let (_d, mut s) = open();
+fn plugin_state_round_trips(backend: Backend) {
+    let (_d, mut s) = open(backend);
     let id = "r-1";
     s.create(new(id, "r"), vec![], vec![]).unwrap();
     let entries: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
@@ -76,25 +89,24 @@ fn plugin_state_round_trips() {
     assert!(s.plugin_state(id, "strategy").unwrap().is_empty());
 }
 
-#[test]
-fn unknown_ids_are_errors_naming_the_id() {
-    let (_d, s) = open();
+fn unknown_ids_are_errors_naming_the_id(backend: Backend) {
+    let (_d, s) = open(backend);
     let err = s.rollout("nope-1").unwrap_err();
     assert!(err.to_string().contains("\"nope-1\""), "{err}");
     assert!(s.history("nope-1").is_err());
 }
 
-#[test]
-fn open_existing_does_not_create_a_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("none.db");
-    assert!(matches!(Store::open_existing(&path), Err(StoreError::Missing { .. })));
-    assert!(!path.exists());
+fn open_existing_does_not_create_a_store(backend: Backend) {
+    let fresh = Fresh::new(backend);
+    assert!(matches!(Store::open_existing(&fresh.location), Err(StoreError::Missing { .. })));
+    assert!(matches!(Store::open_existing(&fresh.location), Err(StoreError::Missing { .. })), "still nothing there");
+    if let Location::File(path) = &fresh.location {
+        assert!(!path.exists());
+    }
 }
 
-#[test]
-fn a_live_lease_holder_is_refused_and_a_dead_one_replaced() {
-    let (_d, mut s) = open();
+fn a_live_lease_holder_is_refused_and_a_dead_one_replaced(backend: Backend) {
+    let (_d, mut s) = open(backend);
     let id = "r-1";
     s.create(new(id, "r"), vec![], vec![]).unwrap();
     assert_eq!(s.acquire_lease(id, 10, |_| true).unwrap(), Ok(()));
@@ -104,9 +116,8 @@ fn a_live_lease_holder_is_refused_and_a_dead_one_replaced() {
     assert_eq!(s.rollout(id).unwrap().runner_pid, None);
 }
 
-#[test]
-fn timers_are_keyed_by_issue_number() {
-    let (_d, mut s) = open();
+fn timers_are_keyed_by_issue_number(backend: Backend) {
+    let (_d, mut s) = open(backend);
     let id = "r-1";
     s.create(new(id, "r"), vec![], vec![]).unwrap();
     assert_eq!(s.timer(id, 3).unwrap(), None);
@@ -115,20 +126,17 @@ fn timers_are_keyed_by_issue_number() {
     assert_eq!(s.timer(id, 4).unwrap(), None);
 }
 
-#[test]
-fn reopening_keeps_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
+fn reopening_keeps_everything(backend: Backend) {
+    let fresh = Fresh::new(backend);
     let id = "r-1";
-    Store::open(&path).unwrap().create(new(id, "r"), vec![note("x")], vec![]).unwrap();
-    let s = Store::open_existing(&path).unwrap();
+    fresh.open().create(new(id, "r"), vec![note("x")], vec![]).unwrap();
+    let s = Store::open_existing(&fresh.location).unwrap();
     assert_eq!(s.history(id).unwrap().len(), 1);
 }
 
-#[test]
-fn admission_is_decided_inside_the_write_transaction_on_what_is_stored_then() {
-    let (dir, mut first) = open();
-    let mut second = Store::open(&dir.path().join("sub").join("state.db")).unwrap();
+fn admission_is_decided_inside_the_write_transaction_on_what_is_stored_then(backend: Backend) {
+    let (fresh, mut first) = open(backend);
+    let mut second = fresh.open();
     let at_most_one = |rollouts: &[RolloutRecord]| match rollouts {
         [] => Ok(()),
         [r, ..] => Err(format!("{} is active", r.id)),
@@ -140,14 +148,13 @@ fn admission_is_decided_inside_the_write_transaction_on_what_is_stored_then() {
     assert!(matches!(&err, StoreError::Refused { reason } if reason == "a-1 is active"), "{err}");
     let ids: Vec<String> = second.list().unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, vec!["a-1"], "the refused rollout wrote nothing");
-    let lines: i64 =
-        second.conn.query_row("SELECT COUNT(*) FROM journal WHERE rollout_id = 'b-1'", [], |r| r.get(0)).unwrap();
+    let lines = second.db().query_opt("SELECT COUNT(*) FROM journal WHERE rollout_id = 'b-1'", &[]).unwrap();
+    let lines = lines.unwrap().int(0).unwrap();
     assert_eq!(lines, 0, "the refused rollout journaled nothing");
 }
 
-#[test]
-fn a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_stays_json() {
-    let (_d, mut s) = open();
+fn a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_stays_json(backend: Backend) {
+    let (_d, mut s) = open(backend);
     let id = "r-1";
     s.create(new(id, "r"), vec![], vec![]).unwrap();
     let huge = format!("\x1b[2J{}", "é".repeat(5 << 20));
@@ -158,10 +165,34 @@ fn a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_st
     assert!(stored.message.len() <= MAX_MESSAGE_BYTES, "{}", stored.message.len());
     assert!(stored.message.starts_with("\x1b[2Jéé"), "the stored text is the plugin's, cut, not escaped");
     assert!(stored.message.ends_with(" more bytes]"));
-    let raw: String = s.conn.query_row("SELECT detail FROM journal WHERE rollout_id = ?1", [id], |r| r.get(0)).unwrap();
+    let raw = s.db().query_opt("SELECT detail FROM journal WHERE rollout_id = ?1", db::p![id]).unwrap();
+    let raw = raw.unwrap().text(0).unwrap();
     assert!(raw.len() <= MAX_DETAIL_BYTES, "{}", raw.len());
     let detail = stored.detail.expect("the capped detail is still valid JSON");
     assert_eq!(detail["plugin"], "v");
     assert!(detail["reason"].as_str().unwrap().ends_with(" more bytes]"));
     assert!(detail["measurements"][0]["name"].as_str().unwrap().starts_with("\x1b[2J"));
+}
+
+fn a_nul_in_a_plugins_text_is_journaled_as_a_replacement_character(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    s.create(new("r-1", "r"), vec![], vec![]).unwrap();
+    let entry = NewEntry { detail: Some(serde_json::json!({ "reason": "a\0b" })), ..note("before\0after") };
+    s.commit("r-1", 1, Commit { entries: vec![entry], ..Commit::default() }).unwrap();
+    let stored = s.history("r-1").unwrap().pop().unwrap();
+    assert_eq!(stored.message, "before\u{FFFD}after");
+    assert_eq!(stored.detail.unwrap()["reason"], "a\0b", "inside JSON the NUL is an escape and kept");
+}
+
+fn a_refused_admission_and_a_stale_commit_leave_the_store_usable(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    s.create(new("r-1", "r"), vec![], vec![]).unwrap();
+    let refused = s.create_admitted(new("r-2", "r"), vec![note("x")], vec![], &|_| Err("no".into()));
+    assert!(matches!(refused, Err(StoreError::Refused { .. })));
+    let stale = s.commit("r-1", 7, Commit { entries: vec![note("late")], ..Commit::default() });
+    assert!(matches!(stale, Err(StoreError::Conflict { .. })));
+    // Each refusal rolled its transaction back: the next write on the same session goes through.
+    assert_eq!(s.commit("r-1", 1, Commit { state: Some(("{}".into(), "applying")), ..Commit::default() }).unwrap(), 2);
+    assert!(s.history("r-1").unwrap().is_empty(), "nothing of the refused writes was kept");
+    assert_eq!(s.list().unwrap().len(), 1);
 }

@@ -98,8 +98,9 @@ impl Opened {
     }
 }
 
-/// The TLS client: rustls with ring, verifying against the Mozilla roots built into the host.
-fn tls() -> MakeRustlsConnect {
+/// The TLS client: rustls with ring, verifying against the Mozilla roots built into the host. The
+/// store's PostgreSQL connections use it too.
+pub(crate) fn tls() -> MakeRustlsConnect {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let config = rustls::ClientConfig::builder_with_provider(provider)

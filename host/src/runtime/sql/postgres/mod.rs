@@ -58,6 +58,8 @@ mod statements;
 mod url;
 mod values;
 
+pub(crate) use connect::tls;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
