@@ -36,11 +36,17 @@ const SLOW_CHECK_ROWS: u32 = 600_000;
 struct Lab {
     dir: tempfile::TempDir,
     spec: PathBuf,
+    /// `--state`: a file in `dir`, or a PostgreSQL database.
+    state: String,
 }
 
 impl Lab {
-    fn new() -> Self {
+    fn new(store: Store) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let state = match store {
+            Store::Sqlite => dir.path().join("state.db").display().to_string(),
+            Store::Postgres => common::postgres::store_url("crash"),
+        };
         let quickstart = common::root().join("examples/quickstart");
         std::fs::copy(quickstart.join("provision.toml"), dir.path().join("provision.toml")).unwrap();
         let migrations = dir.path().join("migrations");
@@ -111,7 +117,7 @@ on_fail = "rollback"
         )
         .unwrap();
 
-        let lab = Lab { dir, spec };
+        let lab = Lab { dir, spec, state };
         let out = lab.run(&["run", "provision.toml"]);
         assert!(out.status.success(), "provisioning failed:\n{}\n{}", stdout(&out), stderr(&out));
         for n in 1..=8 {
@@ -126,7 +132,7 @@ on_fail = "rollback"
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = common::upshift();
-        cmd.arg("--state").arg(self.dir.path().join("state.db")).args(args).current_dir(self.dir.path());
+        cmd.arg("--state").arg(&self.state).args(args).current_dir(self.dir.path());
         cmd
     }
 
@@ -327,8 +333,25 @@ fn apply_message(lab: &Lab, index: u64) -> String {
 
 #[test]
 fn killed_during_an_apply_a_bake_and_a_verification_resume_applies_each_stage_exactly_once() {
+    killed_during_an_apply_a_bake_and_a_verification(Store::Sqlite);
+}
+
+/// The same kills with the store on PostgreSQL: a killed runner's transaction dies with its
+/// connection, and the next process carries on from what was committed.
+#[test]
+fn on_postgres_killed_during_an_apply_a_bake_and_a_verification_resume_applies_each_stage_exactly_once() {
+    killed_during_an_apply_a_bake_and_a_verification(Store::Postgres);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+fn killed_during_an_apply_a_bake_and_a_verification(store: Store) {
     let started = Instant::now();
-    let lab = Lab::new();
+    let lab = Lab::new(store);
 
     // Kill 1: during the apply of a later stage (a batch of 3 shards), after one of its shards
     // committed and while the next one is still migrating.
@@ -402,7 +425,7 @@ fn killed_during_an_apply_a_bake_and_a_verification_resume_applies_each_stage_ex
 #[test]
 fn killed_during_the_canary_apply_a_second_run_continues_and_applies_exactly_once() {
     let started = Instant::now();
-    let lab = Lab::new();
+    let lab = Lab::new(Store::Sqlite);
 
     let mut driver = lab.spawn(&["run", lab.spec()]);
     lab.wait_for(&mut driver, "applying the canary", |s| s["state"] == "applying" && stage_index(s) == 0);

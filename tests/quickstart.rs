@@ -14,6 +14,8 @@ use rusqlite::Connection;
 /// A private copy of examples/quickstart with its own state store.
 struct Playground {
     dir: tempfile::TempDir,
+    /// `--state`: a file in `dir`, or a PostgreSQL database.
+    state: String,
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -35,7 +37,13 @@ impl Playground {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&common::root().join("examples").join("quickstart"), dir.path());
-        Playground { dir }
+        let state = dir.path().join("state.db").display().to_string();
+        Playground { dir, state }
+    }
+
+    /// The same with the store in a new database on this binary's PostgreSQL cluster.
+    fn on_postgres() -> Self {
+        Playground { state: common::postgres::store_url("quickstart"), ..Playground::new() }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -43,7 +51,9 @@ impl Playground {
     }
 
     fn upshift(&self, args: &[&str]) -> Output {
-        common::upshift_in(self.dir.path()).args(args).output().unwrap()
+        let mut cmd = common::upshift();
+        cmd.arg("--state").arg(&self.state).current_dir(self.dir.path());
+        cmd.args(args).output().unwrap()
     }
 
     fn run(&self, spec: &str) -> Output {
@@ -94,7 +104,31 @@ impl Playground {
 
 #[test]
 fn provision_then_broken_rolls_back_then_rollout_succeeds() {
-    let pg = Playground::new();
+    provision_then_broken_then_rollout(Playground::new());
+}
+
+/// The same quickstart with its store on PostgreSQL (`--state postgres://...`): run, status,
+/// history and list read and write the same records there.
+#[test]
+fn on_postgres_provision_then_broken_rolls_back_then_rollout_succeeds() {
+    let pg = Playground::on_postgres();
+    let database = pg.state.rsplit('/').next().unwrap().to_string();
+    let pg = provision_then_broken_then_rollout(pg);
+    assert!(!pg.path("state.db").exists(), "no SQLite store was made beside the spec");
+    let mut db = common::postgres::cluster().admin(&database);
+    let phases: Vec<(String, String)> = db
+        .query("SELECT id, phase FROM rollouts ORDER BY rowid", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let expected = [("quickstart-provision-1", "succeeded"), ("quickstart-broken-1", "rolled-back"), ("quickstart-1", "succeeded")];
+    assert_eq!(phases, expected.map(|(a, b)| (a.to_string(), b.to_string())), "the records are in PostgreSQL");
+    let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
+}
+
+fn provision_then_broken_then_rollout(pg: Playground) -> Playground {
     pg.provision();
     assert_eq!(pg.versions(), vec![1; 8]);
 
@@ -115,6 +149,7 @@ fn provision_then_broken_rolls_back_then_rollout_succeeds() {
     assert!(text.trim_end().ends_with("rollout quickstart-1: succeeded"), "{text}");
     assert_eq!(text.matches("verify shard-checks: pass").count(), 4, "one verification per stage: {text}");
     assert_eq!(pg.versions(), vec![3; 8]);
+    pg
 }
 
 #[test]

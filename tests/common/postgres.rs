@@ -75,6 +75,15 @@ fn server_bin() -> PathBuf {
     versions.pop().expect("PostgreSQL's initdb is installed (Debian's postgresql package; scripts/setup-services.sh)")
 }
 
+/// A new, empty database on this binary's cluster for an upshift store, named `prefix_N`: its
+/// `postgres://` URL (the superuser, trusted over TCP, so no password).
+pub fn store_url(prefix: &str) -> String {
+    let c = cluster();
+    let name = unique(prefix);
+    c.admin("postgres").batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    c.url(SUPERUSER, &name)
+}
+
 /// The uid and gid of the `postgres` user, when this process runs as root.
 fn run_as() -> Option<(u32, u32)> {
     let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).ok()?;
