@@ -21,7 +21,17 @@ fn concurrent_rollouts() -> usize {
 #[test]
 fn rollouts_submitted_at_once_all_succeed_and_a_broken_one_rolls_back_by_itself() {
     let n = concurrent_rollouts();
-    let fleet = Fleet::new(n + 1);
+    submitted_at_once(Fleet::new(n + 1), n);
+}
+
+/// The same with the store on PostgreSQL (fewer rollouts: the point is the backend, not the load).
+#[test]
+fn on_postgres_rollouts_submitted_at_once_all_succeed_and_a_broken_one_rolls_back_by_itself() {
+    let n = concurrent_rollouts().min(6);
+    submitted_at_once(Fleet::on_postgres(n + 1), n);
+}
+
+fn submitted_at_once(fleet: Fleet, n: usize) {
     let server = Server::start(&fleet, None);
     let started = Instant::now();
     let mut ids: Vec<String> = (1..=n).map(|i| server.submit(&fleet, i, "rollout.toml", &format!("qs-{i}"))).collect();
@@ -90,8 +100,15 @@ fn restart_and_finish(fleet: &Fleet, ids: &[String], n: usize) {
 
 #[test]
 fn kill_9_mid_way_then_a_restart_finishes_every_rollout_applying_each_migration_once() {
-    let n = 6;
-    let fleet = Fleet::new(n);
+    kill_9_mid_way(Fleet::new(6), 6);
+}
+
+#[test]
+fn on_postgres_kill_9_mid_way_then_a_restart_finishes_every_rollout_applying_each_migration_once() {
+    kill_9_mid_way(Fleet::on_postgres(4), 4);
+}
+
+fn kill_9_mid_way(fleet: Fleet, n: usize) {
     let server = Server::start(&fleet, None);
     let ids: Vec<String> = (1..=n).map(|i| server.submit(&fleet, i, "rollout.toml", &format!("k-{i}"))).collect();
     // Mid-way: some canary shard has been migrated, and not every rollout has ended.
@@ -317,7 +334,7 @@ fn every_route_answers_by_role_and_no_token_is_stored_or_logged() {
         history["entries"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
     assert!(actors.contains(&"op-1 (api pause)"), "{actors:?}");
     drop(server);
-    let mut files = vec![fleet.state(), fleet.path("state.db-wal")];
+    let mut files = vec![fleet.path("state.db"), fleet.path("state.db-wal")];
     files.extend(
         std::fs::read_dir(fleet.dir.path())
             .unwrap()

@@ -17,6 +17,8 @@ pub const SHARDS: u32 = 4;
 /// A spec root with one provisioned quickstart folder per rollout, and a state store.
 pub struct Fleet {
     pub dir: tempfile::TempDir,
+    /// `--state`: `state.db` in `dir`, or a PostgreSQL database.
+    state: String,
 }
 
 impl Fleet {
@@ -41,15 +43,22 @@ impl Fleet {
             format!("spec_root = {:?}\nmax_parallel = 8\n", root.display().to_string()),
         )
         .unwrap();
-        Fleet { dir }
+        let state = dir.path().join("state.db").display().to_string();
+        Fleet { dir, state }
+    }
+
+    /// [`Fleet::new`] with the store in a new database on this binary's PostgreSQL cluster.
+    pub fn on_postgres(n: usize) -> Self {
+        Fleet { state: super::postgres::store_url("fleet"), ..Fleet::new(n) }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    pub fn state(&self) -> PathBuf {
-        self.path("state.db")
+    /// The store's `--state` value.
+    pub fn state(&self) -> &str {
+        &self.state
     }
 
     /// The spec `file` of folder `r{i}` renamed `name`.

@@ -105,15 +105,16 @@ pub fn serve(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
 
 async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) -> Result<(), ServeError> {
     let ServeOptions { listen, state, config, trust, observers, routes } = opts;
-    let store = Store::open(&state)?;
     let configured_tokens: Vec<_> =
         config.tokens.iter().map(|t| (t.name.clone(), t.role, t.sha256.to_ascii_lowercase())).collect();
     let loopback = listen.ip().is_loopback();
-    let no_tokens = configured_tokens.is_empty() && store.token_count()? == 0;
+    // The store is blocking I/O (and a PostgreSQL store's client runs a runtime of its own): off
+    // the async threads, here and everywhere in the server.
+    let stored_tokens = tokio::task::block_in_place(|| Store::open(&state)?.token_count())?;
+    let no_tokens = configured_tokens.is_empty() && stored_tokens == 0;
     if no_tokens && !loopback {
         return Err(ServeError::NoTokens { addr: listen });
     }
-    drop(store);
     let runtime = Arc::new(Runtime::new()?);
     let metrics = Arc::new(metrics::Metrics::new());
     runtime.set_call_observer(Some(metrics.clone()));
@@ -121,7 +122,9 @@ async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
     // Started before any rollout is driven: every event committed from here on is delivered.
     let notifier = match config.webhooks.is_empty() {
         true => None,
-        false => Some(webhooks::Notifier::start(&state, config.webhooks.clone(), metrics.clone())?),
+        false => Some(tokio::task::block_in_place(|| {
+            webhooks::Notifier::start(&state, config.webhooks.clone(), metrics.clone())
+        })?),
     };
     let controller =
         Arc::new(Controller::new(state.clone(), runtime.clone(), trust.clone(), observers, config.max_parallel()));
