@@ -112,8 +112,8 @@ pub fn pause(client: &Client, args: PauseArgs) -> anyhow::Result<ExitCode> {
 
 /// Says who carries the rollout on: the process holding its lease (the server's), or the server.
 fn hint_driver(client: &Client, d: &Detail) {
-    match d.runner_pid {
-        Some(pid) => say!("the upshift process driving it (pid {pid}) carries on"),
+    match &d.runner {
+        Some(runner) => say!("the upshift process driving it ({runner}) carries on"),
         None => say!("the server at {} carries it on", client.url()),
     }
 }

@@ -12,7 +12,7 @@ use upshift::rollout::view::{self, Detail, Summary};
 use upshift::rollout::{self, Plan, RunError, RunOptions, Runner};
 use upshift::runtime::Runtime;
 use upshift::spec::RolloutSpec;
-use upshift::store::{JournalEntry, RolloutRecord, Store};
+use upshift::store::{JournalEntry, Lease, RolloutRecord, Store};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
@@ -342,7 +342,7 @@ pub fn pause_line(id: &str, requested: bool, phase: &str) -> String {
 fn hint_driver(store: &Store, id: &str) -> anyhow::Result<()> {
     let rec = store.rollout(id)?;
     match Runner::driven_elsewhere(&rec) {
-        Some(pid) => say!("the upshift process driving it (pid {pid}) carries on"),
+        Some(holder) => say!("the upshift process driving it ({holder}) carries on"),
         None => say!("no upshift process is driving it; `upshift resume {id}` continues it"),
     }
     Ok(())
@@ -363,9 +363,9 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
     if s.phase == Phase::Paused {
         rollout::control(&mut store, &args.id, Event::Resume, &actor("resume"))?;
     }
-    let carries_on = |pid: u32| format!("resumed; the upshift process driving it (pid {pid}) carries on");
-    if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        say!("{}", carries_on(pid));
+    let carries_on = |holder: &Lease| format!("resumed; the upshift process driving it ({holder}) carries on");
+    if let Some(holder) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
+        say!("{}", carries_on(holder));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
@@ -380,9 +380,9 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
     if s.phase.is_terminal() {
         return Ok(exit::for_phase(s.phase));
     }
-    let rolls_back = |pid: u32| format!("the upshift process driving it (pid {pid}) rolls it back");
-    if let Some(pid) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        say!("{}", rolls_back(pid));
+    let rolls_back = |holder: &Lease| format!("the upshift process driving it ({holder}) rolls it back");
+    if let Some(holder) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
+        say!("{}", rolls_back(holder));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
@@ -401,15 +401,15 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
 /// Drives the rollout `opened` holds (saying `driving` first), after a control (`resume`, `abort`)
 /// was recorded. Another process may have taken the runner lease since this one looked (a `resume`
 /// in another terminal just starting): that process carries the control out, so the control took
-/// effect; this says so (`elsewhere` of that process's pid) and succeeds.
+/// effect; this says so (`elsewhere` of that process's lease) and succeeds.
 fn drive_unless_driven(
     opened: Result<Runner<'_>, RunError>,
     driving: Option<String>,
-    elsewhere: impl Fn(u32) -> String,
+    elsewhere: impl Fn(&Lease) -> String,
 ) -> anyhow::Result<ExitCode> {
     match opened {
-        Err(RunError::Leased { pid, .. }) => {
-            say!("{}", elsewhere(pid));
+        Err(RunError::Leased { holder, .. }) => {
+            say!("{}", elsewhere(&holder));
             Ok(ExitCode::from(exit::SUCCESS))
         }
         other => {

@@ -114,8 +114,8 @@ pub fn status(d: &Detail, no_driver: &str) {
     if let Some(h) = &d.half_done {
         say!("HALF-DONE: {h}");
     }
-    match d.runner_pid {
-        Some(pid) => say!("driver:   upshift pid {pid}"),
+    match &d.runner {
+        Some(runner) => say!("driver:   upshift {runner}"),
         None if !view::ended(&d.state) => say!("driver:   none; {no_driver}"),
         None => {}
     }

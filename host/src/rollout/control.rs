@@ -60,6 +60,7 @@ pub fn control_journaled(
             entries: vec![entry.clone()],
             plugin_states: vec![],
             at: now_ms(),
+            fence: None,
         };
         match store.commit(id, rec.version, commit) {
             Ok(_) => return Ok((t.state, entry)),

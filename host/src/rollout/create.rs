@@ -74,7 +74,7 @@ pub fn create(
             state: &serde_json::to_string(&start)?,
             phase: start.phase.name(),
             at: now_ms(),
-            runner_pid: Some(std::process::id()),
+            leased: true,
         },
         entries,
         plugins.states(),

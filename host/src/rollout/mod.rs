@@ -22,7 +22,6 @@ pub use control::{ControlError, control, control_journaled};
 pub use create::{CreateError, create};
 pub use plan::{Plan, PlanError, PlannedStage, UnitVersion, prepare};
 pub use plugins::{PluginsError, RolloutPlugins};
-pub(crate) use runner::process_alive;
 pub use runner::{Halt, Reporter, RunError, RunOptions, Runner};
 pub use waits::YIELD_WAITS_OVER;
 

@@ -15,7 +15,7 @@ use super::plugins::RolloutPlugins;
 use crate::engine::{Command, Event, Phase, State};
 use crate::runtime::{LoadError, Operation, RolloutInfo, Runtime, Verdict};
 use crate::spec::RolloutSpec;
-use crate::store::{Commit, EntryKind, NewEntry, RolloutRecord, Store, StoreError};
+use crate::store::{Commit, EntryKind, Fence, Lease, NewEntry, RolloutRecord, Store, StoreError};
 use crate::trust::TrustPolicy;
 
 /// How often a waiting runner looks at the store for an operator's control.
@@ -34,9 +34,10 @@ pub enum RunError {
     #[error(transparent)]
     Plugins(#[from] super::plugins::PluginsError),
     #[error(
-        "rollout {id} is being driven by another upshift process (pid {pid}); control it with approve/pause/resume/abort"
+        "rollout {id} is being driven by another upshift process ({}); control it with approve/pause/resume/abort",
+        holder.describe()
     )]
-    Leased { id: String, pid: u32 },
+    Leased { id: String, holder: Lease },
     /// A rollout created by `run --dev`, opened by a caller that did not say `--dev`.
     #[error(
         "rollout {id} was started by `upshift run --dev` with the plugin builds it recorded: \
@@ -131,19 +132,16 @@ pub struct Runner<'s> {
     pub(super) verdicts: (usize, Vec<Verdict>),
     /// The plugin states as last persisted, so a commit writes only those that changed.
     saved_states: Vec<(String, std::collections::BTreeMap<String, String>)>,
+    /// This process's runner lease, carried by every commit.
+    pub(super) fence: Fence,
 }
 
 impl Drop for Runner<'_> {
     fn drop(&mut self) {
         if !self.opts.controller {
-            let _ = self.store.release_lease(&self.id, std::process::id());
+            let _ = self.store.release_lease(&self.id);
         }
     }
-}
-
-/// Whether process `pid` exists on this host (a runner lease names its holder's pid).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// What carrying out one command produced.
@@ -179,9 +177,10 @@ impl<'s> Runner<'s> {
         plugins: RolloutPlugins,
         opts: RunOptions,
     ) -> Result<Self, RunError> {
-        if let Err(pid) = store.acquire_lease(id, std::process::id(), process_alive)? {
-            return Err(RunError::Leased { id: id.to_string(), pid });
-        }
+        let fence = match store.acquire_lease(id)? {
+            Ok(fence) => fence,
+            Err(holder) => return Err(RunError::Leased { id: id.to_string(), holder }),
+        };
         let saved_states = plugins.states();
         Ok(Runner {
             store,
@@ -192,21 +191,27 @@ impl<'s> Runner<'s> {
             opts,
             verdicts: (usize::MAX, Vec::new()),
             saved_states,
+            fence,
         })
     }
 
-    /// Whether a live process other than this one holds the runner lease of `rec`.
-    /// The live process holding `rec`'s runner lease, this one included.
-    pub fn driver(rec: &RolloutRecord) -> Option<u32> {
-        rec.runner_pid.filter(|&pid| process_alive(pid))
+    /// The live holder of `rec`'s runner lease, this process included.
+    pub fn driver(rec: &RolloutRecord) -> Option<&Lease> {
+        rec.lease.as_ref().filter(|l| l.live(now_ms()))
     }
 
-    pub fn driven_elsewhere(rec: &RolloutRecord) -> Option<u32> {
-        rec.runner_pid.filter(|&pid| pid != std::process::id() && process_alive(pid))
+    /// The live holder of `rec`'s runner lease, if it is another process.
+    pub fn driven_elsewhere(rec: &RolloutRecord) -> Option<&Lease> {
+        Self::driver(rec).filter(|l| !l.mine())
     }
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// `commit` carrying this runner's lease.
+    fn fenced<'c>(&self, commit: Commit<'c>) -> Commit<'c> {
+        Commit { fence: Some(self.fence.clone()), ..commit }
     }
 
     fn load(&self) -> Result<(RolloutRecord, State), RunError> {
@@ -236,7 +241,7 @@ impl<'s> Runner<'s> {
             match self.policy_gate(&state) {
                 Gate::Go(entries) if entries.is_empty() => {}
                 Gate::Go(entries) => {
-                    let commit = Commit { state: None, entries: entries.clone(), plugin_states: vec![], at: now_ms() };
+                    let commit = self.fenced(Commit { state: None, entries: entries.clone(), plugin_states: vec![], at: now_ms(), fence: None });
                     self.store.commit(&self.id, rec.version, commit)?;
                     reporter.committed(&entries, &state, &self.plan);
                 }
@@ -249,7 +254,13 @@ impl<'s> Runner<'s> {
                     if announced_hold != Some(state.issued) {
                         let note = policy_note(&self.opts.actor, state.stage, why);
                         let commit =
-                            Commit { state: None, entries: vec![note.clone()], plugin_states: vec![], at: now_ms() };
+                            self.fenced(Commit {
+                                state: None,
+                                entries: vec![note.clone()],
+                                plugin_states: vec![],
+                                at: now_ms(),
+                                fence: None,
+                            });
                         self.store.commit(&self.id, rec.version, commit)?;
                         reporter.committed(&[note], &state, &self.plan);
                         announced_hold = Some(state.issued);
@@ -427,12 +438,13 @@ impl<'s> Runner<'s> {
                     ),
                     detail: None,
                 });
-                let commit = Commit {
+                let commit = self.fenced(Commit {
                     state: None,
                     entries: entries.clone(),
                     plugin_states: self.changed_states(),
                     at: now_ms(),
-                };
+                    fence: None,
+                });
                 self.store.commit(&self.id, rec.version, commit)?;
                 self.saved_states = self.plugins.states();
                 reporter.committed(&entries, &state, &self.plan);
@@ -456,12 +468,13 @@ impl<'s> Runner<'s> {
             });
             let json = serde_json::to_string(&t.state)
                 .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
-            let commit = Commit {
+            let commit = self.fenced(Commit {
                 state: Some((json, t.state.phase.name())),
                 entries: entries.clone(),
                 plugin_states: self.changed_states(),
                 at: now_ms(),
-            };
+                fence: None,
+            });
             match self.store.commit(&self.id, rec.version, commit) {
                 Ok(_) => {
                     self.saved_states = self.plugins.states();

@@ -8,7 +8,7 @@ use super::Plan;
 use super::runner::Runner;
 use crate::engine::{Command, Phase, State};
 use crate::spec::RolloutSpec;
-use crate::store::RolloutRecord;
+use crate::store::{Lease, RolloutRecord};
 
 /// One rollout in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,8 +56,12 @@ pub struct Detail {
     pub applied_through: Option<usize>,
     /// A pause was asked for and takes effect when the current step finishes.
     pub pause_requested: bool,
-    /// The live process holding the rollout's runner lease (a `run`, or a server), if any.
+    /// The live process holding the rollout's runner lease (a `run`, or a server), if it runs on
+    /// this host.
     pub runner_pid: Option<u32>,
+    /// The live process holding the rollout's runner lease, wherever it runs: `pid N`, or
+    /// `pid N on HOST` for another host (a replica of the server).
+    pub runner: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -124,7 +128,8 @@ impl Detail {
             half_done: s.half_done,
             applied_through: s.touched,
             pause_requested: s.pause_requested,
-            runner_pid: Runner::driver(rec),
+            runner_pid: Runner::driver(rec).and_then(Lease::local_pid),
+            runner: Runner::driver(rec).map(Lease::describe),
             created_at: time(rec.created_at),
             updated_at: time(rec.updated_at),
         })

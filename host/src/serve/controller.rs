@@ -23,7 +23,7 @@ use super::observe::Observers;
 use crate::engine::{Phase, State};
 use crate::rollout::{self, Halt, Plan, Reporter, RunError, RunOptions, Runner};
 use crate::runtime::Runtime;
-use crate::store::{NewEntry, Store, StoreError};
+use crate::store::{Lease, NewEntry, Store, StoreError};
 use crate::trust::TrustPolicy;
 
 /// How often the store is scanned for rollouts to drive (a submission through the API wakes the
@@ -134,20 +134,36 @@ impl Controller {
         };
         let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
         let now = rollout::now_ms();
-        let me = std::process::id();
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // Rollouts no other process holds are taken a few at a time (as many as there are free
+        // threads), so replicas sharing a store share its rollouts rather than the first to look
+        // taking them all; those this process holds already are always driven when due.
+        let mut new_ones = self.permits.available_permits();
         let mut due = vec![];
-        for (id, version, holder) in store.unended(&terminal)? {
+        for (id, version, lease) in store.unended(&terminal)? {
             let ready = match slots.get(&id) {
                 Some(Slot::Running) => false,
                 Some(Slot::Parked { version: v, until_ms }) => (*v >= 0 && *v != version) || now >= *until_ms,
                 None => true,
             };
-            let elsewhere = holder.is_some_and(|pid| pid != me && crate::rollout::process_alive(pid));
-            if ready && !elsewhere {
-                slots.insert(id.clone(), Slot::Running);
-                due.push(id);
+            let held = lease.as_ref().filter(|l| l.live(now));
+            let ours = held.is_some_and(Lease::mine);
+            if !ready || (held.is_some() && !ours) {
+                // Driven elsewhere: forget any slot, so that once the other process lets go (or
+                // took it over from this one) the rollout is looked at afresh.
+                if held.is_some() && !ours && !matches!(slots.get(&id), Some(Slot::Running)) {
+                    slots.remove(&id);
+                }
+                continue;
             }
+            if !ours && !slots.contains_key(&id) {
+                if new_ones == 0 {
+                    continue;
+                }
+                new_ones -= 1;
+            }
+            slots.insert(id.clone(), Slot::Running);
+            due.push(id);
         }
         Ok(due)
     }
@@ -198,13 +214,18 @@ impl Controller {
         let slot = match halt {
             Ok(Halt::Ended(phase)) => {
                 tracing::info!("rollout {id}: {phase}");
-                let _ = store.release_lease(id, std::process::id());
+                let _ = store.release_lease(id);
                 return None;
             }
             Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(&store), until_ms: i64::MAX },
             Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(&store), until_ms: due_ms },
-            // Another process took it between the scan and now: the next scan looks again.
+            // Another process took it between the scan and now, or took it over from this one (whose
+            // lease ran out while it was stopped or cut off): the next scan looks again.
             Err(RunError::Leased { .. }) => return None,
+            Err(RunError::Store(StoreError::Fenced { .. })) => {
+                tracing::warn!("rollout {id}: taken over by another process; this one stops driving it");
+                return None;
+            }
             Err(e @ RunError::Dev { .. }) => {
                 tracing::warn!("{}", crate::text::terminal(&e.to_string(), crate::text::MAX_LINE));
                 Slot::Parked { version: version(&store), until_ms: i64::MAX }
@@ -222,10 +243,9 @@ impl Controller {
     fn release_all(&self) {
         let Ok(store) = Store::open_existing(&self.state) else { return };
         let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
-        let me = std::process::id();
-        for (id, _, holder) in store.unended(&terminal).unwrap_or_default() {
-            if holder == Some(me) {
-                let _ = store.release_lease(&id, me);
+        for (id, _, lease) in store.unended(&terminal).unwrap_or_default() {
+            if lease.as_ref().is_some_and(Lease::mine) {
+                let _ = store.release_lease(&id);
             }
         }
     }

@@ -26,7 +26,7 @@ fn open(backend: Backend) -> (Fresh, Store) {
             state: "{}",
             phase: "pending",
             at: 1,
-            runner_pid: None,
+            leased: false,
         };
         store.create(new, vec![], vec![]).unwrap();
     }

@@ -10,6 +10,7 @@ mod commit_hook;
 mod db;
 mod deliveries;
 mod journal;
+mod lease;
 mod location;
 mod postgres;
 mod schema;
@@ -24,6 +25,7 @@ use db::{Db, DbError, Row, p};
 pub use commit_hook::{CommitObserver, set_commit_observer};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, NewDelivery};
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
+pub use lease::{Fence, LEASE_RENEW_EVERY, LEASE_TTL, Lease, keep_renewed, lease_ttl, me as lease_holder, process_alive, set_lease_timing};
 pub use location::Location;
 pub use postgres::{DEFAULT_POOL_IDLE, PASSWORD_ENV, set_pool_idle};
 pub use tail::TailEntry;
@@ -55,6 +57,10 @@ pub enum StoreError {
 
     #[error("rollout {id} changed while this command ran; try again")]
     Conflict { id: String },
+
+    /// The commit's [`Fence`] is no longer the lease's: another process took the rollout over.
+    #[error("rollout {id}: this process's runner lease (epoch {epoch}) was taken over by {by}; it stops driving it")]
+    Fenced { id: String, epoch: i64, by: String },
 
     #[error("rollout {id} has a corrupt record ({what}): {message}")]
     Corrupt { id: String, what: &'static str, message: String },
@@ -97,7 +103,8 @@ pub struct RolloutRecord {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    pub runner_pid: Option<u32>,
+    /// Who drives it, if anyone took its runner lease (it may have expired).
+    pub lease: Option<Lease>,
 }
 
 /// A new rollout to create.
@@ -112,9 +119,9 @@ pub struct NewRollout<'a> {
     pub state: &'a str,
     pub phase: &'a str,
     pub at: i64,
-    /// The process that creates the rollout to drive it holds its runner lease from the start, so
-    /// no controller takes it between its creation and its first step.
-    pub runner_pid: Option<u32>,
+    /// Whether the process creating the rollout takes its runner lease with it, so no other process
+    /// takes it between its creation and its first step (the one that created it to drive it).
+    pub leased: bool,
 }
 
 /// One atomic change to a rollout: new state (if any), journal entries, plugin states.
@@ -125,6 +132,9 @@ pub struct Commit<'a> {
     pub entries: Vec<NewEntry>,
     pub plugin_states: Vec<(String, BTreeMap<String, String>)>,
     pub at: i64,
+    /// The committing runner's lease: the commit is refused once the lease is another's. `None`
+    /// for a control (pause, approve, abort), which any process may record.
+    pub fence: Option<Fence>,
 }
 
 pub struct Store {
@@ -142,7 +152,8 @@ impl std::fmt::Debug for Store {
 /// The columns of a rollout's record, in the order [`record`] reads them.
 macro_rules! record_columns {
     () => {
-        "id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid"
+        "id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, lease_holder, lease_epoch, \
+         lease_expires"
     };
 }
 
@@ -260,10 +271,15 @@ impl Store {
         admit(&all.map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
         let id = new.id;
         let spec_path = new.spec_path.to_string_lossy();
+        let (holder, epoch, expires) = match new.leased {
+            true => (Some(lease::me()), 1i64, Some(new.at.saturating_add(lease::lease_ttl().as_millis() as i64))),
+            false => (None, 0i64, None),
+        };
         tx.execute(
-            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, runner_pid)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9)",
-            p![id, new.name, spec_path.as_ref(), new.spec, new.plan, new.state, new.phase, new.at, new.runner_pid],
+            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at,
+                                   lease_holder, lease_epoch, lease_expires)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9, ?10, ?11)",
+            p![id, new.name, spec_path.as_ref(), new.spec, new.plan, new.state, new.phase, new.at, holder, epoch, expires],
         )
         .map_err(err)?;
         for e in &entries {
@@ -275,6 +291,10 @@ impl Store {
                 .map_err(err)?;
         }
         tx.commit().map_err(err)?;
+        drop(db);
+        if new.leased {
+            lease::keep_renewed(&self.location);
+        }
         commit_hook::committed(entries.len(), started.elapsed());
         Ok(())
     }
@@ -320,14 +340,21 @@ impl Store {
         let err = |source| StoreError::Db { store: location.clone(), source };
         let mut db = self.db.borrow_mut();
         let mut tx = db.write().map_err(err)?;
-        let current = tx
-            .query_opt("SELECT version FROM rollouts WHERE id = ?1", p![id])
-            .and_then(|r| r.map(|r| r.int(0)).transpose())
+        let row = tx
+            .query_opt("SELECT version, lease_holder, lease_epoch, lease_expires FROM rollouts WHERE id = ?1", p![id])
             .map_err(err)?;
-        match current {
-            None => return Err(StoreError::UnknownRollout { id: id.to_string(), store: location.clone() }),
-            Some(v) if v != version => return Err(StoreError::Conflict { id: id.to_string() }),
-            Some(_) => {}
+        let Some(row) = row else {
+            return Err(StoreError::UnknownRollout { id: id.to_string(), store: location.clone() });
+        };
+        if let Some(fence) = &commit.fence {
+            let lease = lease::from_row(&row, 1).map_err(err)?;
+            if lease.as_ref().is_none_or(|l| l.holder != fence.holder || l.epoch != fence.epoch) {
+                let by = lease.map_or_else(|| "nobody (released)".to_string(), |l| l.describe());
+                return Err(StoreError::Fenced { id: id.to_string(), epoch: fence.epoch, by });
+            }
+        }
+        if row.int(0).map_err(err)? != version {
+            return Err(StoreError::Conflict { id: id.to_string() });
         }
         for e in &commit.entries {
             journal::insert(&mut tx, id, commit.at, e).map_err(err)?;
@@ -355,11 +382,15 @@ impl Store {
         Ok(new_version)
     }
 
-    /// The rollouts that have not ended (phase not in `terminal`): id, version and lease holder.
-    pub fn unended(&self, terminal: &[&str]) -> Result<Vec<(String, i64, Option<u32>)>, StoreError> {
+    /// The rollouts that have not ended (phase not in `terminal`): id, version and lease.
+    pub fn unended(&self, terminal: &[&str]) -> Result<Vec<(String, i64, Option<Lease>)>, StoreError> {
         let rows = self
             .db()
-            .query("SELECT id, phase, version, runner_pid FROM rollouts ORDER BY created_at, rowid", &[])
+            .query(
+                "SELECT id, phase, version, lease_holder, lease_epoch, lease_expires FROM rollouts
+                 ORDER BY created_at, rowid",
+                &[],
+            )
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
@@ -369,8 +400,8 @@ impl Store {
             }
             let id = r.text(0).map_err(|e| self.err(e))?;
             let version = r.int(2).map_err(|e| self.err(e))?;
-            let pid = r.opt_int(3).map_err(|e| self.err(e))?.and_then(|p| u32::try_from(p).ok());
-            out.push((id, version, pid));
+            let lease = lease::from_row(&r, 3).map_err(|e| self.err(e))?;
+            out.push((id, version, lease));
         }
         Ok(out)
     }
@@ -424,42 +455,6 @@ impl Store {
             .map(drop)
             .map_err(|e| self.err(e))
     }
-
-    /// Takes the runner lease of rollout `id` for process `pid`, unless another live process holds it.
-    /// Returns the holder's pid when refused.
-    pub fn acquire_lease(
-        &mut self,
-        id: &str,
-        pid: u32,
-        alive: impl Fn(u32) -> bool,
-    ) -> Result<Result<(), u32>, StoreError> {
-        let location = self.location.clone();
-        let err = |source| StoreError::Db { store: location.clone(), source };
-        let mut db = self.db.borrow_mut();
-        let mut tx = db.write().map_err(err)?;
-        let holder = tx
-            .query_opt("SELECT runner_pid FROM rollouts WHERE id = ?1", p![id])
-            .and_then(|r| r.map(|r| r.opt_int(0)).transpose())
-            .map_err(err)?;
-        let Some(holder) = holder else {
-            return Err(StoreError::UnknownRollout { id: id.to_string(), store: location.clone() });
-        };
-        let holder = holder.and_then(|h| u32::try_from(h).ok());
-        if let Some(other) = holder.filter(|&h| h != pid && alive(h)) {
-            return Ok(Err(other));
-        }
-        tx.execute("UPDATE rollouts SET runner_pid = ?2 WHERE id = ?1", p![id, pid]).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(Ok(()))
-    }
-
-    /// Gives the lease of rollout `id` back, if `pid` holds it.
-    pub fn release_lease(&self, id: &str, pid: u32) -> Result<(), StoreError> {
-        self.db()
-            .execute("UPDATE rollouts SET runner_pid = NULL WHERE id = ?1 AND runner_pid = ?2", p![id, pid])
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
 }
 
 /// Every rollout, newest first.
@@ -477,7 +472,7 @@ fn record(r: &Row) -> Result<RolloutRecord, DbError> {
         version: r.int(7)?,
         created_at: r.int(8)?,
         updated_at: r.int(9)?,
-        runner_pid: r.opt_int(10)?.and_then(|p| u32::try_from(p).ok()),
+        lease: lease::from_row(r, 10)?,
     })
 }
 

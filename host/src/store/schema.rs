@@ -59,6 +59,13 @@ CREATE TABLE tokens (
     created_at  INTEGER NOT NULL
 );
 "#,
+    // 3 -> 4: runner leases with a fencing epoch and an expiry (`lease.rs`); `runner_pid` is no
+    // longer read.
+    r#"
+ALTER TABLE rollouts ADD COLUMN lease_holder TEXT;
+ALTER TABLE rollouts ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollouts ADD COLUMN lease_expires INTEGER;
+"#,
 ];
 
 /// Each entry migrates a PostgreSQL store from schema version `index` to `index + 1`.
@@ -110,6 +117,10 @@ CREATE TABLE tokens (
     hash        TEXT NOT NULL UNIQUE,
     created_at  BIGINT NOT NULL
 );
+"#,
+    r#"
+ALTER TABLE rollouts ADD COLUMN lease_holder TEXT, ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN lease_expires BIGINT;
 "#,
 ];
 

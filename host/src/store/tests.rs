@@ -11,7 +11,7 @@ fn new<'a>(id: &'a str, name: &'a str) -> NewRollout<'a> {
         state: "{\"phase\":\"pending\"}",
         phase: "pending",
         at: 1,
-        runner_pid: None,
+        leased: false,
     }
 }
 
@@ -40,7 +40,10 @@ on_both!(
     plugin_state_round_trips,
     unknown_ids_are_errors_naming_the_id,
     open_existing_does_not_create_a_store,
-    a_live_lease_holder_is_refused_and_a_dead_one_replaced,
+    a_live_lease_is_refused_and_an_expired_one_taken_over_with_a_higher_epoch,
+    a_commit_of_a_holder_that_was_taken_over_is_fenced_and_changes_nothing,
+    renewing_keeps_a_lease_and_releasing_hands_it_over_at_once,
+    a_lease_of_a_process_of_this_host_that_is_gone_is_taken_at_once,
     timers_are_keyed_by_issue_number,
     reopening_keeps_everything,
     admission_is_decided_inside_the_write_transaction_on_what_is_stored_then,
@@ -68,6 +71,7 @@ fn commit_checks_the_version_and_appends_to_the_journal(backend: Backend) {
         entries: vec![note("moved")],
         plugin_states: vec![],
         at: 2,
+        fence: None,
     };
     let v = s.commit(id, 1, commit("{\"a\":1}")).unwrap();
     assert_eq!(v, 2);
@@ -105,15 +109,81 @@ fn open_existing_does_not_create_a_store(backend: Backend) {
     }
 }
 
-fn a_live_lease_holder_is_refused_and_a_dead_one_replaced(backend: Backend) {
+const TTL: std::time::Duration = std::time::Duration::from_secs(15);
+const T0: i64 = 1_000_000;
+
+fn a_live_lease_is_refused_and_an_expired_one_taken_over_with_a_higher_epoch(backend: Backend) {
     let (_d, mut s) = open(backend);
-    let id = "r-1";
-    s.create(new(id, "r"), vec![], vec![]).unwrap();
-    assert_eq!(s.acquire_lease(id, 10, |_| true).unwrap(), Ok(()));
-    assert_eq!(s.acquire_lease(id, 11, |_| true).unwrap(), Err(10));
-    assert_eq!(s.acquire_lease(id, 11, |_| false).unwrap(), Ok(()));
-    s.release_lease(id, 11).unwrap();
-    assert_eq!(s.rollout(id).unwrap().runner_pid, None);
+    s.create(new("r-1", "r"), vec![], vec![]).unwrap();
+    let a = s.acquire_lease_as("r-1", "A", T0, TTL).unwrap().unwrap();
+    assert_eq!(a.epoch, 1);
+    assert_eq!(s.acquire_lease_as("r-1", "A", T0 + 1, TTL).unwrap().unwrap(), a, "its own again: same epoch");
+    let held = s.acquire_lease_as("r-1", "B", T0 + 14_000, TTL).unwrap().unwrap_err();
+    assert_eq!((held.holder.as_str(), held.epoch), ("A", 1));
+    let b = s.acquire_lease_as("r-1", "B", T0 + 1 + 15_000, TTL).unwrap().unwrap();
+    assert_eq!(b.epoch, 2, "a takeover moves the epoch on");
+    assert!(s.acquire_lease_as("r-1", "A", T0 + 16_001, TTL).unwrap().is_err(), "A lost it");
+    assert!(matches!(s.acquire_lease_as("nope-1", "A", T0, TTL), Err(StoreError::UnknownRollout { .. })));
+}
+
+fn a_commit_of_a_holder_that_was_taken_over_is_fenced_and_changes_nothing(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    s.create(new("r-1", "r"), vec![note("created")], vec![]).unwrap();
+    let a = s.acquire_lease_as("r-1", "A", T0, TTL).unwrap().unwrap();
+    let moved = |fence: &Fence| Commit {
+        state: Some(("{\"moved\":true}".into(), "applying")),
+        entries: vec![note(&format!("by {}", fence.holder))],
+        plugin_states: vec![("target".into(), [("k".to_string(), fence.holder.clone())].into())],
+        at: 3,
+        fence: Some(fence.clone()),
+    };
+    // A was paused past its lease; B took over (and has not committed anything yet).
+    let b = s.acquire_lease_as("r-1", "B", T0 + 20_000, TTL).unwrap().unwrap();
+    let err = s.commit("r-1", 1, moved(&a)).unwrap_err();
+    assert!(matches!(&err, StoreError::Fenced { epoch: 1, .. }), "{err}");
+    let r = s.rollout("r-1").unwrap();
+    assert_eq!((r.version, r.phase.as_str()), (1, "pending"), "the fenced commit wrote nothing");
+    assert_eq!(s.history("r-1").unwrap().len(), 1);
+    assert!(s.plugin_state("r-1", "target").unwrap().is_empty());
+    assert_eq!(s.commit("r-1", 1, moved(&b)).unwrap(), 2, "the new holder commits");
+    // A control carries no fence and is never refused for the lease.
+    let control = Commit { entries: vec![note("pause")], ..Commit::default() };
+    assert_eq!(s.commit("r-1", 2, control).unwrap(), 2);
+}
+
+fn renewing_keeps_a_lease_and_releasing_hands_it_over_at_once(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    s.create(new("r-1", "r"), vec![], vec![]).unwrap();
+    s.create(new("r-2", "r"), vec![], vec![]).unwrap();
+    for id in ["r-1", "r-2"] {
+        s.acquire_lease_as(id, "A", T0, TTL).unwrap().unwrap();
+    }
+    assert_eq!(s.renew_leases("A", T0 + 10_000, TTL).unwrap(), 2);
+    assert!(s.acquire_lease_as("r-1", "B", T0 + 20_000, TTL).unwrap().is_err(), "renewed until T0 + 25 s");
+    // This process (not "A") releases only its own.
+    s.release_lease("r-2").unwrap();
+    assert_eq!(s.rollout("r-2").unwrap().lease.map(|l| l.holder), Some("A".to_string()), "r-2 is still A's");
+    s.create(new("r-3", "r"), vec![], vec![]).unwrap();
+    let fence = s.acquire_lease("r-3").unwrap().unwrap();
+    assert_eq!(fence.holder, crate::store::lease_holder());
+    s.release_lease("r-3").unwrap();
+    assert_eq!(s.rollout("r-3").unwrap().lease, None);
+    let b = s.acquire_lease_as("r-3", "B", crate::rollout::now_ms(), TTL).unwrap().unwrap();
+    assert_eq!(b.epoch, 2, "taken at once after the release, one epoch on");
+}
+
+fn a_lease_of_a_process_of_this_host_that_is_gone_is_taken_at_once(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    s.create(new("r-1", "r"), vec![], vec![]).unwrap();
+    let host = crate::store::lease_holder().split(':').next().unwrap().to_string();
+    let gone = format!("{host}:{}:1", u32::MAX - 1);
+    let now = crate::rollout::now_ms();
+    s.acquire_lease_as("r-1", &gone, now, TTL).unwrap().unwrap();
+    let elsewhere = format!("{host}-other:{}:1", u32::MAX - 1);
+    s.create(new("r-2", "r"), vec![], vec![]).unwrap();
+    s.acquire_lease_as("r-2", &elsewhere, now, TTL).unwrap().unwrap();
+    assert_eq!(s.acquire_lease_as("r-1", "B", now, TTL).unwrap().unwrap().epoch, 2, "no wait for the TTL");
+    assert!(s.acquire_lease_as("r-2", "B", now, TTL).unwrap().is_err(), "another host's process: its TTL counts");
 }
 
 fn timers_are_keyed_by_issue_number(backend: Backend) {
