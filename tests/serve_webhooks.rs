@@ -156,6 +156,9 @@ fn a_failing_rollout_holds_only_its_own_events_and_a_dead_endpoint_only_its_own_
     wait_until("lab-1's first event retried", || {
         receiver.requests().iter().filter(|r| r.rollout() == "lab-1").count() >= 2
     });
+    // Each webhook reads the journal on its own: the dead one may still be queueing lab-2's events.
+    wait_until("the dead webhook queued both rollouts' events", || deliveries(&lab, "dead").len() >= 2 * GOOD.len());
+    wait_until("the dead endpoint tried", || deliveries(&lab, "dead").iter().any(|d| d.attempts > 0));
     notifier.shutdown();
 
     assert_eq!(events_of(&receiver.accepted(), "lab-2"), GOOD);

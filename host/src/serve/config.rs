@@ -6,6 +6,9 @@
 //! spec_root = "/srv/upshift/specs"   # specs posted to the API resolve their files here
 //! max_parallel = 8                   # rollout steps carried out at once (threads)
 //! env_allowed = ["DEPLOY_ENV"]       # host variables a submitted spec may grant (none by default)
+//! lease_ttl_ms = 15000               # a replica's runner leases expire this long after a renewal
+//! lease_renew_ms = 5000              # how often it renews them (at most a third of the TTL)
+//! store_pool = 16                    # idle PostgreSQL sessions kept (a postgres:// store only)
 //!
 //! [[tokens]]                         # tokens besides those in the store (`upshift token create`)
 //! name = "ci"
@@ -25,6 +28,8 @@ use super::webhooks::WebhookConfig;
 pub const DEFAULT_MAX_PARALLEL: usize = 8;
 /// The most threads a server may give to rollout steps.
 pub const MAX_PARALLEL: usize = 256;
+/// The shortest lease TTL a config may set: a renewal must have time to happen.
+pub const MIN_LEASE_TTL_MS: u64 = 1_000;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +48,12 @@ pub struct ServeConfig {
     /// Endpoints notified of rollout events (`[[webhooks]]`, see `webhooks.rs`).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// How long a runner lease lasts unless renewed, in ms (`store::LEASE_TTL`).
+    pub lease_ttl_ms: Option<u64>,
+    /// How often this server renews its leases, in ms (`store::LEASE_RENEW_EVERY`).
+    pub lease_renew_ms: Option<u64>,
+    /// Idle PostgreSQL sessions kept for the store (`store::DEFAULT_POOL_IDLE`).
+    pub store_pool: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +96,20 @@ impl ServeConfig {
             }
             _ => {}
         }
+        let ttl = config.lease_ttl_ms.unwrap_or(crate::store::LEASE_TTL.as_millis() as u64);
+        let renew = config.lease_renew_ms.unwrap_or(crate::store::LEASE_RENEW_EVERY.as_millis() as u64);
+        if ttl < MIN_LEASE_TTL_MS {
+            return Err(invalid(format!("lease_ttl_ms = {ttl}: give at least {MIN_LEASE_TTL_MS}")));
+        }
+        if renew == 0 || renew.saturating_mul(3) > ttl {
+            return Err(invalid(format!(
+                "lease_renew_ms = {renew} with lease_ttl_ms = {ttl}: renew at least three times per TTL (1 to {})",
+                ttl / 3
+            )));
+        }
+        if config.store_pool == Some(0) {
+            return Err(invalid("store_pool = 0: give 1 or more".into()));
+        }
         WebhookConfig::validate_all(&config.webhooks).map_err(|e| invalid(e.to_string()))?;
         for t in &config.tokens {
             if t.sha256.len() != 64 || !t.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -97,9 +122,43 @@ impl ServeConfig {
     pub fn max_parallel(&self) -> usize {
         self.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL)
     }
+
+    /// Applies the lease timing and the store's pool size to this process.
+    pub fn apply_store_settings(&self) {
+        let ttl = self.lease_ttl_ms.map_or(crate::store::LEASE_TTL, std::time::Duration::from_millis);
+        let renew = self.lease_renew_ms.map_or(crate::store::LEASE_RENEW_EVERY, std::time::Duration::from_millis);
+        crate::store::set_lease_timing(ttl, renew);
+        if let Some(n) = self.store_pool {
+            crate::store::set_pool_idle(n);
+        }
+    }
 }
 
 /// A toml error's text on one line.
 fn one_line(s: &str) -> String {
     s.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<ServeConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        std::fs::write(&path, text).unwrap();
+        ServeConfig::load(&path)
+    }
+
+    #[test]
+    fn lease_timing_is_checked_with_the_fix_in_the_message() {
+        assert!(load("lease_ttl_ms = 6000\nlease_renew_ms = 2000\nstore_pool = 4\n").is_ok());
+        let short = load("lease_ttl_ms = 500\n").unwrap_err().to_string();
+        assert!(short.contains("lease_ttl_ms = 500: give at least 1000"), "{short}");
+        let slow = load("lease_ttl_ms = 6000\nlease_renew_ms = 3000\n").unwrap_err().to_string();
+        assert!(slow.contains("renew at least three times per TTL (1 to 2000)"), "{slow}");
+        let slow_default = load("lease_ttl_ms = 9000\n").unwrap_err().to_string();
+        assert!(slow_default.contains("lease_renew_ms = 5000"), "the default renewal is named: {slow_default}");
+        assert!(load("store_pool = 0\n").unwrap_err().to_string().contains("store_pool = 0"));
+    }
 }

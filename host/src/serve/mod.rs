@@ -105,6 +105,7 @@ pub fn serve(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
 
 async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) -> Result<(), ServeError> {
     let ServeOptions { listen, state, config, trust, observers, routes } = opts;
+    config.apply_store_settings();
     let configured_tokens: Vec<_> =
         config.tokens.iter().map(|t| (t.name.clone(), t.role, t.sha256.to_ascii_lowercase())).collect();
     let loopback = listen.ip().is_loopback();
