@@ -2,7 +2,9 @@
 //! (step, state serialized to JSON, one durable `Store::commit` with its journal entry, as the
 //! runner does it) and (3) the floor under (2): one bare SQLite insert-and-commit with the same
 //! durability pragmas. (2) and (3) alternate call by call so machine noise affects both alike; the
-//! median across rounds is reported. Prints a table; writes target/upshift-bench/engine.json.
+//! median across rounds is reported. (4) and (5) are (2) and (3) with the store on PostgreSQL (a
+//! cluster this benchmark starts in a temporary folder with `fsync=on`, as in production; over TCP
+//! on 127.0.0.1). Prints a table; writes target/upshift-bench/engine.json.
 //!
 //! Run: `cargo bench -p upshift --bench engine`.
 
@@ -12,7 +14,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use upshift::engine::{Context, Decision, Event, FailurePolicy, Phase, StagePlan, State, start};
-use upshift::store::{Commit, EntryKind, NewEntry, NewRollout, Store};
+use upshift::store::{Commit, EntryKind, Location, NewEntry, NewRollout, Store};
+
+#[allow(dead_code)]
+#[path = "../../tests/common/postgres.rs"]
+mod postgres_cluster;
 
 /// Stages of the benchmark rollout: with one verification round, a rollout is 1 + 4 × 10 + 1 = 42
 /// transitions.
@@ -67,6 +73,26 @@ fn main() {
     let journaled_per_s = 1e6 / journaled_us;
     let floor_per_s = 1e6 / floor_us;
 
+    // The same on PostgreSQL.
+    let cluster = postgres_cluster::Cluster::start_with(true);
+    cluster.admin("postgres").batch_execute("CREATE DATABASE bench").expect("create the bench database");
+    let mut pg_journaled =
+        Journaled::new(Location::Postgres(cluster.url(postgres_cluster::SUPERUSER, "bench")), context());
+    let mut pg_floor = PgFloor::new(cluster.admin("bench"), journaled.state_json_len());
+    for _ in 0..WARM_UP {
+        pg_journaled.transition();
+        pg_floor.commit();
+    }
+    let (mut pg_journaled_us, mut pg_floor_us) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (j, f) = alternate(PER_ROUND, || pg_journaled.transition(), || pg_floor.commit());
+        pg_journaled_us.push(j);
+        pg_floor_us.push(f);
+    }
+    assert_eq!(pg_journaled.journal_len(), commits, "one journal entry per transition");
+    let (pg_journaled_us, pg_floor_us) = (median(&mut pg_journaled_us), median(&mut pg_floor_us));
+    let pg_ratio = pg_journaled_us / pg_floor_us;
+
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     println!();
     println!("rollout transitions ({STAGES} stages, 1 round; durable: median of {ROUNDS} rounds of {PER_ROUND})");
@@ -80,6 +106,12 @@ fn main() {
         "  (2)/(3) time ratio            {ratio:>14.2}                 target <= {RATIO_TARGET}  {}",
         verdict(ratio <= RATIO_TARGET)
     );
+    println!(
+        "  (4) journaled, PostgreSQL     {:>14.1} transitions/s   {pg_journaled_us:>9.1} us each",
+        1e6 / pg_journaled_us
+    );
+    println!("  (5) floor: PostgreSQL insert+commit {:>8.1} commits/s       {pg_floor_us:>9.1} us each", 1e6 / pg_floor_us);
+    println!("  (4)/(5) time ratio            {pg_ratio:>14.2}");
 
     let out_dir = root.join("target").join("upshift-bench");
     std::fs::create_dir_all(&out_dir).expect("create target/upshift-bench");
@@ -90,6 +122,11 @@ fn main() {
         "journaled_us": journaled_us,
         "floor_us": floor_us,
         "ratio_journal_to_floor": ratio,
+        "postgres_journaled_transitions_per_s": 1e6 / pg_journaled_us,
+        "postgres_floor_commits_per_s": 1e6 / pg_floor_us,
+        "postgres_journaled_us": pg_journaled_us,
+        "postgres_floor_us": pg_floor_us,
+        "postgres_ratio_journal_to_floor": pg_ratio,
     });
     let path = out_dir.join("engine.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write engine.json");
@@ -170,8 +207,8 @@ struct Journaled {
 }
 
 impl Journaled {
-    fn new(path: &Path, ctx: Context) -> Self {
-        let mut store = Store::open(path).expect("open the store");
+    fn new(location: impl Into<Location>, ctx: Context) -> Self {
+        let mut store = Store::open(location).expect("open the store");
         let id = store.next_id("bench").expect("next id");
         let state = start();
         let plan = serde_json::to_string(&ctx).expect("plan json");
@@ -187,7 +224,7 @@ impl Journaled {
                     state: &state_json,
                     phase: state.phase.name(),
                     at: now_ms(),
-                    runner_pid: None,
+                    leased: false,
                 },
                 vec![],
                 vec![],
@@ -230,6 +267,7 @@ impl Journaled {
             entries: vec![entry],
             plugin_states: vec![],
             at: now_ms(),
+            fence: None,
         };
         self.version = self.store.commit(&self.id, self.version, commit).expect("commit");
         self.state = t.state;
@@ -255,6 +293,27 @@ impl Floor {
             .expect("prepare")
             .execute([&self.payload])
             .expect("insert");
+        tx.commit().expect("commit");
+    }
+}
+
+/// The least a durable transition costs on PostgreSQL: one row inserted and committed.
+struct PgFloor {
+    client: postgres::Client,
+    insert: postgres::Statement,
+    payload: String,
+}
+
+impl PgFloor {
+    fn new(mut client: postgres::Client, payload_len: usize) -> Self {
+        client.batch_execute("CREATE TABLE rows (payload TEXT NOT NULL)").expect("create table");
+        let insert = client.prepare("INSERT INTO rows (payload) VALUES ($1)").expect("prepare");
+        PgFloor { client, insert, payload: "x".repeat(payload_len) }
+    }
+
+    fn commit(&mut self) {
+        let mut tx = self.client.transaction().expect("begin");
+        tx.execute(&self.insert, &[&self.payload]).expect("insert");
         tx.commit().expect("commit");
     }
 }

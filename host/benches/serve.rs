@@ -151,7 +151,7 @@ fn seed_rollouts(state: &std::path::Path, spec_path: &std::path::Path) -> Vec<St
             };
             let state = upshift::rollout::control(&mut store, &id, event, actor).expect("control");
             assert_eq!(state.phase, phase, "{id}");
-            store.release_lease(&id, std::process::id()).expect("give the lease back");
+            store.release_lease(&id).expect("give the lease back");
             id
         })
         .collect()

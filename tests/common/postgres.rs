@@ -104,8 +104,13 @@ fn free_port() -> u16 {
 }
 
 impl Cluster {
-    /// Creates and starts a cluster of its own.
+    /// Creates and starts a cluster of its own (`fsync=off`: tests need no durability from it).
     pub fn start() -> Cluster {
+        Cluster::start_with(false)
+    }
+
+    /// [`Cluster::start`], flushing every commit to disk when `fsync` (a benchmark's durable figures).
+    pub fn start_with(fsync: bool) -> Cluster {
         let bin = server_bin();
         let dir = tempfile::Builder::new().prefix("upshift-pg-").tempdir().unwrap().keep();
         let owner = run_as();
@@ -136,7 +141,8 @@ impl Cluster {
             let server = as_owner(Command::new(bin.join("postgres")), owner)
                 .arg("-D")
                 .arg(&data)
-                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c"])
+                .arg(if fsync { "fsync=on" } else { "fsync=off" })
                 .args(["-c", "max_connections=200", "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning"])
                 .arg("-k")
                 .arg(&dir)
