@@ -309,13 +309,16 @@ fn control_while_another_process_takes_the_lease(sb: &Sandbox, control: &str, id
         fifo.write_all(&bytes).unwrap();
     });
     opened.1.recv_timeout(Duration::from_secs(60)).expect("the control never loaded the plugins");
-    let store = upshift::store::Store::open(&sb.state()).unwrap();
-    // The lease of the `sleep` process, as a process of this host holds one (for longer than the
-    // test runs, since nothing renews it).
+    let store = upshift::store::Store::open(sb.state()).unwrap();
+    // The control holds the lease while it loads the plugins; the `sleep` process takes it over as
+    // a process of this host would once the control's lease ran out (taken "an hour later"; it
+    // lasts the test's length, since nothing renews it).
     let host = upshift::store::lease_holder().split(':').next().unwrap().to_string();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let taken = store.acquire_lease_as(id, &format!("{host}:{}:1", holder.id()), now, Duration::from_secs(600));
-    assert!(taken.unwrap().is_ok(), "the test takes the lease");
+    let hour = 3_600_000;
+    let taken = store.acquire_lease_as(id, &format!("{host}:{}:1", holder.id()), now + hour, Duration::from_secs(7_200));
+    let fence = taken.unwrap().expect("the test takes the lease over");
+    assert!(fence.epoch >= 2, "a takeover: {fence:?}");
     proceed.0.send(()).unwrap();
     (command.wait_with_output().unwrap(), holder)
 }

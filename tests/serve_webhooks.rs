@@ -60,7 +60,7 @@ fn events_of(requests: &[Received], rollout: &str) -> Vec<String> {
 }
 
 fn deliveries(lab: &Lab, webhook: &str) -> Vec<upshift::store::Delivery> {
-    Store::open_existing(&lab.path("state.db")).unwrap().deliveries(webhook).unwrap()
+    Store::open_existing(lab.path("state.db")).unwrap().deliveries(webhook).unwrap()
 }
 
 #[test]

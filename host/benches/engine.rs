@@ -16,7 +16,6 @@ use rusqlite::Connection;
 use upshift::engine::{Context, Decision, Event, FailurePolicy, Phase, StagePlan, State, start};
 use upshift::store::{Commit, EntryKind, Location, NewEntry, NewRollout, Store};
 
-#[allow(dead_code)]
 #[path = "../../tests/common/postgres.rs"]
 mod postgres_cluster;
 

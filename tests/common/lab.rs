@@ -46,7 +46,7 @@ impl Reporter for Quiet {
 impl Lab {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let store = Store::open(dir.path().join("state.db")).unwrap();
         let trust = TrustPolicy { allow_unsigned: true, ..TrustPolicy::default() };
         Lab { runtime: Runtime::new().unwrap(), store, dir, trust, runs: 0 }
     }

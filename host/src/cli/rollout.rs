@@ -12,7 +12,7 @@ use upshift::rollout::view::{self, Detail, Summary};
 use upshift::rollout::{self, Plan, RunError, RunOptions, Runner};
 use upshift::runtime::Runtime;
 use upshift::spec::RolloutSpec;
-use upshift::store::{JournalEntry, Lease, RolloutRecord, Store};
+use upshift::store::{JournalEntry, RolloutRecord, Store, StoreError};
 use upshift::trust::TrustPolicy;
 
 use super::exit;
@@ -363,9 +363,9 @@ pub fn resume(state: &Path, trust: &TrustPolicy, args: ResumeArgs) -> anyhow::Re
     if s.phase == Phase::Paused {
         rollout::control(&mut store, &args.id, Event::Resume, &actor("resume"))?;
     }
-    let carries_on = |holder: &Lease| format!("resumed; the upshift process driving it ({holder}) carries on");
+    let carries_on = |holder: &str| format!("resumed; the upshift process driving it ({holder}) carries on");
     if let Some(holder) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        say!("{}", carries_on(holder));
+        say!("{}", carries_on(&holder.describe()));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
@@ -380,9 +380,9 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
     if s.phase.is_terminal() {
         return Ok(exit::for_phase(s.phase));
     }
-    let rolls_back = |holder: &Lease| format!("the upshift process driving it ({holder}) rolls it back");
+    let rolls_back = |holder: &str| format!("the upshift process driving it ({holder}) rolls it back");
     if let Some(holder) = Runner::driven_elsewhere(&store.rollout(&args.id)?) {
-        say!("{}", rolls_back(holder));
+        say!("{}", rolls_back(&holder.describe()));
         return Ok(ExitCode::from(exit::SUCCESS));
     }
     let runtime = Runtime::new()?;
@@ -401,23 +401,35 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
 /// Drives the rollout `opened` holds (saying `driving` first), after a control (`resume`, `abort`)
 /// was recorded. Another process may have taken the runner lease since this one looked (a `resume`
 /// in another terminal just starting): that process carries the control out, so the control took
-/// effect; this says so (`elsewhere` of that process's lease) and succeeds.
+/// effect; this says so (`elsewhere` of that process, `pid N`) and succeeds. So does a process that
+/// takes the lease over while this one loads the plugins (this one's lease had run out): this
+/// runner is fenced off at its first step, before any plugin call.
 fn drive_unless_driven(
     opened: Result<Runner<'_>, RunError>,
     driving: Option<String>,
-    elsewhere: impl Fn(&Lease) -> String,
+    elsewhere: impl Fn(&str) -> String,
 ) -> anyhow::Result<ExitCode> {
     match opened {
         Err(RunError::Leased { holder, .. }) => {
-            say!("{}", elsewhere(&holder));
+            say!("{}", elsewhere(&holder.describe()));
             Ok(ExitCode::from(exit::SUCCESS))
         }
         other => {
-            let runner = other?;
+            let mut runner = other?;
             if let Some(line) = driving {
                 say!("{line}");
             }
-            drive(runner)
+            match runner.run(&mut Progress) {
+                Ok(phase) => {
+                    say!("rollout {}: {phase}", runner.id());
+                    Ok(exit::for_phase(phase))
+                }
+                Err(RunError::Store(StoreError::Fenced { by, .. })) => {
+                    say!("{}", elsewhere(&by));
+                    Ok(ExitCode::from(exit::SUCCESS))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

@@ -151,8 +151,9 @@ pub(super) struct CommandOutcome {
 }
 
 impl<'s> Runner<'s> {
-    /// Takes over rollout `id`: loads its spec and plan from the store and its plugins (with their
-    /// persisted state) through `runtime`, and holds the runner lease.
+    /// Takes over rollout `id`: takes its runner lease, then loads its spec and plan from the store
+    /// and its plugins (with their persisted state) through `runtime`. The lease comes first: a
+    /// rollout another process drives costs no plugin loading, and a takeover shows at once.
     pub fn open(store: &'s mut Store, runtime: &Runtime, id: &str, opts: RunOptions) -> Result<Self, RunError> {
         let rec = store.rollout(id)?;
         let corrupt = |e: serde_json::Error| RunError::Corrupt { id: id.to_string(), message: e.to_string() };
@@ -161,11 +162,29 @@ impl<'s> Runner<'s> {
         if plan.dev && !opts.dev {
             return Err(RunError::Dev { id: id.to_string() });
         }
-        let states = store.plugin_states(id)?;
-        let trust =
-            TrustPolicy { allow_unsigned: opts.trust.allow_unsigned || plan.allow_unsigned, ..opts.trust.clone() };
-        let plugins = RolloutPlugins::load(runtime, &spec, &trust, |key| states.get(key).cloned().unwrap_or_default())?;
-        Self::with_plugins(store, id, spec, plan, plugins, opts)
+        let fence = Self::lease(store, id)?;
+        let loaded = store.plugin_states(id).map_err(RunError::from).and_then(|states| {
+            let trust =
+                TrustPolicy { allow_unsigned: opts.trust.allow_unsigned || plan.allow_unsigned, ..opts.trust.clone() };
+            Ok(RolloutPlugins::load(runtime, &spec, &trust, |key| states.get(key).cloned().unwrap_or_default())?)
+        });
+        match loaded {
+            Ok(plugins) => Ok(Self::leased(store, id, spec, plan, plugins, opts, fence)),
+            Err(e) => {
+                // A controller keeps the lease while it retries; a command lets go of it.
+                if !opts.controller {
+                    let _ = store.release_lease(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn lease(store: &Store, id: &str) -> Result<Fence, RunError> {
+        match store.acquire_lease(id)? {
+            Ok(fence) => Ok(fence),
+            Err(holder) => Err(RunError::Leased { id: id.to_string(), holder }),
+        }
     }
 
     /// Takes over rollout `id` with plugins already loaded (a rollout just created from `spec`).
@@ -177,12 +196,21 @@ impl<'s> Runner<'s> {
         plugins: RolloutPlugins,
         opts: RunOptions,
     ) -> Result<Self, RunError> {
-        let fence = match store.acquire_lease(id)? {
-            Ok(fence) => fence,
-            Err(holder) => return Err(RunError::Leased { id: id.to_string(), holder }),
-        };
+        let fence = Self::lease(store, id)?;
+        Ok(Self::leased(store, id, spec, plan, plugins, opts, fence))
+    }
+
+    fn leased(
+        store: &'s mut Store,
+        id: &str,
+        spec: RolloutSpec,
+        plan: Plan,
+        plugins: RolloutPlugins,
+        opts: RunOptions,
+        fence: Fence,
+    ) -> Self {
         let saved_states = plugins.states();
-        Ok(Runner {
+        Runner {
             store,
             id: id.to_string(),
             spec,
@@ -192,7 +220,7 @@ impl<'s> Runner<'s> {
             verdicts: (usize::MAX, Vec::new()),
             saved_states,
             fence,
-        })
+        }
     }
 
     /// The live holder of `rec`'s runner lease, this process included.
@@ -214,8 +242,15 @@ impl<'s> Runner<'s> {
         Commit { fence: Some(self.fence.clone()), ..commit }
     }
 
+    /// The rollout as stored, if this runner still holds its lease: one taken over (this process
+    /// was stopped or cut off past its lease) is left before any plugin is called again.
     fn load(&self) -> Result<(RolloutRecord, State), RunError> {
         let rec = self.store.rollout(&self.id)?;
+        let held = rec.lease.as_ref().is_some_and(|l| l.holder == self.fence.holder && l.epoch == self.fence.epoch);
+        if !held {
+            let by = rec.lease.as_ref().map_or_else(|| "nobody (released)".to_string(), Lease::describe);
+            return Err(StoreError::Fenced { id: self.id.clone(), epoch: self.fence.epoch, by }.into());
+        }
         let state = serde_json::from_str(&rec.state)
             .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
         Ok((rec, state))

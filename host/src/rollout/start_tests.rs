@@ -44,7 +44,7 @@ fn provision_text(dir: &Path) -> (PathBuf, String) {
 fn a_new_rollout_is_leased_to_its_creator_and_a_second_start_continues_it() {
     let dir = quickstart();
     let runtime = Runtime::new().unwrap();
-    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let mut store = Store::open(dir.path().join("state.db")).unwrap();
     let (path, text) = provision_text(dir.path());
     let now = jiff::Timestamp::now();
     let loaded = load_spec(&runtime, &path, &text).unwrap();
@@ -68,7 +68,7 @@ fn a_new_rollout_is_leased_to_its_creator_and_a_second_start_continues_it() {
 fn a_freeze_holds_a_spec_back_and_records_nothing() {
     let dir = quickstart();
     let runtime = Runtime::new().unwrap();
-    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let mut store = Store::open(dir.path().join("state.db")).unwrap();
     let (path, text) = provision_text(dir.path());
     let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).date();
     let (from, to) = (today.yesterday().unwrap(), today.tomorrow().unwrap());

@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn only_the_hash_of_a_token_is_stored_and_it_finds_its_caller() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut store = Store::open(dir.path().join("s.db")).unwrap();
         let token = create(&mut store, "ci", Role::Operator).unwrap();
         assert!(token.starts_with(TOKEN_PREFIX) && token.len() == TOKEN_PREFIX.len() + 64);
         let bytes = std::fs::read(dir.path().join("s.db")).unwrap();

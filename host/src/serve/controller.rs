@@ -222,8 +222,8 @@ impl Controller {
             // Another process took it between the scan and now, or took it over from this one (whose
             // lease ran out while it was stopped or cut off): the next scan looks again.
             Err(RunError::Leased { .. }) => return None,
-            Err(RunError::Store(StoreError::Fenced { .. })) => {
-                tracing::warn!("rollout {id}: taken over by another process; this one stops driving it");
+            Err(e @ RunError::Store(StoreError::Fenced { .. })) => {
+                tracing::warn!("{e}");
                 return None;
             }
             Err(e @ RunError::Dev { .. }) => {
