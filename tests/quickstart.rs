@@ -122,7 +122,11 @@ fn on_postgres_provision_then_broken_rolls_back_then_rollout_succeeds() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let expected = [("quickstart-provision-1", "succeeded"), ("quickstart-broken-1", "rolled-back"), ("quickstart-1", "succeeded")];
+    let expected = [
+        ("quickstart-provision-1", "succeeded"),
+        ("quickstart-broken-1", "rolled-back"),
+        ("quickstart-1", "succeeded"),
+    ];
     assert_eq!(phases, expected.map(|(a, b)| (a.to_string(), b.to_string())), "the records are in PostgreSQL");
     let list: serde_json::Value = serde_json::from_slice(&pg.upshift(&["list", "--json"]).stdout).unwrap();
     assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");

@@ -316,7 +316,8 @@ fn control_while_another_process_takes_the_lease(sb: &Sandbox, control: &str, id
     let host = upshift::store::lease_holder().split(':').next().unwrap().to_string();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let hour = 3_600_000;
-    let taken = store.acquire_lease_as(id, &format!("{host}:{}:1", holder.id()), now + hour, Duration::from_secs(7_200));
+    let taken =
+        store.acquire_lease_as(id, &format!("{host}:{}:1", holder.id()), now + hour, Duration::from_secs(7_200));
     let fence = taken.unwrap().expect("the test takes the lease over");
     assert!(fence.epoch >= 2, "a takeover: {fence:?}");
     proceed.0.send(()).unwrap();

@@ -19,7 +19,9 @@ const LEASES: &str = "lease_ttl_ms = 3000\nlease_renew_ms = 1000\n";
 fn fleet(n: usize, max_parallel: usize, leases: &str) -> Fleet {
     let fleet = Fleet::on_postgres(n);
     let config = fleet.path("serve.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace("max_parallel = 8", &format!("max_parallel = {max_parallel}"));
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("max_parallel = 8", &format!("max_parallel = {max_parallel}"));
     std::fs::write(&config, format!("{text}{leases}")).unwrap();
     fleet
 }
@@ -116,9 +118,8 @@ fn three_replicas_lose_the_busiest_mid_stage_and_the_others_take_each_rollout_ov
     let n = 10;
     let fleet = fleet(n, 4, LEASES);
     let replicas: Vec<Server> = (0..3).map(|_| Server::start(&fleet, None)).collect();
-    let ids: Vec<String> = (1..=n)
-        .map(|i| submit_text(&replicas[i % 3], i, &slow_spec(&fleet, i, &format!("fo-{i}"), 4)))
-        .collect();
+    let ids: Vec<String> =
+        (1..=n).map(|i| submit_text(&replicas[i % 3], i, &slow_spec(&fleet, i, &format!("fo-{i}"), 4))).collect();
     // In flight: every rollout past its canary's apply.
     let start = Instant::now();
     while !ids.iter().all(|id| detail(&replicas[0], id)["state"] != "pending") {
@@ -136,8 +137,12 @@ fn three_replicas_lose_the_busiest_mid_stage_and_the_others_take_each_rollout_ov
     let _ = victim.child.wait();
     let survivors = replicas;
     let phases = survivors[0].wait_ended(&ids, Duration::from_secs(180));
-    assert!(phases.iter().all(|p| p == "succeeded"), "{phases:?}
-{}", survivors[0].stderr());
+    assert!(
+        phases.iter().all(|p| p == "succeeded"),
+        "{phases:?}
+{}",
+        survivors[0].stderr()
+    );
     assert_each_migration_once(&fleet, n);
     let mut slowest = 0;
     for id in &ids {
@@ -175,9 +180,8 @@ fn two_replicas_share_the_rollouts_and_a_control_sent_to_either_acts_where_the_r
         })
         .collect();
     // A rollout one replica drives, paused through the other: it pauses, and resumes likewise.
-    let driven_by_a = wait_for(&b, &ids, "driven by replica a", |d| {
-        d["runner_pid"] == a.child.id() && d["state"] == "baking"
-    });
+    let driven_by_a =
+        wait_for(&b, &ids, "driven by replica a", |d| d["runner_pid"] == a.child.id() && d["state"] == "baking");
     let (status, body) = b.call("POST", &format!("/v1/rollouts/{driven_by_a}/pause"), None, Some("{}"));
     assert_eq!(status, 200, "{body}");
     wait_for(&a, std::slice::from_ref(&driven_by_a), "paused", |d| d["state"] == "paused");
@@ -203,7 +207,9 @@ fn a_replica_frozen_past_its_lease_is_taken_over_and_its_attempts_are_refused_an
     // Bakes of a second are slept on a runner's thread: frozen, replica a is in the middle of a step.
     let ids: Vec<String> = (1..=n)
         .map(|i| {
-            let text = fleet.spec(i, "rollout.toml", &format!("f-{i}")).replace("canary_bake_seconds = 2", "canary_bake_seconds = 1");
+            let text = fleet
+                .spec(i, "rollout.toml", &format!("f-{i}"))
+                .replace("canary_bake_seconds = 2", "canary_bake_seconds = 1");
             submit_text(&a, i, &text)
         })
         .collect();

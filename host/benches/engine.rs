@@ -109,7 +109,10 @@ fn main() {
         "  (4) journaled, PostgreSQL     {:>14.1} transitions/s   {pg_journaled_us:>9.1} us each",
         1e6 / pg_journaled_us
     );
-    println!("  (5) floor: PostgreSQL insert+commit {:>8.1} commits/s       {pg_floor_us:>9.1} us each", 1e6 / pg_floor_us);
+    println!(
+        "  (5) floor: PostgreSQL insert+commit {:>8.1} commits/s       {pg_floor_us:>9.1} us each",
+        1e6 / pg_floor_us
+    );
     println!("  (4)/(5) time ratio            {pg_ratio:>14.2}");
 
     let out_dir = root.join("target").join("upshift-bench");

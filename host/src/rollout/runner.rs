@@ -276,7 +276,13 @@ impl<'s> Runner<'s> {
             match self.policy_gate(&state) {
                 Gate::Go(entries) if entries.is_empty() => {}
                 Gate::Go(entries) => {
-                    let commit = self.fenced(Commit { state: None, entries: entries.clone(), plugin_states: vec![], at: now_ms(), fence: None });
+                    let commit = self.fenced(Commit {
+                        state: None,
+                        entries: entries.clone(),
+                        plugin_states: vec![],
+                        at: now_ms(),
+                        fence: None,
+                    });
                     self.store.commit(&self.id, rec.version, commit)?;
                     reporter.committed(&entries, &state, &self.plan);
                 }
@@ -288,14 +294,13 @@ impl<'s> Runner<'s> {
                 Gate::Hold(why) => {
                     if announced_hold != Some(state.issued) {
                         let note = policy_note(&self.opts.actor, state.stage, why);
-                        let commit =
-                            self.fenced(Commit {
-                                state: None,
-                                entries: vec![note.clone()],
-                                plugin_states: vec![],
-                                at: now_ms(),
-                                fence: None,
-                            });
+                        let commit = self.fenced(Commit {
+                            state: None,
+                            entries: vec![note.clone()],
+                            plugin_states: vec![],
+                            at: now_ms(),
+                            fence: None,
+                        });
                         self.store.commit(&self.id, rec.version, commit)?;
                         reporter.committed(&[note], &state, &self.plan);
                         announced_hold = Some(state.issued);

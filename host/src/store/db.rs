@@ -118,11 +118,7 @@ impl rusqlite::ToSql for P<'_> {
 }
 
 impl ToSql for P<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match (self, ty) {
             (P::Null, _) => Ok(IsNull::Yes),
             (P::Int(v), &Type::INT4) => i32::try_from(*v)?.to_sql(ty, out),
@@ -273,7 +269,8 @@ impl Db {
             Db::Sqlite(conn) => {
                 let mut stmt = conn.prepare_cached(sql)?;
                 let columns = stmt.column_count();
-                let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| Row::from_sqlite(r, columns))?;
+                let rows =
+                    stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| Row::from_sqlite(r, columns))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             }
             Db::Postgres(pg) => {
@@ -292,7 +289,9 @@ impl Db {
     /// Runs `sql`; returns how many rows it changed.
     pub fn execute(&mut self, sql: &'static str, params: &[P<'_>]) -> Result<u64, DbError> {
         match self {
-            Db::Sqlite(conn) => Ok(conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params.iter()))? as u64),
+            Db::Sqlite(conn) => {
+                Ok(conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+            }
             Db::Postgres(pg) => {
                 let stmt = pg.statement(sql)?;
                 let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();

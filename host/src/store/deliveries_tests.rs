@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use super::*;
-use crate::store::backends_tests::{Backend, Fresh, on_both};
 use crate::store::NewRollout;
+use crate::store::backends_tests::{Backend, Fresh, on_both};
 
 on_both!(
     only_the_oldest_pending_event_of_each_rollout_is_due,

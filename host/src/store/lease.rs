@@ -108,9 +108,7 @@ impl Lease {
             return false;
         }
         match self.parts() {
-            Some((h, pid)) if h == host() => {
-                process_alive(pid) && (pid != std::process::id() || self.holder == me())
-            }
+            Some((h, pid)) if h == host() => process_alive(pid) && (pid != std::process::id() || self.holder == me()),
             _ => true,
         }
     }

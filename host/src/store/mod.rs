@@ -25,7 +25,10 @@ use db::{Db, DbError, Row, p};
 pub use commit_hook::{CommitObserver, set_commit_observer};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, NewDelivery};
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
-pub use lease::{Fence, LEASE_RENEW_EVERY, LEASE_TTL, Lease, keep_renewed, lease_ttl, me as lease_holder, process_alive, set_lease_timing};
+pub use lease::{
+    Fence, LEASE_RENEW_EVERY, LEASE_TTL, Lease, keep_renewed, lease_ttl, me as lease_holder, process_alive,
+    set_lease_timing,
+};
 pub use location::Location;
 pub use postgres::{DEFAULT_POOL_IDLE, PASSWORD_ENV, set_pool_idle};
 pub use tail::TailEntry;
@@ -279,7 +282,19 @@ impl Store {
             "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at,
                                    lease_holder, lease_epoch, lease_expires)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9, ?10, ?11)",
-            p![id, new.name, spec_path.as_ref(), new.spec, new.plan, new.state, new.phase, new.at, holder, epoch, expires],
+            p![
+                id,
+                new.name,
+                spec_path.as_ref(),
+                new.spec,
+                new.plan,
+                new.state,
+                new.phase,
+                new.at,
+                holder,
+                epoch,
+                expires
+            ],
         )
         .map_err(err)?;
         for e in &entries {
@@ -287,8 +302,11 @@ impl Store {
         }
         for (plugin, entries) in &plugin_states {
             let json = serde_json::to_string(entries).unwrap_or_else(|_| "{}".into());
-            tx.execute("INSERT INTO plugin_state (rollout_id, plugin, entries) VALUES (?1, ?2, ?3)", p![id, plugin, &json])
-                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO plugin_state (rollout_id, plugin, entries) VALUES (?1, ?2, ?3)",
+                p![id, plugin, &json],
+            )
+            .map_err(err)?;
         }
         tx.commit().map_err(err)?;
         drop(db);

@@ -126,5 +126,7 @@ pub fn check(url: &str) -> Result<postgres::Config, OpenError> {
 
 fn connect(url: &str) -> Result<postgres::Client, OpenError> {
     let config = check(url)?;
-    config.connect(crate::runtime::sql::postgres_tls()).map_err(|e| OpenError::Connect(super::db::DbError::from(e).to_string()))
+    config
+        .connect(crate::runtime::sql::postgres_tls())
+        .map_err(|e| OpenError::Connect(super::db::DbError::from(e).to_string()))
 }

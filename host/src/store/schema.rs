@@ -129,7 +129,10 @@ ALTER TABLE rollouts ADD COLUMN lease_holder TEXT, ADD COLUMN lease_epoch BIGINT
 pub enum SchemaError {
     Db(DbError),
     /// Written by a newer upshift.
-    Newer { found: i64, known: i64 },
+    Newer {
+        found: i64,
+        known: i64,
+    },
 }
 
 impl From<DbError> for SchemaError {

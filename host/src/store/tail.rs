@@ -31,7 +31,8 @@ impl Store {
                 p![after, limit],
             )
             .map_err(|e| self.err(e))?;
-        let tail = |r: &Row| Ok(TailEntry { rollout_id: r.text(10)?, rollout_name: r.text(11)?, entry: journal::entry(r)? });
+        let tail =
+            |r: &Row| Ok(TailEntry { rollout_id: r.text(10)?, rollout_name: r.text(11)?, entry: journal::entry(r)? });
         rows.iter().map(tail).collect::<Result<_, DbError>>().map_err(|e| self.err(e))
     }
 

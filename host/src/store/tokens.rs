@@ -14,10 +14,10 @@ pub struct StoredToken {
 impl Store {
     /// Records a token by the sha256 (hex) of its value; a name already taken is refused.
     pub fn create_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<(), StoreError> {
-        match self
-            .db()
-            .execute("INSERT INTO tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)", p![name, role, hash, at])
-        {
+        match self.db().execute(
+            "INSERT INTO tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            p![name, role, hash, at],
+        ) {
             Ok(_) => Ok(()),
             Err(e) if e.is_unique_violation() => {
                 Err(StoreError::TokenExists { name: name.to_string(), store: self.location.clone() })

@@ -32,8 +32,8 @@ use guard::Guarded;
 pub use budget::{MAX_SQL_RESULT_BYTES, MAX_SQL_STATEMENT_BYTES, SQL_PROGRESS_OPS};
 use error::{Quoted, SqlError};
 use policy::Access;
-pub use postgres::{POSTGRES_CANCEL_WAIT, ServerUrl, check_url as check_postgres_url};
 pub(crate) use postgres::tls as postgres_tls;
+pub use postgres::{POSTGRES_CANCEL_WAIT, ServerUrl, check_url as check_postgres_url};
 
 /// Longest a statement waits for a locked database before failing with a retryable error, and never
 /// past the call's deadline. Short: the engine retries with backoff.
