@@ -313,9 +313,9 @@ impl Db {
         match self {
             Db::Sqlite(conn) => conn.execute_batch("BEGIN IMMEDIATE")?,
             Db::Postgres(pg) => {
-                pg.client.batch_execute("BEGIN")?;
-                let locked = pg.client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY]);
-                if let Err(e) = locked {
+                // One round trip for both.
+                let begun = pg.client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"));
+                if let Err(e) = begun {
                     let _ = pg.client.batch_execute("ROLLBACK");
                     return Err(e.into());
                 }
