@@ -312,7 +312,7 @@ impl Store {
         tx.execute(
             "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6
              WHERE id = ?1",
-            p![&d.id, status.name(), a.number, next_at, error.map(|e| e.replace('\0', "\u{FFFD}")).as_ref(), a.at],
+            p![&d.id, status.name(), a.number, next_at, error, a.at],
         )
         .map_err(err)?;
         journal::insert(&mut tx, &d.rollout_id, a.at, &note).map_err(err)?;

@@ -82,8 +82,9 @@ pub struct JournalEntry {
 }
 
 pub fn insert(tx: &mut Tx<'_>, rollout: &str, at: i64, e: &NewEntry) -> Result<(), DbError> {
-    // PostgreSQL's text holds no NUL; a plugin's text may (its reason, its logs): the same mark on both.
-    let message = text::cut(&e.message, MAX_MESSAGE_BYTES).replace('\0', "\u{FFFD}");
+    // Kept as the plugin wrote it (cut); on PostgreSQL, whose text holds no NUL, a NUL is stored as
+    // U+FFFD (`db::P`).
+    let message = text::cut(&e.message, MAX_MESSAGE_BYTES);
     let detail = e.detail.as_ref().map(capped_detail);
     tx.execute(
         "INSERT INTO journal (rollout_id, at, actor, kind, event, from_phase, to_phase, stage, message, detail)
@@ -97,7 +98,7 @@ pub fn insert(tx: &mut Tx<'_>, rollout: &str, at: i64, e: &NewEntry) -> Result<(
             e.from.as_ref(),
             e.to.as_ref(),
             e.stage.map(|s| s as i64),
-            &message,
+            message.as_ref(),
             detail.as_ref()
         ],
     )?;
