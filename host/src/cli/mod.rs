@@ -21,7 +21,8 @@ mod views;
 #[derive(Debug, Parser)]
 #[command(name = "upshift", version, about, long_about)]
 pub struct Cli {
-    /// The state store (SQLite): where rollouts and their journal live.
+    /// The state store, where rollouts and their journal live: a SQLite file, or a PostgreSQL database
+    /// as a postgres://ROLE@HOST:PORT/DATABASE URL (its password from PGPASSWORD).
     #[arg(long, global = true, env = "UPSHIFT_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
 
