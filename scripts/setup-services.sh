@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the services the end-to-end tests run for real and this machine lacks: HAProxy and
-# Prometheus (for the haproxy_canary test) and PostgreSQL (for hostile_postgres and
-# postgres_target), from Debian's packages, as root (or through sudo). The tests start and stop
-# their own instances on free 127.0.0.1 ports (PostgreSQL: a cluster of their own, made with
-# initdb in a temporary folder); nothing is started here, and the package's own cluster is not used.
+# Prometheus (for the haproxy_canary test), PostgreSQL (for hostile_postgres and
+# postgres_target) and Chromium (for the dashboard's browser tests), from Debian's packages, as
+# root (or through sudo); then Playwright (npm playwright-core, pinned in tests/browser), which
+# drives that Chromium headless. The tests start and stop their own instances on free 127.0.0.1
+# ports (PostgreSQL: a cluster of their own, made with initdb in a temporary folder); nothing is
+# started here, and the package's own cluster is not used.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -18,6 +20,10 @@ done
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
 fi
+# Chromium, for the dashboard's browser tests (Debian's package; Playwright's own download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+    missing+=(chromium)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]} from Debian's packages" >&2
     as_root=()
@@ -27,4 +33,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
         "${as_root[@]}" apt-get update >&2
         "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
     fi
+fi
+
+# playwright-core, which the dashboard's browser tests drive Chromium with (tests/browser/package-lock.json).
+browser_tests="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+    echo "setup: installing playwright-core (npm) for the dashboard's browser tests" >&2
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$browser_tests" --no-audit --no-fund >&2
 fi

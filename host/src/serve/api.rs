@@ -54,6 +54,7 @@ pub fn router(app: Arc<App>, extra: Router) -> Router {
         .merge(extra)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API is under /v1") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(super::dashboard::session::same_origin))
 }
 
 /// `GET /metrics` (viewer): the Prometheus text, its counters caught up with the journal first.
@@ -84,6 +85,17 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&App, &mut Store, Caller) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    authorized(app, header, needs, work).await
+}
+
+/// [`blocking`] for a request whose credential is `header` (an `Authorization` value, `Bearer
+/// <token>`): the API's header, or the dashboard's session cookie presented the same way.
+pub(super) async fn authorized<T: Send + 'static>(
+    app: Arc<App>,
+    header: Option<String>,
+    needs: Role,
+    work: impl FnOnce(&App, &mut Store, Caller) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(move || {
         let mut store = Store::open(&app.state_path)?;
         let open = app.open(&store)?;
@@ -230,28 +242,32 @@ fn bad_query(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
 }
 
-/// The engine event of control `action` with its body (empty, or `{"reason": "..."}`).
-fn control_event(action: &str, body: Result<Bytes, BytesRejection>) -> Result<Event, ApiError> {
+/// The reason in a control's body (empty, or `{"reason": "..."}`).
+fn control_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<String>, ApiError> {
     let body = body.map_err(|e| {
         let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
         ApiError::new(e.status(), code, format!("the body must be at most {MAX_BODY_BYTES} bytes ({e})"))
     })?;
-    let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ControlBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"),
-            )
-        })?
-    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let body: ControlBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("the body must be {{\"reason\": \"...\"}} or empty: {e}"),
+        )
+    })?;
+    Ok(body.reason)
+}
+
+/// The engine event of control `action` with its optional reason.
+fn control_event(action: &str, reason: Option<String>) -> Result<Event, ApiError> {
     Ok(match action {
         "approve" => Event::Approve,
-        "pause" => Event::Pause { reason: body.reason.map(|r| format!("{OPERATOR_PAUSE}: {r}")) },
+        "pause" => Event::Pause { reason: reason.map(|r| format!("{OPERATOR_PAUSE}: {r}")) },
         "resume" => Event::Resume,
-        "abort" => Event::Abort { reason: body.reason.unwrap_or_else(|| "aborted by operator".into()) },
+        "abort" => Event::Abort { reason: reason.unwrap_or_else(|| "aborted by operator".into()) },
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -260,6 +276,34 @@ fn control_event(action: &str, body: Result<Bytes, BytesRejection>) -> Result<Ev
             ));
         }
     })
+}
+
+/// Applies control `action` (approve, pause, resume, abort) to rollout `id` for `caller`, who came
+/// `via` the API or the dashboard (the journal's actor says which), and tells the server's
+/// observers. The one path of both; the caller is already authorized as an operator.
+pub(super) fn apply_control(
+    app: &App,
+    store: &mut Store,
+    caller: &Caller,
+    via: &str,
+    id: &str,
+    action: &str,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
+    let event = control_event(action, reason)?;
+    let actor = format!("{} ({via} {action})", caller.name);
+    let rec = store.rollout(id)?;
+    // Like `upshift resume`: an ended rollout is said so; one that is not paused is already driven.
+    if action == "resume" && rec.phase != Phase::Paused.name() {
+        if view::ended(&rec.phase) {
+            let message = format!("rollout {id} has ended: {}", rec.phase);
+            return Err(ApiError::new(StatusCode::CONFLICT, "ended", message));
+        }
+        return Ok(());
+    }
+    let (state, entry) = crate::rollout::control_journaled(store, id, event, &actor)?;
+    app.controller.observers().committed(id, std::slice::from_ref(&entry), &state);
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,19 +322,8 @@ async fn control(
     let controller = app.controller.clone();
     let response = blocking(app, &headers, Role::Operator, move |app, store, caller| {
         // Read once the caller is known: a caller without a token learns nothing from a 400.
-        let event = control_event(&action, body)?;
-        let actor = format!("{} (api {action})", caller.name);
-        let rec = store.rollout(&id)?;
-        // Like `upshift resume`: an ended rollout is said so; one that is not paused is already driven.
-        if action == "resume" && rec.phase != Phase::Paused.name() {
-            if view::ended(&rec.phase) {
-                let message = format!("rollout {id} has ended: {}", rec.phase);
-                return Err(ApiError::new(StatusCode::CONFLICT, "ended", message));
-            }
-            return detail(store, &id);
-        }
-        let (state, entry) = crate::rollout::control_journaled(store, &id, event, &actor)?;
-        app.controller.observers().committed(&id, std::slice::from_ref(&entry), &state);
+        let reason = control_reason(body)?;
+        apply_control(app, store, &caller, "api", &id, &action, reason)?;
         detail(store, &id)
     })
     .await;

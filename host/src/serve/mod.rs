@@ -3,6 +3,7 @@
 //! ([`auth`]); specs posted to it are confined to the config's `spec_root` ([`submit`]) and started
 //! on the same path as the CLI's `run` (`rollout::start`). [`metrics`] is `/metrics`, counted from the
 //! journal; [`webhooks`] notifies the configured endpoints of rollout events, from the journal.
+//! [`dashboard`] is the web dashboard under `/`, live through Server-Sent Events.
 //! [`observe`] is the seam through which an observer sees what the server journals;
 //! [`ServeOptions::routes`] where extra routes mount.
 
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod controller;
+pub mod dashboard;
 mod error;
 pub mod metrics;
 pub mod observe;
@@ -79,6 +81,10 @@ pub struct App {
     pub configured_tokens: Vec<(String, Role, String)>,
     /// What `/metrics` shows: counted from the journal, plugin calls and commits measured here.
     pub metrics: Arc<metrics::Metrics>,
+    /// The journal as followed for the dashboard's live pages.
+    pub feed: Arc<dashboard::Feed>,
+    /// The CSRF secret of an open server's dashboard (drawn at start; see `dashboard::session`).
+    pub csrf_secret: String,
 }
 
 impl App {
@@ -104,7 +110,7 @@ pub fn serve(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
 }
 
 async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) -> Result<(), ServeError> {
-    let ServeOptions { listen, state, config, trust, observers, routes } = opts;
+    let ServeOptions { listen, state, config, trust, mut observers, routes } = opts;
     config.apply_store_settings();
     let configured_tokens: Vec<_> =
         config.tokens.iter().map(|t| (t.name.clone(), t.role, t.sha256.to_ascii_lowercase())).collect();
@@ -127,6 +133,8 @@ async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
             webhooks::Notifier::start(&state, config.webhooks.clone(), metrics.clone())
         })?),
     };
+    let feed = dashboard::Feed::new();
+    observers.add(feed.clone());
     let controller =
         Arc::new(Controller::new(state.clone(), runtime.clone(), trust.clone(), observers, config.max_parallel()));
     let app = Arc::new(App {
@@ -138,17 +146,22 @@ async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
         loopback,
         configured_tokens,
         metrics,
+        feed: feed.clone(),
+        csrf_secret: dashboard::session::new_secret(),
     });
+    feed.start(app.state_path.clone());
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind { addr: listen, source })?;
     on_listening(listener.local_addr()?, no_tokens);
     let driving = tokio::spawn(controller.clone().run());
     let stopping = controller.clone();
+    let routes = routes.merge(dashboard::router(app.clone()));
     axum::serve(listener, api::router(app, routes))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight steps, then giving back every lease");
             stopping.stop();
+            feed.close();
         })
         .await?;
     let _ = driving.await;

@@ -35,7 +35,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             EntryKind::Transition => "transition",
             EntryKind::Call => "call",

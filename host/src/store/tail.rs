@@ -7,7 +7,7 @@
 //! sees an entry below n appear later.
 
 use super::db::{DbError, Row, p};
-use super::{JournalEntry, Store, StoreError, journal};
+use super::{EntryKind, JournalEntry, Store, StoreError, journal};
 
 /// A journal entry with the rollout it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,21 @@ impl Store {
         let tail =
             |r: &Row| Ok(TailEntry { rollout_id: r.text(10)?, rollout_name: r.text(11)?, entry: journal::entry(r)? });
         rows.iter().map(tail).collect::<Result<_, DbError>>().map_err(|e| self.err(e))
+    }
+
+    /// The newest `limit` entries of kind `kind` in rollout `id`'s journal, newest first (the
+    /// dashboard's last verdict of each listed rollout, without reading whole journals).
+    pub fn recent(&self, id: &str, kind: EntryKind, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .db()
+            .query(
+                "SELECT seq, at, actor, kind, event, from_phase, to_phase, stage, message, detail
+                 FROM journal WHERE rollout_id = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT ?3",
+                p![id, kind.name(), limit],
+            )
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(journal::entry).collect::<Result<_, DbError>>().map_err(|e| self.err(e))
     }
 
     /// The `seq` of the newest journal entry (0 for an empty journal).
