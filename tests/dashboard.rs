@@ -42,22 +42,41 @@ fn journal(server: &Server, id: &str) -> Vec<Value> {
     body["entries"].as_array().unwrap().clone()
 }
 
+/// Tokens of each role, by name: `ci-admin`, `ops-alice`, `viewer-bob`.
+struct Tokens {
+    admin: String,
+    operator: String,
+    viewer: String,
+}
+
+/// `n` quickstart folders, a token of each role, and a server (which the admin token closes).
+fn setup(n: usize) -> (Fleet, Tokens, Server) {
+    let fleet = Fleet::new(n);
+    let tokens = Tokens {
+        admin: fleet.token("admin", "ci-admin"),
+        operator: fleet.token("operator", "ops-alice"),
+        viewer: fleet.token("viewer", "viewer-bob"),
+    };
+    let server = Server::start(&fleet, Some(&tokens.admin));
+    (fleet, tokens, server)
+}
+
+/// Submits folder `i`'s quickstart as `name`, holding for approval before every stage.
+fn submit_held(server: &Server, fleet: &Fleet, admin: &str, i: usize, name: &str) -> String {
+    let spec = format!("{}\n[policy]\napprove_stages = [\"*\"]\n", fleet.spec(i, "rollout.toml", name));
+    let (status, body) = server.call("POST", &format!("/v1/rollouts?path=r{i}/rollout.toml"), Some(admin), Some(&spec));
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    wait_for(server, &id, "awaited approval", |r| r["state"] == "awaiting-approval");
+    id
+}
+
 #[test]
 fn the_dashboard_in_a_real_browser() {
-    let fleet = Fleet::new(3);
-    let admin = fleet.token("admin", "ci-admin");
-    let operator = fleet.token("operator", "ops-alice");
-    let viewer = fleet.token("viewer", "viewer-bob");
-    let server = Server::start(&fleet, Some(&admin));
-
+    let (fleet, Tokens { admin, operator, viewer }, server) = setup(3);
     let broken = server.submit(&fleet, 2, "broken.toml", "checkout-db");
-    let approval_spec =
-        format!("{}\n[policy]\napprove_stages = [\"*\"]\n", fleet.spec(3, "rollout.toml", "billing-db"));
-    let (status, body) = server.call("POST", "/v1/rollouts?path=r3/rollout.toml", Some(&admin), Some(&approval_spec));
-    assert_eq!(status, 201, "{body}");
-    let approval = body["id"].as_str().unwrap().to_string();
+    let approval = submit_held(&server, &fleet, &admin, 3, "billing-db");
     wait_for(&server, &broken, "rolled back", |r| r["state"] == "rolled-back");
-    wait_for(&server, &approval, "awaited approval", |r| r["state"] == "awaiting-approval");
     // The running one last (newest first in the table), with bakes long enough to watch.
     let live_spec = fleet
         .spec(1, "rollout.toml", "orders-db")
@@ -163,16 +182,8 @@ fn csrf_of(html: &str) -> String {
 
 #[test]
 fn another_sites_page_a_stale_form_and_a_viewer_change_nothing() {
-    let fleet = Fleet::new(1);
-    let admin = fleet.token("admin", "ci-admin");
-    let operator = fleet.token("operator", "ops-alice");
-    let viewer = fleet.token("viewer", "viewer-bob");
-    let server = Server::start(&fleet, Some(&admin));
-    let spec = format!("{}\n[policy]\napprove_stages = [\"*\"]\n", fleet.spec(1, "rollout.toml", "held"));
-    let (status, body) = server.call("POST", "/v1/rollouts?path=r1/rollout.toml", Some(&admin), Some(&spec));
-    assert_eq!(status, 201, "{body}");
-    let id = body["id"].as_str().unwrap().to_string();
-    wait_for(&server, &id, "awaited approval", |r| r["state"] == "awaiting-approval");
+    let (fleet, Tokens { admin, operator, viewer }, server) = setup(1);
+    let id = submit_held(&server, &fleet, &admin, 1, "held");
     let before = journal(&server, &id).len();
 
     // Without a session: pages send the visitor to sign in; fragments and actions are refused.

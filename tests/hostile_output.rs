@@ -517,3 +517,61 @@ fn a_path_in_an_error_is_escaped_too() {
     assert_harmless("error", &stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
+
+/// The forgery with markup a browser would run if it reached a page unescaped.
+const MARKUP: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'><svg onload=alert(3)>";
+
+#[test]
+fn a_forged_verdict_reaches_the_dashboard_escaped_and_inert() {
+    let sb = Sandbox::new();
+    let text = format!("{FORGERY}{MARKUP}");
+    let verifier = format!("{}\nconfig = {{ text = {} }}", sb.plugin("forge-verdict"), toml_str(&text));
+    let spec = sb.spec("lab", &sb.recorder(), CANARY, Some(&verifier));
+    let out = sb.run(&["run", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+
+    // A loopback server without tokens: open, so the pages are read without signing in.
+    let mut child = common::upshift_in(sb.dir.path())
+        .env(FORGED_ENV, "set")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    let base = first.split("http://").nth(1).and_then(|s| s.split(' ').next()).expect(&first).to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for path in ["/", "/rollouts/lab-1", "/ui/rollouts/lab-1/live", "/ui/rollouts/lab-1/audit", "/ui/rollouts?name=lab"]
+    {
+        let mut response = agent.get(&format!("http://{base}{path}")).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let html = response.body_mut().read_to_string().unwrap();
+        // Nothing a terminal or a text renderer would act on, and no markup of the plugin's.
+        let bad: Vec<char> = html.chars().filter(|&c| c != '\n' && is_unsafe(c)).collect();
+        assert!(bad.is_empty(), "{path}: unsafe characters {bad:?}");
+        for tag in ["<script>alert", "<img src=x", "<svg onload", "onerror=alert(2)>"] {
+            assert!(!html.contains(tag), "{path}: the plugin's {tag:?} reached the page as markup");
+        }
+        if path.contains("lab-1") {
+            // Shown as text: the page's entities decode to exactly the plugin's markup.
+            let decoded = [
+                ("&#60;", "<"),
+                ("&#62;", ">"),
+                ("&#34;", "\""),
+                ("&#39;", "'"),
+                ("&lt;", "<"),
+                ("&gt;", ">"),
+                ("&quot;", "\""),
+                ("&#38;", "&"),
+                ("&amp;", "&"),
+            ]
+            .iter()
+            .fold(html.clone(), |h, (entity, c)| h.replace(entity, c));
+            assert!(decoded.contains(MARKUP), "{path}: the markup is shown as text");
+            assert!(html.contains("\\u{202e}dedeeccus"), "{path}: the bidi override is shown as an escape");
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

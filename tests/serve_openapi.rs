@@ -345,7 +345,9 @@ fn source_routes() -> Vec<(String, BTreeSet<String>)> {
         collect_rs(&common::root().join(dir), &mut files);
     }
     let mut routes = vec![];
-    for file in files {
+    // The dashboard's routes answer HTML to a browser, not the API's JSON (README, "The dashboard").
+    let dashboard = common::root().join("host/src/serve/dashboard");
+    for file in files.into_iter().filter(|f| !f.starts_with(&dashboard)) {
         let text = std::fs::read_to_string(&file).unwrap();
         for (at, _) in text.match_indices(".route(") {
             let call = &text[at + ".route(".len()..];

@@ -88,7 +88,20 @@ try {
     assert(new URL(page.url()).searchParams.get('phase') === 'rolled-back', 'the filter is in the address');
     await page.selectOption('#phase-filter', '');
     await page.locator(`#rollout-rows tr[data-id="${live}"]`).waitFor();
-    passed('the table lists every rollout with its phase, newest first, and filters by phase', { rows: ids.length });
+    // By part of a name, as it is typed.
+    const name = await page.locator(`#rollout-rows tr[data-id="${approval}"] td.name a`).textContent();
+    await page.fill('#name-filter', name.slice(0, 5));
+    await page.waitForFunction(
+      (a) => {
+        const rows = [...document.querySelectorAll('#rollout-rows tr')];
+        return rows.length >= 1 && rows.some((r) => r.dataset.id === a)
+          && rows.every((r) => r.querySelector('td.name a').textContent.includes(document.getElementById('name-filter').value));
+      },
+      approval,
+    );
+    await page.fill('#name-filter', '');
+    await page.locator(`#rollout-rows tr[data-id="${live}"]`).waitFor();
+    passed('the table lists every rollout with its phase, newest first, and filters by phase and name', { rows: ids.length });
   }
 
   // A running rollout's page follows it through a bake into what comes next, without a reload.

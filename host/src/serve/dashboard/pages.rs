@@ -130,25 +130,43 @@ pub struct Row {
     href: String,
 }
 
+/// A page of the table, as `rows.html` shows it.
+struct Table {
+    /// The filters as a query string.
+    query: String,
+    list: ListView,
+    rows: Vec<Row>,
+    /// The link to the next page.
+    next: Option<String>,
+}
+
+impl Table {
+    fn read(store: &Store, filter: &Filter) -> Result<Table, ApiError> {
+        let list = model::list(store, filter, now())?;
+        let query = filter.query();
+        let rows =
+            list.rows.iter().map(|r| Row { row: r.clone(), href: format!("/rollouts/{}", segment(&r.id)) }).collect();
+        let next = list.next.as_ref().map(|n| {
+            let sep = if query.is_empty() { "" } else { "&" };
+            format!("/?{query}{sep}after={}", segment(n))
+        });
+        Ok(Table { query, list, rows, next })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "list.html")]
 struct ListPage {
     who: Who,
     filter: Filter,
     phases: Vec<(&'static str, bool)>,
-    query: String,
-    list: ListView,
-    rows: Vec<Row>,
-    next: Option<String>,
+    t: Table,
 }
 
 #[derive(Template)]
 #[template(path = "rows.html")]
 struct RowsFragment {
-    query: String,
-    list: ListView,
-    rows: Vec<Row>,
-    next: Option<String>,
+    t: Table,
 }
 
 #[derive(Template)]
@@ -186,17 +204,6 @@ fn bad_query(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
 }
 
-/// The table's rows with their links, and the link to the next page.
-fn rows_of(list: &ListView, query: &str) -> (Vec<Row>, Option<String>) {
-    let rows =
-        list.rows.iter().map(|r| Row { row: r.clone(), href: format!("/rollouts/{}", segment(&r.id)) }).collect();
-    let next = list.next.as_ref().map(|n| {
-        let sep = if query.is_empty() { "" } else { "&" };
-        format!("/?{query}{sep}after={}", segment(n))
-    });
-    (rows, next)
-}
-
 fn kinds(selected: AuditKind) -> Vec<(&'static str, bool)> {
     AuditKind::ALL.iter().map(|k| (k.name(), *k == selected)).collect()
 }
@@ -209,11 +216,9 @@ pub async fn list_page(
 ) -> Result<Response, DashError> {
     let Query(filter) = q.map_err(|e| DashError::Page(bad_query(e)))?;
     viewed(app, &headers, Role::Viewer, move |_, store, who| {
-        let list = model::list(store, &filter, now())?;
-        let query = filter.query();
-        let (rows, next) = rows_of(&list, &query);
+        let t = Table::read(store, &filter)?;
         let phases = Phase::ALL.iter().map(|p| (p.name(), p.name() == filter.phase)).collect();
-        Ok(render(StatusCode::OK, &ListPage { who, filter, phases, query, list, rows, next }))
+        Ok(render(StatusCode::OK, &ListPage { who, filter, phases, t }))
     })
     .await
     .map_err(DashError::Page)
@@ -227,10 +232,7 @@ pub async fn rows_fragment(
 ) -> Result<Response, DashError> {
     let Query(filter) = q.map_err(|e| DashError::Fragment(bad_query(e)))?;
     viewed(app, &headers, Role::Viewer, move |_, store, _| {
-        let list = model::list(store, &filter, now())?;
-        let query = filter.query();
-        let (rows, next) = rows_of(&list, &query);
-        Ok(render(StatusCode::OK, &RowsFragment { query, list, rows, next }))
+        Ok(render(StatusCode::OK, &RowsFragment { t: Table::read(store, &filter)? }))
     })
     .await
     .map_err(DashError::Fragment)
