@@ -195,3 +195,71 @@ fn the_packaged_sdk_builds_a_plugin_outside_the_repository() {
     let out = run(&["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(stdout(&out).contains("contract: upshift:plugin@0.2.0"), "{}", stdout(&out));
 }
+
+/// `upshift --cache DIR ARGS...` in the quickstart folder.
+fn cached(dir: &Path, args: &[&str]) -> std::process::Output {
+    common::upshift()
+        .arg("--cache")
+        .arg(dir)
+        .args(args)
+        .current_dir(common::root().join("examples/quickstart"))
+        .output()
+        .unwrap()
+}
+
+fn entries(dir: &Path) -> Vec<serde_json::Value> {
+    let out = cached(dir, &["plugin", "cache", "list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+#[test]
+fn the_compiled_plugin_cache_is_filled_once_and_survives_damage_by_compiling_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let plan = |what: &str| {
+        let started = std::time::Instant::now();
+        let out = cached(&dir, &["plan", "rollout.toml"]);
+        assert!(out.status.success(), "{what}: {}", stderr(&out));
+        eprintln!("plan, {what}: {:?}", started.elapsed());
+        (stdout(&out), stderr(&out))
+    };
+    let (cold, said) = plan("cold cache");
+    assert!(said.is_empty(), "{said}");
+    // The quickstart's three plugins: sql-migrator, batches, sql-check.
+    let listed = entries(&dir);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed.iter().all(|e| e["current"] == true && e["bytes"].as_u64().unwrap() > 1000), "{listed:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    let (warm, said) = plan("warm cache");
+    assert_eq!(warm, cold, "the same plan from compiled plugins");
+    assert!(said.is_empty(), "{said}");
+
+    // Truncated, corrupted, made writable by others: each is refused with a warning, compiled again
+    // and replaced by a whole entry; the plan is the same.
+    let paths: Vec<String> = listed.iter().map(|e| e["path"].as_str().unwrap().to_string()).collect();
+    let whole: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    std::fs::write(&paths[0], &whole[0][..whole[0].len() / 3]).unwrap();
+    let mut flipped = whole[1].clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x10;
+    std::fs::write(&paths[1], &flipped).unwrap();
+    std::fs::set_permissions(&paths[2], std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (again, said) = plan("damaged cache");
+    assert_eq!(again, cold);
+    assert_eq!(said.lines().filter(|l| l.contains("its cache entry was not used")).count(), 3, "{said}");
+    assert!(said.contains("damaged") && said.contains("writable by others"), "{said}");
+    for (path, good) in paths.iter().zip(&whole) {
+        assert_eq!(&std::fs::read(path).unwrap(), good, "{path} was written again whole");
+        assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600, "{path}");
+    }
+    let (_, said) = plan("repaired cache");
+    assert!(said.is_empty(), "{said}");
+
+    let out = cached(&dir, &["plugin", "cache", "clear"]);
+    assert!(out.status.success() && stdout(&out).contains("removed 3 compiled plugins"), "{}", stdout(&out));
+    assert!(entries(&dir).is_empty());
+    let out = common::upshift().args(["--no-cache", "plugin", "cache", "list"]).output().unwrap();
+    common::assert_one_line_error(&out, "--no-cache was given");
+}

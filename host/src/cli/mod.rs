@@ -46,6 +46,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "UPSHIFT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
 
+    /// Where compiled plugins are kept between runs, so a command loads them in milliseconds instead
+    /// of compiling them again (default: upshift/compiled under the user's cache folder; `upshift
+    /// plugin cache list` shows it).
+    #[arg(long, global = true, env = "UPSHIFT_CACHE", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+
+    /// Compile plugins in memory only: read and write no cache.
+    #[arg(long, global = true, conflicts_with = "cache")]
+    pub no_cache: bool,
+
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -121,6 +131,9 @@ pub struct NeedsServer(&'static str);
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state = cli.state.unwrap_or_else(upshift::store::default_path);
+    // Before any runtime is made; `serve` may still take its config's `cache` when none was given.
+    let cache = if cli.no_cache { None } else { cli.cache.clone().or_else(upshift::runtime::cache::default_dir) };
+    upshift::runtime::cache::set_dir(cache);
     let trusted_keys = cli.trusted_keys.unwrap_or_else(upshift::trust::default_trusted_keys_path);
     let trust = || -> anyhow::Result<upshift::trust::TrustPolicy> {
         Ok(upshift::trust::TrustPolicy {
@@ -152,7 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume(args) => rollout::resume(&state, &trust()?, args),
         Command::Abort(args) => rollout::abort(&state, &trust()?, args),
         Command::Plugin(cmd) => plugin::run(cmd, &trusted_keys),
-        Command::Serve(args) => serve::serve(&state, &trust()?, args),
+        Command::Serve(args) => serve::serve(&state, &trust()?, args, cli.cache.is_some() || cli.no_cache),
         Command::Token(cmd) => serve::token(&state, cmd),
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::json;
-use upshift::runtime::{Inspection, PluginSource, Runtime, config_schema};
+use upshift::runtime::{CompiledCache, Inspection, PluginSource, Runtime, config_schema};
 use upshift::trust::{self, SecretKey, TrustedKeys};
 
 use super::exit;
@@ -50,6 +50,22 @@ pub enum PluginCommand {
         /// The component file.
         file: PathBuf,
     },
+    /// The compiled-plugin cache (--cache): list its entries, or clear it.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the compiled plugins kept in the cache: the sha256 of the component each was compiled
+    /// from, its size, and whether this build of upshift can use it.
+    List {
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every compiled plugin from the cache (each is compiled again at its next use).
+    Clear,
 }
 
 pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> {
@@ -79,6 +95,7 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
             say!("{}: signed by {key} ({name}), trusted", file.display());
             return Ok(ExitCode::from(exit::SUCCESS));
         }
+        PluginCommand::Cache(cmd) => return cache(cmd),
         _ => {}
     }
     let runtime = Runtime::new()?;
@@ -121,7 +138,45 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
                 }
             }
         }
-        PluginCommand::Keygen { .. } | PluginCommand::Sign { .. } | PluginCommand::Verify { .. } => {}
+        PluginCommand::Keygen { .. }
+        | PluginCommand::Sign { .. }
+        | PluginCommand::Verify { .. }
+        | PluginCommand::Cache(_) => {}
+    }
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+/// Refused: a cache command with the cache turned off.
+#[derive(Debug, thiserror::Error)]
+#[error("no plugin cache: --no-cache was given (name one with --cache DIR or UPSHIFT_CACHE)")]
+pub struct NoCache;
+
+fn cache(cmd: CacheCommand) -> anyhow::Result<ExitCode> {
+    let dir = upshift::runtime::cache::configured_dir().ok_or(NoCache)?;
+    let cache = CompiledCache::open(&dir).map_err(anyhow::Error::msg)?;
+    match cmd {
+        CacheCommand::List { json } => {
+            // The engine whose compatibility the entries are checked against: this build's.
+            let runtime = Runtime::new()?.with_cache(None);
+            let entries = cache.list(runtime.engine()).map_err(anyhow::Error::msg)?;
+            if json {
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|e| json!({ "path": e.path, "sha256": e.source, "bytes": e.bytes, "current": e.current }))
+                    .collect();
+                print_json(&list)?;
+            } else {
+                say!("{}: {} compiled plugin{}", dir.display(), entries.len(), if entries.len() == 1 { "" } else { "s" });
+                for e in &entries {
+                    let usable = if e.current { "" } else { "  (another build: unused, replaced at next use)" };
+                    say!("  sha256:{}  {:>9} bytes{usable}", e.source, e.bytes);
+                }
+            }
+        }
+        CacheCommand::Clear => {
+            let removed = cache.clear().map_err(anyhow::Error::msg)?;
+            say!("{}: removed {removed} compiled plugin{}", dir.display(), if removed == 1 { "" } else { "s" });
+        }
     }
     Ok(ExitCode::from(exit::SUCCESS))
 }

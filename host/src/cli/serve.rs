@@ -40,11 +40,15 @@ pub struct TokenArgs {
     pub name: String,
 }
 
-pub fn serve(state: &Path, trust: &TrustPolicy, args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// `cache_given`: `--cache`, `UPSHIFT_CACHE` or `--no-cache` chose the plugin cache, over the config's.
+pub fn serve(state: &Path, trust: &TrustPolicy, args: ServeArgs, cache_given: bool) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
         Some(path) => ServeConfig::load(path)?,
         None => ServeConfig::default(),
     };
+    if let (Some(dir), false) = (&config.cache, cache_given) {
+        upshift::runtime::cache::set_dir(Some(dir.clone()));
+    }
     let opts = ServeOptions {
         listen: args.listen,
         state: state.to_path_buf(),

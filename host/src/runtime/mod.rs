@@ -8,6 +8,7 @@
 
 mod artifact;
 pub mod bindings;
+pub mod cache;
 pub mod config_schema;
 mod driver;
 mod epoch;
@@ -31,6 +32,7 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::Compon
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use artifact::{CAPABILITIES_SECTION, Declared, Digest, Format};
+pub use cache::CompiledCache;
 pub use bindings::{
     Capabilities, Change, Check, Contract, Decision, Description, ErrorKind, LogLevel, Measurement, Observation,
     Operation, Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
@@ -151,8 +153,23 @@ pub struct Runtime {
     linker: Linker<HostState>,
     builtins: &'static [BuiltinPlugin],
     compiled: Mutex<HashMap<Digest, Component>>,
+    /// Compiled components kept on disk across processes (`cache.rs`), if configured.
+    cache: Option<cache::CompiledCache>,
+    /// How this runtime got each component it compiled (for `-v` logs, tests and benchmarks).
+    stats: Mutex<CacheStats>,
     driver: Arc<driver::Driver>,
     observer: Arc<observe::ObserverSlot>,
+}
+
+/// How a runtime's components were obtained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Loaded from the on-disk cache.
+    pub hits: u32,
+    /// Compiled (no cache, no entry, or an entry that was not usable).
+    pub compiled: u32,
+    /// Entries found but not used (damaged, incompatible, not trusted): compiled and written again.
+    pub rejected: u32,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -181,13 +198,43 @@ impl Runtime {
         link_frozen_host_services(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let driver = Arc::new(driver::Driver::start(&engine).map_err(|e| LoadError::Engine(e.to_string()))?);
         let observer = Arc::default();
-        Ok(Runtime { engine, linker, builtins, compiled: Mutex::new(HashMap::new()), driver, observer })
+        Ok(Runtime {
+            engine,
+            linker,
+            builtins,
+            compiled: Mutex::new(HashMap::new()),
+            cache: cache::configured(),
+            stats: Mutex::default(),
+            driver,
+            observer,
+        })
     }
 
     /// Reports every later call of every plugin this runtime loaded (before or after this) to
     /// `observer`, replacing the one set before; `None` stops reporting.
     pub fn set_call_observer(&self, observer: Option<Arc<dyn observe::CallObserver>>) {
         self.observer.set(observer);
+    }
+
+    /// Uses `cache` for compiled components (or none), instead of the process's configured one.
+    pub fn with_cache(mut self, cache: Option<cache::CompiledCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The engine every plugin of this runtime is compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The on-disk cache this runtime uses, if any.
+    pub fn cache(&self) -> Option<&cache::CompiledCache> {
+        self.cache.as_ref()
+    }
+
+    /// How this runtime's components were obtained so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Names of the embedded first-party plugins.
@@ -285,9 +332,33 @@ impl Runtime {
         if let Some(c) = compiled.get(&digest) {
             return Ok(c.clone());
         }
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        // An entry exists only for a component that passed these same checks in this same build
+        // (the entry's compatibility key holds upshift's version).
+        let missed = match self.cache.as_ref().map(|c| c.load(&self.engine, &digest)) {
+            Some(Ok(component)) => {
+                tracing::debug!("plugin {name}: loaded compiled from the cache");
+                stats.hits += 1;
+                compiled.insert(digest, component.clone());
+                return Ok(component);
+            }
+            Some(Err(miss)) => Some(miss),
+            None => None,
+        };
         load_limits::check(bytes).map_err(|over| LoadError::OverLimit { plugin: name.to_string(), over })?;
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| LoadError::Invalid { plugin: name.to_string(), message: format!("{e:#}") })?;
+        stats.compiled += 1;
+        if let (Some(cache), Some(miss)) = (&self.cache, missed) {
+            if miss != cache::Miss::Absent {
+                stats.rejected += 1;
+                tracing::warn!("plugin {name}: its cache entry was not used ({miss}); compiled again");
+            }
+            match cache.store(&self.engine, &digest, &component) {
+                Ok(path) => tracing::debug!("plugin {name}: compiled, kept in {}", path.display()),
+                Err(e) => tracing::warn!("plugin {name}: {e}; it is compiled again next time"),
+            }
+        }
         compiled.insert(digest, component.clone());
         Ok(component)
     }

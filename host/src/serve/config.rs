@@ -9,6 +9,7 @@
 //! lease_ttl_ms = 15000               # a replica's runner leases expire this long after a renewal
 //! lease_renew_ms = 5000              # how often it renews them (at most a third of the TTL)
 //! store_pool = 16                    # idle PostgreSQL sessions kept (a postgres:// store only)
+//! cache = "/var/cache/upshift"       # compiled plugins (unless --cache or --no-cache is given)
 //!
 //! [[tokens]]                         # tokens besides those in the store (`upshift token create`)
 //! name = "ci"
@@ -54,6 +55,9 @@ pub struct ServeConfig {
     pub lease_renew_ms: Option<u64>,
     /// Idle PostgreSQL sessions kept for the store (`store::DEFAULT_POOL_IDLE`).
     pub store_pool: Option<usize>,
+    /// The compiled-plugin cache folder (`runtime::cache`), relative to this file; `--cache` and
+    /// `--no-cache` win over it.
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,8 +83,9 @@ impl ServeConfig {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let invalid = |message: String| ConfigError::Invalid { path: path.into(), message };
         let mut config: ServeConfig = toml::from_str(&text).map_err(|e| invalid(one_line(&e.to_string())))?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        config.cache = config.cache.map(|c| base.join(c));
         if let Some(root) = &config.spec_root {
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let root = base.join(root);
             let root = root.canonicalize().map_err(|e| {
                 invalid(format!("spec_root {} is not a folder this server can read ({e})", root.display()))
