@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the services the end-to-end tests run for real and this machine lacks: HAProxy and
+# Installs the services and tools the end-to-end tests run for real and this machine lacks: HAProxy and
 # Prometheus (for the haproxy_canary test), PostgreSQL (for hostile_postgres and
 # postgres_target) and Chromium (for the dashboard's browser tests), from Debian's packages, as
 # root (or through sudo); then Playwright (npm playwright-core, pinned in tests/browser), which
-# drives that Chromium headless. The tests start and stop their own instances on free 127.0.0.1
+# drives that Chromium headless, and componentize-py (PyPI, pinned) for the Python plugins. The tests start and stop their own instances on free 127.0.0.1
 # ports (PostgreSQL: a cluster of their own, made with initdb in a temporary folder); nothing is
 # started here, and the package's own cluster is not used.
 # Idempotent and quiet when everything is already there.
@@ -40,4 +40,15 @@ browser_tests="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
 if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
     echo "setup: installing playwright-core (npm) for the dashboard's browser tests" >&2
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$browser_tests" --no-audit --no-fund >&2
+fi
+
+# componentize-py (PyPI, pinned), which builds the Python plugins of examples/python-verifier and
+# tests/python_plugins.rs from source.
+COMPONENTIZE_PY_VERSION=0.25.1
+if ! command -v componentize-py >/dev/null 2>&1 \
+    || [ "$(componentize-py --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY_VERSION" ]; then
+    echo "setup: installing componentize-py $COMPONENTIZE_PY_VERSION (PyPI) for the Python plugins" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "componentize-py==$COMPONENTIZE_PY_VERSION" >&2
+    # pyenv installs console scripts behind its shims, which need a rehash to appear.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi

@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod haproxy;
 pub mod lab;
 pub mod postgres;
+pub mod python;
 pub mod receiver;
 pub mod sandbox;
 pub mod serve;

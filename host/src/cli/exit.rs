@@ -51,6 +51,7 @@ pub fn from_error(e: &anyhow::Error) -> ExitCode {
             || c.is::<Problems>()
             || c.is::<KeyError>()
             || c.is::<super::plugin::NoCache>()
+            || c.is::<upshift::runtime::DeclareError>()
             || c.downcast_ref::<StoreError>().is_some_and(bad_id)
             || match c.downcast_ref::<ControlError>() {
                 Some(ControlError::NotAllowed { .. }) => true,

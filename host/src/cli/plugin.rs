@@ -50,6 +50,28 @@ pub enum PluginCommand {
         /// The component file.
         file: PathBuf,
     },
+    /// Declare the capabilities a component built without the Rust SDK needs (a Python or
+    /// JavaScript plugin): writes them into the component as its `upshift:capabilities` section.
+    /// A spec must still grant each; a plugin that declares nothing is given nothing.
+    Declare {
+        /// The component file, as its build wrote it.
+        file: PathBuf,
+        /// It queries or changes SQL databases (`grants.sql`).
+        #[arg(long)]
+        sql: bool,
+        /// It reads or writes folders (`grants.files`).
+        #[arg(long)]
+        files: bool,
+        /// It connects to network peers (`grants.network`).
+        #[arg(long)]
+        network: bool,
+        /// It reads this environment variable (`grants.env`); repeat for more.
+        #[arg(long, value_name = "NAME")]
+        env: Vec<String>,
+        /// Write the declared component here instead of replacing FILE.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// The compiled-plugin cache (--cache): list its entries, or clear it.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -96,6 +118,19 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
             return Ok(ExitCode::from(exit::SUCCESS));
         }
         PluginCommand::Cache(cmd) => return cache(cmd),
+        PluginCommand::Declare { file, sql, files, network, env, out } => {
+            let declared = upshift::runtime::Declared { sql, files, network, env, unknown: vec![] };
+            let bytes = upshift::runtime::read_plugin_file(&file)?;
+            let with = declared.append_to(&file.display().to_string(), &bytes)?;
+            let out = out.unwrap_or(file);
+            let tmp = out.with_extension("declaring");
+            std::fs::write(&tmp, &with)
+                .and_then(|()| std::fs::rename(&tmp, &out))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let digest = upshift::runtime::Digest::of(&with);
+            say!("{}: declares {declared}; sha256 {digest} (pin this in the spec, sign it after)", out.display());
+            return Ok(ExitCode::from(exit::SUCCESS));
+        }
         _ => {}
     }
     let runtime = Runtime::new()?;
@@ -141,7 +176,8 @@ pub fn run(cmd: PluginCommand, trusted_keys: &Path) -> anyhow::Result<ExitCode> 
         PluginCommand::Keygen { .. }
         | PluginCommand::Sign { .. }
         | PluginCommand::Verify { .. }
-        | PluginCommand::Cache(_) => {}
+        | PluginCommand::Cache(_)
+        | PluginCommand::Declare { .. } => {}
     }
     Ok(ExitCode::from(exit::SUCCESS))
 }
@@ -166,7 +202,12 @@ fn cache(cmd: CacheCommand) -> anyhow::Result<ExitCode> {
                     .collect();
                 print_json(&list)?;
             } else {
-                say!("{}: {} compiled plugin{}", dir.display(), entries.len(), if entries.len() == 1 { "" } else { "s" });
+                say!(
+                    "{}: {} compiled plugin{}",
+                    dir.display(),
+                    entries.len(),
+                    if entries.len() == 1 { "" } else { "s" }
+                );
                 for e in &entries {
                     let usable = if e.current { "" } else { "  (another build: unused, replaced at next use)" };
                     say!("  sha256:{}  {:>9} bytes{usable}", e.source, e.bytes);

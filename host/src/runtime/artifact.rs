@@ -131,9 +131,95 @@ impl std::fmt::Display for Declared {
     }
 }
 
+/// Why a declaration cannot be added to a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclareError {
+    #[error("{0}: not a WebAssembly component ({1}); declare capabilities on the component a build produced")]
+    NotAComponent(String, &'static str),
+    #[error("{0} already declares {1}; declare on the component as built (the declaration is made once)")]
+    AlreadyDeclared(String, Declared),
+    #[error("environment variable name {0:?} is not allowed: use letters, digits and '_'")]
+    BadEnvName(String),
+}
+
+impl Declared {
+    /// The declaration's text, as the section holds it: `sql files network env=A,B`.
+    pub fn text(&self) -> String {
+        let mut words = Vec::new();
+        for (on, name) in [(self.sql, "sql"), (self.files, "files"), (self.network, "network")] {
+            if on {
+                words.push(name.to_string());
+            }
+        }
+        if !self.env.is_empty() {
+            words.push(format!("env={}", self.env.join(",")));
+        }
+        words.join(" ")
+    }
+
+    /// `component` (the bytes of file `name`) with this declaration appended as its
+    /// [`CAPABILITIES_SECTION`] custom section: how a plugin built without the Rust SDK (Python,
+    /// JavaScript) says what it needs. Refused on a component that already declares something.
+    pub fn append_to(&self, name: &str, component: &[u8]) -> Result<Vec<u8>, DeclareError> {
+        let format = Format::of(component);
+        if format != Format::Component {
+            return Err(DeclareError::NotAComponent(name.to_string(), format.describe()));
+        }
+        if let Some(bad) =
+            self.env.iter().find(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(DeclareError::BadEnvName(bad.clone()));
+        }
+        let existing = Declared::of(component);
+        if !existing.is_empty() || !existing.unknown.is_empty() {
+            return Err(DeclareError::AlreadyDeclared(name.to_string(), existing));
+        }
+        let text = self.text();
+        let mut body = Vec::new();
+        leb128(&mut body, CAPABILITIES_SECTION.len());
+        body.extend_from_slice(CAPABILITIES_SECTION.as_bytes());
+        body.extend_from_slice(text.as_bytes());
+        let mut out = component.to_vec();
+        out.push(0); // a custom section
+        leb128(&mut out, body.len());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+}
+
+/// `n` as unsigned LEB128.
+fn leb128(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declaration_appended_to_a_component_is_read_back_and_made_once() {
+        let component = crate::builtin::PLUGINS.iter().find(|p| p.name == "all-at-once").unwrap().bytes;
+        assert!(Declared::of(component).is_empty());
+        let want = Declared { files: true, sql: true, env: vec!["A_B".into(), "C".into()], ..Declared::default() };
+        let declared = want.append_to("x.wasm", component).unwrap();
+        assert_eq!(Declared::of(&declared), want);
+        assert_eq!(Format::of(&declared), Format::Component);
+        assert!(matches!(want.append_to("x.wasm", &declared), Err(DeclareError::AlreadyDeclared(..))));
+        assert!(matches!(want.append_to("x.wasm", b"\0asm\x01\0\0\0"), Err(DeclareError::NotAComponent(..))));
+        let bad = Declared { env: vec!["A=B".into()], ..Declared::default() };
+        assert_eq!(bad.append_to("x", component), Err(DeclareError::BadEnvName("A=B".into())));
+        // A long declaration needs a multi-byte section size.
+        let long = Declared { env: (0..100).map(|i| format!("VAR_{i}")).collect(), ..Declared::default() };
+        assert_eq!(Declared::of(&long.append_to("x", component).unwrap()), long);
+    }
 
     #[test]
     fn digest_round_trips_through_hex_with_or_without_prefix() {

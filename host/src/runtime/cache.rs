@@ -19,11 +19,11 @@
 //! entry is written again. The cache never makes a load fail.
 
 use std::fs::{self, OpenOptions};
-use std::sync::Mutex;
 use std::hash::Hasher;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::Engine;
@@ -269,7 +269,11 @@ fn read_trusted(path: &Path) -> Result<Vec<u8>, Miss> {
         return Err(Miss::Untrusted(format!("{} belongs to uid {}", path.display(), meta.uid())));
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(Miss::Untrusted(format!("{} is writable by others (mode {:o})", path.display(), meta.mode() & 0o777)));
+        return Err(Miss::Untrusted(format!(
+            "{} is writable by others (mode {:o})",
+            path.display(),
+            meta.mode() & 0o777
+        )));
     }
     if meta.len() > MAX_ENTRY_BYTES {
         return Err(Miss::Damaged(format!("{} bytes, more than an entry may hold", meta.len())));

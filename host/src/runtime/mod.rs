@@ -31,12 +31,12 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use artifact::{CAPABILITIES_SECTION, Declared, Digest, Format};
-pub use cache::CompiledCache;
+pub use artifact::{CAPABILITIES_SECTION, DeclareError, Declared, Digest, Format};
 pub use bindings::{
     Capabilities, Change, Check, Contract, Decision, Description, ErrorKind, LogLevel, Measurement, Observation,
     Operation, Outcome, Progress, RolloutInfo, Stage, UnitVersion, Verdict,
 };
+pub use cache::CompiledCache;
 pub use driver::IO_WORKER_THREADS;
 pub use epoch::EPOCH_TICK;
 pub use error::{CallError, LoadError};
