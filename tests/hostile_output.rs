@@ -531,15 +531,25 @@ fn a_forged_verdict_reaches_the_dashboard_escaped_and_inert() {
     assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
 
     // A loopback server without tokens: open, so the pages are read without signing in.
-    let mut child = common::upshift_in(sb.dir.path())
-        .env(FORGED_ENV, "set")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    /// Killed when dropped, so a failed assertion leaves no server behind.
+    struct Serve(std::process::Child);
+    impl Drop for Serve {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Serve(
+        common::upshift_in(sb.dir.path())
+            .env(FORGED_ENV, "set")
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.0.stdout.take().unwrap()), &mut first).unwrap();
     let base = first.split("http://").nth(1).and_then(|s| s.split(' ').next()).expect(&first).to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     for path in ["/", "/rollouts/lab-1", "/ui/rollouts/lab-1/live", "/ui/rollouts/lab-1/audit", "/ui/rollouts?name=lab"]
@@ -572,6 +582,4 @@ fn a_forged_verdict_reaches_the_dashboard_escaped_and_inert() {
             assert!(html.contains("\\u{202e}dedeeccus"), "{path}: the bidi override is shown as an escape");
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
