@@ -67,7 +67,13 @@
   function connect() {
     if (!window.EventSource || (page !== "list" && page !== "rollout")) return;
     const source = new EventSource("/ui/events");
-    source.addEventListener("ready", () => { document.body.dataset.live = "on"; });
+    let connected = false;
+    source.addEventListener("ready", () => {
+      document.body.dataset.live = "on";
+      // After a reconnection (a server restart, another replica), catch up on what was missed.
+      if (connected) onChange({ id: main.dataset.id });
+      connected = true;
+    });
     source.addEventListener("change", (e) => onChange(JSON.parse(e.data)));
     source.addEventListener("resync", () => onChange({ id: main.dataset.id }));
     source.onerror = () => { document.body.dataset.live = "reconnecting"; };
