@@ -164,18 +164,25 @@ def _schema(config: Optional[type]) -> str:
     return json.dumps(schema)
 
 
-def export_verifier(cls: type, config: Optional[type] = None) -> type:
-    """The `Verifier` class componentize-py exports, from a class with `verify(check, config)`
-    returning a `Verdict` (and optionally `check_config(config)`)."""
-    from wit_world import exports
-
-    plugin = cls()
+def _parser(plugin: Any, config: Optional[type]) -> Callable[[str], Any]:
+    """Parses a config's JSON text for `plugin`, then runs its own `check_config`, if it has one."""
 
     def parsed(text: str) -> Any:
         value = parse_config(text, config)
         if hasattr(plugin, "check_config"):
             plugin.check_config(value)
         return value
+
+    return parsed
+
+
+def export_verifier(cls: type, config: Optional[type] = None) -> type:
+    """The `Verifier` class componentize-py exports, from a class with `verify(check, config)`
+    returning a `Verdict` (and optionally `check_config(config)`)."""
+    from wit_world import exports
+
+    plugin = cls()
+    parsed = _parser(plugin, config)
 
     class Verifier(exports.Verifier):
         def verify(self, check, config_text):
@@ -214,12 +221,7 @@ def export_target(cls: type, config: Optional[type] = None) -> type:
     from wit_world.exports import target
 
     plugin = cls()
-
-    def parsed(text: str) -> Any:
-        value = parse_config(text, config)
-        if hasattr(plugin, "check_config"):
-            plugin.check_config(value)
-        return value
+    parsed = _parser(plugin, config)
 
     class Target(exports.Target):
         def describe(self):

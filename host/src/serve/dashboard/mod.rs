@@ -8,6 +8,7 @@
 //! tokens and roles through one authentication path (`session`), reads the same views as the CLI
 //! (`model` over `rollout::view`) and acts through the API's control path (`api::apply_control`).
 
+pub mod audit;
 pub mod chart;
 pub mod events;
 pub mod model;

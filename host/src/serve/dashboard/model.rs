@@ -1,6 +1,6 @@
 //! What the dashboard shows, read from the store: the rollouts table, one rollout's page (its
 //! stages as a timeline, its progress and measurements as charts, its last failed verification,
-//! its plugins and grants) and its audit trail. Pure reading; the summary and detail fields come
+//! its plugins and grants); `audit.rs` reads its audit trail. Pure reading; the summary and detail fields come
 //! from `rollout::view`, the same as the CLI's and the API's. Every text a plugin wrote goes
 //! through `text::terminal` (control and bidi characters made visible, capped) before a template
 //! escapes it for HTML.
@@ -21,8 +21,6 @@ use crate::text;
 
 /// Rollouts per page of the table.
 pub const ROWS_PER_PAGE: usize = 50;
-/// Audit-trail entries per page.
-pub const AUDIT_PER_PAGE: usize = 50;
 /// The most measurement charts a rollout page draws (a verifier may report up to 64 names).
 pub const MAX_CHARTS: usize = 24;
 /// The call entries looked at for a listed rollout's last verdict.
@@ -31,7 +29,7 @@ const VERDICT_LOOKBACK: usize = 20;
 const NAME: usize = text::MAX_NAME;
 
 /// A plugin's text as the page shows it: unsafe characters visible, capped.
-fn shown(s: &str, max: usize) -> String {
+pub(super) fn shown(s: &str, max: usize) -> String {
     text::terminal(s, max).into_owned()
 }
 
@@ -572,231 +570,6 @@ pub enum RolloutViewError {
     Corrupt(#[from] view::Corrupt),
 }
 
-/// Which entries the audit trail shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuditKind {
-    #[default]
-    All,
-    Transitions,
-    Calls,
-    /// Approve, pause, resume and abort: what people did.
-    Controls,
-    Notes,
-}
-
-impl AuditKind {
-    pub const ALL: [AuditKind; 5] =
-        [AuditKind::All, AuditKind::Transitions, AuditKind::Calls, AuditKind::Controls, AuditKind::Notes];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            AuditKind::All => "all",
-            AuditKind::Transitions => "transitions",
-            AuditKind::Calls => "calls",
-            AuditKind::Controls => "controls",
-            AuditKind::Notes => "notes",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AuditKind> {
-        AuditKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    fn admits(self, e: &JournalEntry) -> bool {
-        match self {
-            AuditKind::All => true,
-            AuditKind::Transitions => e.kind == EntryKind::Transition,
-            AuditKind::Calls => e.kind == EntryKind::Call,
-            AuditKind::Notes => e.kind == EntryKind::Note,
-            AuditKind::Controls => {
-                e.kind == EntryKind::Transition
-                    && matches!(e.event.as_deref(), Some("approve" | "pause" | "resume" | "abort"))
-            }
-        }
-    }
-}
-
-/// One entry of the audit trail as shown.
-#[derive(Debug, Clone)]
-pub struct AuditRow {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    pub kind: &'static str,
-    pub stage: String,
-    /// `baking → verifying` for a transition.
-    pub change: String,
-    pub message: String,
-}
-
-/// A page of the audit trail, newest first.
-#[derive(Debug, Clone)]
-pub struct AuditView {
-    pub id: String,
-    pub kind: AuditKind,
-    pub page: usize,
-    pub pages: usize,
-    pub total: usize,
-    pub rows: Vec<AuditRow>,
-}
-
-/// Page `page` (from 1) of rollout `id`'s audit trail, `kind` entries only, newest first.
-pub fn audit(store: &Store, id: &str, kind: AuditKind, page: usize) -> Result<AuditView, StoreError> {
-    let entries: Vec<JournalEntry> = store.history(id)?.into_iter().rev().filter(|e| kind.admits(e)).collect();
-    let pages = entries.len().div_ceil(AUDIT_PER_PAGE).max(1);
-    let page = page.clamp(1, pages);
-    let rows = entries
-        .iter()
-        .skip((page - 1) * AUDIT_PER_PAGE)
-        .take(AUDIT_PER_PAGE)
-        .map(|e| AuditRow {
-            seq: e.seq,
-            at: view::time(e.at),
-            actor: shown(&e.actor, NAME),
-            kind: match e.kind {
-                EntryKind::Transition => "transition",
-                EntryKind::Call => "call",
-                EntryKind::Note => "note",
-            },
-            stage: e.stage.map(|s| (s + 1).to_string()).unwrap_or_default(),
-            change: match (&e.from, &e.to) {
-                (Some(f), Some(t)) => format!("{f} → {t}"),
-                (None, Some(t)) => format!("→ {t}"),
-                _ => String::new(),
-            },
-            message: shown(&e.message, text::MAX_LINE),
-        })
-        .collect();
-    Ok(AuditView { id: id.to_string(), kind, page, pages, total: entries.len(), rows })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_read_as_people_say_them() {
-        assert_eq!(age(-5), "0s");
-        assert_eq!(age(59_000), "59s");
-        assert_eq!(age(61_000), "1m");
-        assert_eq!(age(7_200_000), "2h");
-        assert_eq!(age(3 * 86_400_000), "3d");
-    }
-
-    #[test]
-    fn a_filter_matches_phase_exactly_and_name_or_id_in_part() {
-        let f = Filter { phase: "baking".into(), name: "Quick".into(), after: String::new() };
-        assert_eq!(f.query(), "phase=baking&name=Quick");
-        assert_eq!(Filter::default().query(), "");
-        let filter = |phase: &str, name: &str| Filter { phase: phase.into(), name: name.into(), after: String::new() };
-        assert!(filter("", "").admits(&record()));
-        assert!(filter("baking", " R-1 ").admits(&record()), "any case, trimmed, the id too");
-        assert!(!filter("paused", "").admits(&record()));
-        assert!(!filter("", "other").admits(&record()));
-    }
-
-    fn plan(traffic_split: bool) -> Plan {
-        let stage = |name: &str, weight: Option<u8>, units: &[&str]| crate::rollout::PlannedStage {
-            name: name.into(),
-            weight,
-            units: units.iter().map(|u| u.to_string()).collect(),
-            bake_seconds: 5,
-            verify: true,
-            approval: false,
-            approval_reason: None,
-        };
-        serde_json::from_value(serde_json::json!({
-            "stages": [stage("canary", traffic_split.then_some(10), &["a"]), stage("all", traffic_split.then_some(100), &["b"])],
-            "context": { "stages": [], "policy": crate::engine::FailurePolicy::default(), "rounds": 1, "round_interval_seconds": 0 },
-            "traffic_split": traffic_split,
-            "units": ["a", "b"],
-            "irreversible": [],
-            "observed_weight": if traffic_split { Some(0) } else { None },
-        }))
-        .unwrap()
-    }
-
-    fn entry(seq: i64, kind: EntryKind, event: Option<&str>, stage: usize, detail: serde_json::Value) -> JournalEntry {
-        JournalEntry {
-            seq,
-            at: seq * 1000,
-            actor: "t".into(),
-            kind,
-            event: event.map(str::to_string),
-            from: None,
-            to: None,
-            stage: Some(stage),
-            message: String::new(),
-            detail: Some(detail),
-        }
-    }
-
-    fn record() -> RolloutRecord {
-        RolloutRecord {
-            id: "r-1".into(),
-            name: "r".into(),
-            spec_path: "s.toml".into(),
-            spec: String::new(),
-            plan: String::new(),
-            state: String::new(),
-            phase: "baking".into(),
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-            lease: None,
-        }
-    }
-
-    #[test]
-    fn the_progress_chart_follows_the_read_back_weight_or_units() {
-        let observe = |seq, weight: Option<u8>, b: &str| {
-            let units = serde_json::json!([{ "unit": "a", "version": "2" }, { "unit": "b", "version": b }]);
-            entry(
-                seq,
-                EntryKind::Call,
-                None,
-                0,
-                serde_json::json!({ "call": "observe", "observed": { "units": units, "weight": weight } }),
-            )
-        };
-        let history = vec![observe(2, Some(10), "1"), observe(3, Some(100), "2")];
-        let weights = progress(&record(), &plan(true), "2", &history, 4000);
-        assert_eq!((weights.series.as_str(), weights.last.as_str()), ("weight", "100"));
-        assert_eq!(weights.svg.matches("<circle").count(), 3, "the observed 0 % and two read-backs");
-        let units = progress(&record(), &plan(false), "2", &history, 4000);
-        assert_eq!((units.series.as_str(), units.last.as_str()), ("units", "2"));
-        assert!(units.title.contains("of 2"), "{}", units.title);
-    }
-
-    #[test]
-    fn measurements_are_charted_per_name_and_the_last_failure_is_kept() {
-        let verify = |seq, outcome: &str, ratio: f64| {
-            let ms = serde_json::json!([{ "name": "error_ratio", "value": ratio, "unit": "ratio" }, { "name": "requests", "value": 100.0 }]);
-            entry(
-                seq,
-                EntryKind::Call,
-                None,
-                0,
-                serde_json::json!({ "call": "verify", "plugin": "budget", "outcome": outcome, "measurements": ms }),
-            )
-        };
-        let history = vec![verify(1, "pass", 0.001), verify(2, "fail", 0.08)];
-        let (charts, omitted) = measurement_charts(&history, 3000);
-        assert_eq!(omitted, 0);
-        let names: Vec<&str> = charts.iter().map(|c| c.series.as_str()).collect();
-        assert_eq!(names, ["error_ratio", "requests"]);
-        assert_eq!(charts[0].svg.matches("point failed").count(), 1);
-        let failure = failure(&history, &plan(false)).expect("the failed verdict");
-        assert_eq!((failure.verifier.as_str(), failure.measurements[0].value.as_str()), ("budget", "0.08"));
-        assert_eq!(failure.stage, "1/2 canary");
-    }
-
-    #[test]
-    fn controls_are_offered_by_phase() {
-        let offered = |p| actions(Some(p)).into_iter().filter(|a| a.available).map(|a| a.action).collect::<Vec<_>>();
-        assert_eq!(offered(Phase::AwaitingApproval), ["approve", "pause", "abort"]);
-        assert_eq!(offered(Phase::Paused), ["resume", "abort"]);
-        assert_eq!(offered(Phase::Baking), ["pause", "abort"]);
-        assert!(offered(Phase::Succeeded).is_empty());
-    }
-}
+#[path = "model_tests.rs"]
+mod tests;

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::model::{self, AuditKind, AuditView, Filter, ListView, RolloutView, RowView};
+use super::audit::{self, AuditKind, AuditView};
+use super::model::{self, Filter, ListView, RolloutView, RowView};
 use super::session::{self, CSRF_HEADER};
 use crate::engine::Phase;
 use crate::serve::api;
@@ -279,7 +280,7 @@ pub async fn rollout_page(
     viewed(app, &headers, Role::Viewer, move |_, store, who| {
         let kind = q.kind()?;
         let v = rollout_view(store, &id)?;
-        let a = model::audit(store, &id, kind, q.page.unwrap_or(1))?;
+        let a = audit::audit(store, &id, kind, q.page.unwrap_or(1))?;
         let page_href = format!("/rollouts/{}", segment(&id));
         let ui_href = format!("/ui/rollouts/{}", segment(&id));
         Ok(render(StatusCode::OK, &RolloutPage { who, v, a, kinds: kinds(kind), page_href, ui_href }))
@@ -313,7 +314,7 @@ pub async fn audit_fragment(
     let Query(q) = q.map_err(|e| DashError::Fragment(bad_query(e)))?;
     viewed(app, &headers, Role::Viewer, move |_, store, _| {
         let kind = q.kind()?;
-        let a = model::audit(store, &id, kind, q.page.unwrap_or(1))?;
+        let a = audit::audit(store, &id, kind, q.page.unwrap_or(1))?;
         let page_href = format!("/rollouts/{}", segment(&id));
         Ok(render(StatusCode::OK, &AuditFragment { a, kinds: kinds(kind), page_href }))
     })
