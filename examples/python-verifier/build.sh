@@ -7,6 +7,6 @@ UPSHIFT=${1:-upshift}
 WIT=../../wit
 SDK=../../sdk/python
 componentize-py -d "$WIT" -w verifier-plugin componentize -p "$SDK" -p verifier app -o error-budget.wasm
-componentize-py -d "$WIT" -w target-plugin componentize -p "$SDK" -p target app -o file-fleet.wasm
+componentize-py -d "$WIT" -w target-plugin componentize -p "$SDK" -p fleet-target app -o file-fleet.wasm
 "$UPSHIFT" plugin declare --files error-budget.wasm
 "$UPSHIFT" plugin declare --files file-fleet.wasm
