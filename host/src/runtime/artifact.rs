@@ -20,6 +20,11 @@ impl Digest {
         Some(Digest(out))
     }
 
+    /// The 32 bytes of the sha256.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

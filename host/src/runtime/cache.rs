@@ -187,7 +187,7 @@ impl CompiledCache {
         let code = component.serialize().map_err(|e| format!("cannot serialize: {e:#}"))?;
         let mut header = Vec::with_capacity(HEADER);
         header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&digest_bytes(digest));
+        header.extend_from_slice(digest.as_bytes());
         header.extend_from_slice(&key);
         header.extend_from_slice(&crc32fast::hash(&code).to_le_bytes());
         header.extend_from_slice(&(code.len() as u64).to_le_bytes());
@@ -247,12 +247,6 @@ fn current_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-fn digest_bytes(digest: &Digest) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let _ = hex::decode_to_slice(digest.to_hex(), &mut out);
-    out
-}
-
 /// The entry's bytes, if it is a regular file of this user's that nobody else may write.
 fn read_trusted(path: &Path) -> Result<Vec<u8>, Miss> {
     // O_NOFOLLOW: a link is refused, not followed.
@@ -293,7 +287,7 @@ fn check<'a>(bytes: &'a [u8], digest: &Digest, key: &[u8; 32]) -> Result<&'a [u8
     if &header[..8] != MAGIC {
         return damaged("not an entry of this format");
     }
-    if header[8..40] != digest_bytes(digest) {
+    if header[8..40] != digest.as_bytes()[..] {
         return damaged("compiled from another component");
     }
     if &header[40..72] != key {

@@ -147,7 +147,8 @@ async fn run(opts: ServeOptions, on_listening: impl FnOnce(SocketAddr, bool)) ->
         configured_tokens,
         metrics,
         feed: feed.clone(),
-        csrf_secret: dashboard::session::new_secret(),
+        csrf_secret: dashboard::session::new_secret()
+            .map_err(|e| std::io::Error::other(format!("no randomness for the dashboard's CSRF secret: {e}")))?,
     });
     feed.start(app.state_path.clone());
     let listener =

@@ -93,7 +93,7 @@ fn code_another_engine_compiled_is_refused_by_wasmtime() {
     let key = compatibility_key(&engine);
     let mut file = Vec::new();
     file.extend_from_slice(MAGIC);
-    file.extend_from_slice(&digest_bytes(&digest));
+    file.extend_from_slice(digest.as_bytes());
     file.extend_from_slice(&key);
     file.extend_from_slice(&crc32fast::hash(&foreign).to_le_bytes());
     file.extend_from_slice(&(foreign.len() as u64).to_le_bytes());

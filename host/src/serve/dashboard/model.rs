@@ -9,12 +9,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::chart::{self, Chart, Point, Shape};
 use crate::engine::{Phase, State};
 use crate::rollout::Plan;
-use crate::rollout::view::{self, Detail, Summary};
+use crate::rollout::view::{self, Detail};
 use crate::spec::{FileGrantSpec, PluginSpec, RolloutSpec};
 use crate::store::{EntryKind, JournalEntry, RolloutRecord, Store, StoreError};
 use crate::text;
@@ -153,7 +152,6 @@ pub fn list(store: &Store, filter: &Filter, now: i64) -> Result<ListView, StoreE
     let next = (start + page.len() < records.len()).then(|| page.last().map(|r| r.id.clone())).flatten();
     let mut rows = Vec::with_capacity(page.len());
     for rec in page {
-        let summary = Summary::of(rec);
         let (from, to) = serde_json::from_str::<RolloutSpec>(&rec.spec)
             .map(|s| (s.from, s.to))
             .unwrap_or_else(|_| ("?".into(), "?".into()));
@@ -166,12 +164,12 @@ pub fn list(store: &Store, filter: &Filter, now: i64) -> Result<ListView, StoreE
             name: rec.name.clone(),
             from: shown(&from, NAME),
             to: shown(&to, NAME),
-            phase: summary.state,
+            phase: rec.phase.clone(),
             stage,
             extent,
             verdict: last_verdict(store, &rec.id)?,
             age: age(now - rec.created_at),
-            created_at: summary.created_at,
+            created_at: view::time(rec.created_at),
         });
     }
     Ok(ListView { rows, next, total: records.len() })
@@ -464,7 +462,7 @@ fn builtin_digest(name: &str) -> Option<&'static str> {
     static DIGESTS: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
     DIGESTS
         .get_or_init(|| {
-            crate::builtin::PLUGINS.iter().map(|p| (p.name, hex::encode(Sha256::digest(p.bytes)))).collect()
+            crate::builtin::PLUGINS.iter().map(|p| (p.name, crate::runtime::Digest::of(p.bytes).to_hex())).collect()
         })
         .get(name)
         .map(String::as_str)

@@ -127,3 +127,22 @@ fn controls_are_offered_by_phase() {
     assert_eq!(offered(Phase::Baking), ["pause", "abort"]);
     assert!(offered(Phase::Succeeded).is_empty());
 }
+
+#[test]
+fn a_verifier_flooding_measurement_names_gets_a_bounded_page() {
+    // 64 names (the host's limit per verdict), each 1 KiB long: charts stop at MAX_CHARTS, the rest
+    // are counted, and every name shown is capped.
+    let long = "m".repeat(1024);
+    let ms: Vec<serde_json::Value> =
+        (0..64).map(|i| serde_json::json!({ "name": format!("{i:02}{long}"), "value": i as f64 })).collect();
+    let history = vec![entry(
+        1,
+        EntryKind::Call,
+        None,
+        0,
+        serde_json::json!({ "call": "verify", "plugin": "flood", "outcome": "pass", "measurements": ms }),
+    )];
+    let (charts, omitted) = measurement_charts(&history, 2000);
+    assert_eq!((charts.len(), omitted), (MAX_CHARTS, 64 - MAX_CHARTS));
+    assert!(charts.iter().all(|c| c.series.len() <= text::MAX_NAME && c.title.len() < 3 * text::MAX_NAME));
+}

@@ -78,12 +78,12 @@ pub fn csrf_ok(sent: Option<&str>, credential: Option<&str>, secret: &str) -> bo
     sent.len() == want.len() && sent.bytes().zip(want.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// A random secret for an open server's CSRF tokens.
-pub fn new_secret() -> String {
+/// A random secret for an open server's CSRF tokens. Without the system's randomness there is
+/// none: a predictable secret would let any page forge the tokens.
+pub fn new_secret() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
-    // Without randomness the secret is still per-process; an open server is loopback-only.
-    let _ = getrandom::fill(&mut bytes);
-    hex::encode(bytes)
+    getrandom::fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
 /// Whether a request's `Origin` and `Sec-Fetch-Site` say a page of another site sent it.
