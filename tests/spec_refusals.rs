@@ -66,3 +66,23 @@ fn a_granted_folder_that_is_a_symlink_is_refused_naming_the_grant_and_the_fix() 
     assert_one_line_error(&out, "the spec grants target recorder files but the plugin does not declare it");
     assert!(!common::stderr(&out).contains("symlink"), "{}", common::stderr(&out));
 }
+
+#[test]
+fn a_writable_grant_holding_the_compiled_plugin_cache_is_refused() {
+    // The cache's entries are native code the host runs: a plugin that may write there could plant
+    // code for another plugin. Refused whether the cache folder exists yet or not, and whether the
+    // grant holds it or lies inside it; a read-only grant of the same folder is not this refusal.
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("home/.cache")).unwrap();
+    let spec = sb.spec("planting", 99, STEPS);
+    for (grant, cache) in [("home", "home/.cache/upshift/compiled"), ("home", "home"), ("home", "home/.cache")] {
+        sb.edit(&spec, "\"d\"] }\n", &format!("\"d\"] }}\ngrants.files = [{{ path = \"{grant}\", write = true }}]\n"));
+        let out = sb.run(&["--cache", sb.path(cache).to_str().unwrap(), "validate", spec.to_str().unwrap()]);
+        assert_one_line_error(&out, "is writable and holds upshift's compiled-plugin cache");
+        sb.edit(&spec, &format!("grants.files = [{{ path = \"{grant}\", write = true }}]\n"), "");
+    }
+    sb.edit(&spec, "\"d\"] }\n", "\"d\"] }\ngrants.files = [\"home\"]\n");
+    let cache = sb.path("home/.cache/upshift/compiled");
+    let out = sb.run(&["--cache", cache.to_str().unwrap(), "validate", spec.to_str().unwrap()]);
+    assert!(!common::stderr(&out).contains("compiled-plugin cache"), "{}", common::stderr(&out));
+}

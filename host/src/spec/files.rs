@@ -1,7 +1,7 @@
 //! The host files a spec names, checked when it is parsed: a plugin file is pinned by its sha256,
 //! and a granted folder is a real folder under the spec's folder, reached through no symlink.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use super::{FileGrantSpec, RolloutSpec, SpecError};
 use crate::runtime::{Digest, LoadError};
@@ -41,6 +41,9 @@ impl RolloutSpec {
                     )));
                 }
                 check_granted_folder(folder, rel, &who).map_err(invalid)?;
+                if write {
+                    check_clear_of_cache(folder, rel, &who).map_err(invalid)?;
+                }
                 *g = FileGrantSpec::Table { path: rel.to_path_buf(), write };
             }
         }
@@ -51,7 +54,11 @@ impl RolloutSpec {
     /// resumed later) is not parsed again, and a folder may have been replaced by a symlink since.
     pub fn check_file_grants(&self) -> Result<(), String> {
         self.plugins().try_for_each(|p| {
-            p.grants.files.iter().try_for_each(|g| check_granted_folder(&self.folder, g.parts().0, &p.display_name()))
+            p.grants.files.iter().try_for_each(|g| {
+                let (rel, write) = g.parts();
+                check_granted_folder(&self.folder, rel, &p.display_name())?;
+                if write { check_clear_of_cache(&self.folder, rel, &p.display_name()) } else { Ok(()) }
+            })
         })
     }
 }
@@ -81,4 +88,43 @@ pub(super) fn check_granted_folder(folder: &Path, rel: &Path, who: &str) -> Resu
         }
     }
     Ok(())
+}
+
+/// Checks that the writable folder `rel` neither holds nor lies inside this process's
+/// compiled-plugin cache (`runtime::cache`). Its entries are native code the host runs: a plugin
+/// that could write there could plant code for another plugin's digest, which no check of the
+/// entry's own bytes can tell from the host's. The cache need not exist yet (a plugin could
+/// create it), so both paths are resolved through their nearest existing folder.
+pub(super) fn check_clear_of_cache(folder: &Path, rel: &Path, who: &str) -> Result<(), String> {
+    let Some(cache) = crate::runtime::cache::configured_dir() else { return Ok(()) };
+    let (granted, cache) = (resolved(&folder.join(rel)), resolved(&cache));
+    if cache.starts_with(&granted) || granted.starts_with(&cache) {
+        return Err(format!(
+            "{who}: grants.files entry {:?} ({}) is writable and holds upshift's compiled-plugin cache {}, whose \
+             entries the host runs as native code; grant a folder outside it, or move the cache with --cache DIR",
+            rel.display(),
+            granted.display(),
+            cache.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `path` made absolute, its nearest existing ancestor with symlinks resolved.
+fn resolved(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path,
+        }
+    }
 }
