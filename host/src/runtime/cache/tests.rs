@@ -55,23 +55,24 @@ fn truncated_corrupted_and_foreign_entries_are_misses() {
             Ok(_) => panic!("a damaged entry loaded"),
         }
     };
-    for cut in [0, 10, HEADER, good.len() / 2, good.len() - 1] {
+    for cut in [0, 10, TRAILER, good.len() / 2, good.len() - 1] {
         assert!(matches!(damaged(&good[..cut]), Miss::Damaged(_)), "truncated at {cut}");
     }
     let mut flipped = good.clone();
-    let mid = HEADER + (good.len() - HEADER) / 2;
+    let mid = (good.len() - TRAILER) / 2;
+    let end = good.len() - TRAILER;
     flipped[mid] ^= 0x40;
     assert_eq!(damaged(&flipped), Miss::Damaged("its compiled code does not match its checksum".into()));
     let mut other = good.clone();
-    other[8] ^= 1;
+    other[end + 8] ^= 1;
     assert_eq!(damaged(&other), Miss::Damaged("compiled from another component".into()));
     let mut magic = good.clone();
-    magic[0] = b'X';
+    magic[end] = b'X';
     assert!(matches!(damaged(&magic), Miss::Damaged(_)));
     assert!(matches!(damaged(&[0u8; 4096]), Miss::Damaged(_)));
-    // Another build's key in the header.
+    // Another build's key in the trailer.
     let mut key = good.clone();
-    key[40] ^= 1;
+    key[end + 40] ^= 1;
     assert!(matches!(damaged(&key), Miss::Incompatible(_)));
     // Back to the good entry: it loads.
     fs::write(&path, &good).unwrap();
@@ -91,13 +92,8 @@ fn code_another_engine_compiled_is_refused_by_wasmtime() {
     let bytes = crate::builtin::PLUGINS.iter().find(|p| p.name == "all-at-once").unwrap().bytes;
     let foreign = Component::new(&other, bytes).unwrap().serialize().unwrap();
     let key = compatibility_key(&engine);
-    let mut file = Vec::new();
-    file.extend_from_slice(MAGIC);
-    file.extend_from_slice(digest.as_bytes());
-    file.extend_from_slice(&key);
-    file.extend_from_slice(&crc32fast::hash(&foreign).to_le_bytes());
-    file.extend_from_slice(&(foreign.len() as u64).to_le_bytes());
-    file.extend_from_slice(&foreign);
+    let mut file = foreign.to_vec();
+    file.extend_from_slice(&trailer(&digest, &key, &foreign));
     let path = entry(&cache, &engine, &digest);
     fs::write(&path, &file).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
