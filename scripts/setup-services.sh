@@ -42,6 +42,14 @@ if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$browser_tests" --no-audit --no-fund >&2
 fi
 
+# componentize-js (npm, pinned in sdk/js/package-lock.json), which builds the JavaScript plugins of
+# examples/js-verifier and tests/js_plugins.rs from source.
+js_sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/sdk/js"
+if [ ! -d "$js_sdk/node_modules/@bytecodealliance/componentize-js" ]; then
+    echo "setup: installing componentize-js (npm) for the JavaScript plugins" >&2
+    npm ci --prefix "$js_sdk" --no-audit --no-fund >&2
+fi
+
 # componentize-py (PyPI, pinned), which builds the Python plugins of examples/python-verifier and
 # tests/python_plugins.rs from source.
 COMPONENTIZE_PY_VERSION=0.25.1

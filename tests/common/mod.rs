@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod haproxy;
+pub mod js;
 pub mod lab;
 pub mod postgres;
 pub mod python;
