@@ -1,8 +1,8 @@
 //! What the compiled-plugin cache saves: per plugin, compiling a component vs loading it compiled
-//! from the cache; `upshift plan` of the quickstart with a cold and a warm cache; and for a Rust and
-//! a Python verifier, size, compile, cache load, instantiate + call, and a call on a reused instance.
-//! The Python part needs componentize-py (scripts/setup-services.sh installs it) and is skipped,
-//! saying so, without it. Writes target/upshift-bench/plugin_cache.json.
+//! from the cache; `upshift plan` of the quickstart with a cold and a warm cache; and for a Rust, a
+//! Python and a JavaScript verifier, size, compile, cache load, instantiate + call, and a call on a
+//! reused instance. The Python and JavaScript parts need componentize-py and componentize-js
+//! (scripts/setup-services.sh installs both) and are skipped, saying so, without them. Writes target/upshift-bench/plugin_cache.json.
 //!
 //! Run: `cargo bench -p upshift --bench plugin_cache`.
 
@@ -112,6 +112,22 @@ fn python_verifier() -> Option<std::path::PathBuf> {
     status.success().then_some(out)
 }
 
+/// The JavaScript verifier of tests/hostile-js (its `none` path: a minimal verify), built now.
+fn js_verifier() -> Option<std::path::PathBuf> {
+    let root = fixtures::root();
+    let out = root.join("target/js-plugins/bench-minimal.wasm");
+    std::fs::create_dir_all(out.parent()?).ok()?;
+    let status = Command::new("node")
+        .arg(root.join("sdk/js/componentize.mjs"))
+        .args(["--world", "verifier-plugin", "-o"])
+        .arg(&out)
+        .arg(root.join("tests/hostile-js/app.js"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(out)
+}
+
 fn main() {
     let runtime = Runtime::new().expect("runtime").with_cache(None);
     let cache_dir = tempfile::tempdir().expect("tempdir");
@@ -154,7 +170,7 @@ fn main() {
     println!("  warm cache  {:>8.1} ms   cold/warm = {:.1}", ms(warm), ms(cold) / ms(warm));
 
     println!();
-    println!("a verifier, Rust vs Python (median; compile and cache in ms, calls in ms)");
+    println!("a verifier, Rust vs Python vs JavaScript (median; compile and cache in ms, calls in ms)");
     println!(
         "  {:<28} {:>11} {:>10} {:>10} {:>12} {:>12}",
         "", "size", "compile", "cache", "inst.+call", "reused call"
@@ -172,6 +188,13 @@ fn main() {
             Value::Null
         }
     };
+    let js = match js_verifier() {
+        Some(wasm) => verifier_costs("JavaScript (minimal verifier)", &wasm, r#"{"attack": "none"}"#, 1),
+        None => {
+            println!("  JavaScript: skipped (componentize-js not installed; scripts/setup-services.sh runs `npm ci` in sdk/js)");
+            Value::Null
+        }
+    };
 
     let out_dir = fixtures::root().join("target").join("upshift-bench");
     std::fs::create_dir_all(&out_dir).expect("create target/upshift-bench");
@@ -181,6 +204,7 @@ fn main() {
         "plan_warm_ms": ms(warm),
         "rust_verifier": rust,
         "python_verifier": python,
+        "js_verifier": js,
     });
     let path = out_dir.join("plugin_cache.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("write plugin_cache.json");
