@@ -31,7 +31,8 @@ impl Example {
         let dir = tempfile::tempdir().unwrap();
         common::serve::copy_dir(built, dir.path());
         std::fs::create_dir_all(dir.path().join("shards")).unwrap();
-        let digest = upshift::runtime::Digest::of(&std::fs::read(dir.path().join("ledger-guard.wasm")).unwrap()).to_hex();
+        let digest =
+            upshift::runtime::Digest::of(&std::fs::read(dir.path().join("ledger-guard.wasm")).unwrap()).to_hex();
         for spec in SPECS {
             let text = std::fs::read_to_string(dir.path().join(spec)).unwrap();
             let text = text.replace("<the sha256 build.sh printed for ledger-guard.wasm>", &digest);
@@ -55,7 +56,8 @@ impl Example {
     /// A shard's migration version, entries and cents.
     fn shard(&self, n: u32) -> (i64, i64, i64) {
         let db = Connection::open(self.path(&format!("shards/shard-{n}.db"))).unwrap();
-        let version = db.query_row("SELECT COALESCE(MAX(version), 0) FROM upshift_migrations", [], |r| r.get(0)).unwrap();
+        let version =
+            db.query_row("SELECT COALESCE(MAX(version), 0) FROM upshift_migrations", [], |r| r.get(0)).unwrap();
         let (entries, cents) =
             db.query_row("SELECT COUNT(*), SUM(amount_cents) FROM ledger", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         (version, entries, cents)
@@ -93,7 +95,10 @@ fn a_javascript_verifier_passes_a_rollout_and_its_verdict_rolls_the_next_one_bac
     let out = ex.upshift(&["run", "bad-release.toml"]);
     assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("shard-1 holds 397 entries, 11447.02 EUR; the baseline (3 shards on 2) 500 entries"), "{text}");
+    assert!(
+        text.contains("shard-1 holds 397 entries, 11447.02 EUR; the baseline (3 shards on 2) 500 entries"),
+        "{text}"
+    );
     assert!(text.contains("4.5 % of the money is missing, max_loss 0"), "{text}");
     assert!(text.contains("rollout ledger-bad-1: rolled-back"), "{text}");
     // Every shard is whole again at 2: the canary by its down migration, the others never touched.
@@ -110,7 +115,10 @@ fn a_javascript_plugin_describes_itself_and_its_config_is_checked_before_anythin
     let text = stdout(&out);
     assert!(text.contains("kind:     verifier (world upshift:plugin/verifier-plugin@0.2.0)"), "{text}");
     assert!(text.contains("asks for: sql"), "{text}");
-    assert!(text.contains("max_loss (number, default 0)"), "the config's fields, from the JavaScript description: {text}");
+    assert!(
+        text.contains("max_loss (number, default 0)"),
+        "the config's fields, from the JavaScript description: {text}"
+    );
     assert!(text.contains("connection (string, required)"), "{text}");
 
     // Configs the plugin refuses: exit 2 naming the problem, nothing migrated.

@@ -4,7 +4,11 @@
 //! durability pragmas. (2) and (3) alternate call by call so machine noise affects both alike; the
 //! median across rounds is reported. (4) and (5) are (2) and (3) with the store on PostgreSQL (a
 //! cluster this benchmark starts in a temporary folder with `fsync=on`, as in production; over TCP
-//! on 127.0.0.1). Prints a table; writes target/upshift-bench/engine.json.
+//! on 127.0.0.1). (6) is group commit: [`GROUP_ROLLOUTS`] rollouts whose transitions are ready at
+//! once, driven by [`GROUP_THREADS`] threads through one `GroupCommitter` (each transition still its
+//! own compare-and-swap, each durable before its thread makes the next), and (7) a lone rollout's
+//! transition through the committer against (3). Prints a table; writes
+//! target/upshift-bench/engine.json.
 //!
 //! Run: `cargo bench -p upshift --bench engine`.
 
@@ -12,9 +16,11 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use rusqlite::Connection;
 use upshift::engine::{Context, Decision, Event, FailurePolicy, Phase, StagePlan, State, start};
-use upshift::store::{Commit, EntryKind, Location, NewEntry, NewRollout, Store};
+use upshift::store::{Commit, EntryKind, GroupCommitter, Location, NewEntry, NewRollout, Store};
 
 #[path = "../../tests/common/postgres.rs"]
 mod postgres_cluster;
@@ -35,6 +41,12 @@ const WAL_PRESIZE_PAGES: usize = 1200;
 
 const PURE_TARGET_PER_S: f64 = 1_000_000.0;
 const RATIO_TARGET: f64 = 1.5;
+/// Group commit: rollouts, the threads driving them, and transitions each rollout makes.
+const GROUP_ROLLOUTS: usize = 1_024;
+const GROUP_THREADS: usize = 128;
+const GROUP_TRANSITIONS: usize = 20;
+const GROUP_TARGET_PER_S: f64 = 20_000.0;
+const LONE_RATIO_TARGET: f64 = 1.2;
 
 fn main() {
     let root =
@@ -71,6 +83,27 @@ fn main() {
     let ratio = journaled_us / floor_us;
     let journaled_per_s = 1e6 / journaled_us;
     let floor_per_s = 1e6 / floor_us;
+
+    // (6) Many rollouts at once through the group committer, and (7) a lone one against the floor.
+    let group_path = scratch.path().join("group.db");
+    let (grouped_per_s, per_group, busy_share) = grouped_transitions_per_s(&group_path, &context());
+    let committer = Arc::new(GroupCommitter::start(&group_path).expect("start the committer"));
+    let mut lone = Journaled::new(&group_path, context());
+    lone.committer = Some(committer.clone());
+    let mut lone_floor = Floor::new(&scratch.path().join("floor-lone.db"), journaled.state_json_len());
+    presize_wal(&scratch.path().join("floor-lone.db"));
+    for _ in 0..WARM_UP {
+        lone.transition();
+        lone_floor.commit();
+    }
+    let (mut lone_us, mut lone_floor_us) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (j, f) = alternate(PER_ROUND, || lone.transition(), || lone_floor.commit());
+        lone_us.push(j);
+        lone_floor_us.push(f);
+    }
+    let (lone_us, lone_floor_us) = (median(&mut lone_us), median(&mut lone_floor_us));
+    let lone_ratio = lone_us / lone_floor_us;
 
     // The same on PostgreSQL.
     let cluster = postgres_cluster::Cluster::start_with(true);
@@ -114,6 +147,16 @@ fn main() {
         1e6 / pg_floor_us
     );
     println!("  (4)/(5) time ratio            {pg_ratio:>14.2}");
+    println!(
+        "  (6) group commit, SQLite      {grouped_per_s:>14.0} transitions/s   target >= {GROUP_TARGET_PER_S:.0}  {}   ({GROUP_ROLLOUTS} rollouts, {GROUP_THREADS} threads, {per_group:.1} commits per transaction, {:.0} us each; the committer in a transaction {:.0} % of the time)",
+        verdict(grouped_per_s >= GROUP_TARGET_PER_S),
+        busy_share * 1e6 / grouped_per_s * per_group,
+        busy_share * 100.0
+    );
+    println!(
+        "  (7) lone transition through the committer {lone_us:>6.1} us vs floor {lone_floor_us:.1} us: ratio {lone_ratio:.2}   target <= {LONE_RATIO_TARGET}  {}",
+        verdict(lone_ratio <= LONE_RATIO_TARGET)
+    );
 
     let out_dir = root.join("target").join("upshift-bench");
     std::fs::create_dir_all(&out_dir).expect("create target/upshift-bench");
@@ -129,6 +172,12 @@ fn main() {
         "postgres_journaled_us": pg_journaled_us,
         "postgres_floor_us": pg_floor_us,
         "postgres_ratio_journal_to_floor": pg_ratio,
+        "grouped_transitions_per_s": grouped_per_s,
+        "grouped_commits_per_transaction": per_group,
+        "grouped_committer_busy_share": busy_share,
+        "lone_grouped_us": lone_us,
+        "lone_floor_us": lone_floor_us,
+        "lone_ratio_to_floor": lone_ratio,
     });
     let path = out_dir.join("engine.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write engine.json");
@@ -199,40 +248,122 @@ fn pure_transitions_per_s(ctx: &Context) -> f64 {
     median(&mut samples)
 }
 
-/// A rollout driven through the real store: every transition is committed before the next.
+/// (6): [`GROUP_ROLLOUTS`] rollouts in a new store at `path`, [`GROUP_TRANSITIONS`] transitions
+/// each, made by [`GROUP_THREADS`] threads (each driving its share of the rollouts one transition
+/// at a time, as a controller's runners do) through one committer. Durable transitions per second,
+/// and commits per transaction.
+/// Time spent inside commit transactions (taking the write lock to the end of the commit).
+#[derive(Default)]
+struct Busy(std::sync::atomic::AtomicU64);
+
+impl upshift::store::CommitObserver for Busy {
+    fn journal_committed(&self, _entries: usize, duration: Duration) {
+        self.0.fetch_add(duration.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn grouped_transitions_per_s(path: &Path, ctx: &Context) -> (f64, f64, f64) {
+    let mut store = Store::open(path).expect("open the store");
+    let mut rollouts: Vec<(String, i64, State)> =
+        (0..GROUP_ROLLOUTS).map(|_| (create(&mut store, ctx), 1, start())).collect();
+    presize_wal(path);
+    let committer = GroupCommitter::start(path).expect("start the committer");
+    let per_thread = GROUP_ROLLOUTS.div_ceil(GROUP_THREADS);
+    let busy = Arc::new(Busy::default());
+    upshift::store::set_commit_observer(Some(busy.clone()));
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for share in rollouts.chunks_mut(per_thread) {
+            let committer = &committer;
+            scope.spawn(move || {
+                for _ in 0..GROUP_TRANSITIONS {
+                    for (id, version, state) in share.iter_mut() {
+                        let (commit, next) = transition_commit(ctx, state);
+                        *version = committer.commit(id, *version, commit).expect("commit");
+                        *state = next;
+                    }
+                }
+            });
+        }
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    upshift::store::set_commit_observer(None);
+    let busy_share = busy.0.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9 / seconds;
+    let (commits, groups) = committer.stats();
+    assert_eq!(commits as usize, GROUP_ROLLOUTS * GROUP_TRANSITIONS, "every transition committed once");
+    assert_eq!(store.history(&rollouts[0].0).expect("journal").len(), GROUP_TRANSITIONS, "one entry per transition");
+    (commits as f64 / seconds, commits as f64 / groups.max(1) as f64, busy_share)
+}
+
+/// A new rollout of the benchmark's plan in `store`; its id.
+fn create(store: &mut Store, ctx: &Context) -> String {
+    let id = store.next_id("bench").expect("next id");
+    let state = start();
+    let plan = serde_json::to_string(ctx).expect("plan json");
+    let state_json = serde_json::to_string(&state).expect("state json");
+    store
+        .create(
+            NewRollout {
+                id: &id,
+                name: "bench",
+                spec_path: &PathBuf::from("bench.toml"),
+                spec: "{}",
+                plan: &plan,
+                state: &state_json,
+                phase: state.phase.name(),
+                at: now_ms(),
+                leased: false,
+            },
+            vec![],
+            vec![],
+        )
+        .expect("create the rollout");
+    id
+}
+
+/// The next transition of `state` as the runner makes it (step, serialize, the journal entry): the
+/// commit, and the state it leads to.
+fn transition_commit(ctx: &Context, state: &mut State) -> (Commit<'static>, State) {
+    let event = next_event(state);
+    let t = state.step(ctx, &event).expect("an allowed transition");
+    let entry = NewEntry {
+        actor: "bench".into(),
+        kind: EntryKind::Transition,
+        event: Some(event.name().to_string()),
+        from: Some(state.phase.name().to_string()),
+        to: Some(t.state.phase.name().to_string()),
+        stage: Some(t.state.stage),
+        message: format!("{} at stage {}", t.state.phase, t.state.stage + 1),
+        detail: serde_json::to_value(&event).ok(),
+    };
+    let json = serde_json::to_string(&t.state).expect("state json");
+    let commit = Commit {
+        state: Some((json, t.state.phase.name())),
+        entries: vec![entry],
+        plugin_states: vec![],
+        at: now_ms(),
+        fence: None,
+        timer: None,
+    };
+    (commit, t.state)
+}
+
+/// A rollout driven through the real store: every transition is committed before the next, on
+/// the rollout's own connection or through a group committer.
 struct Journaled {
     store: Store,
     ctx: Context,
     id: String,
     version: i64,
     state: State,
+    committer: Option<Arc<GroupCommitter>>,
 }
 
 impl Journaled {
     fn new(location: impl Into<Location>, ctx: Context) -> Self {
         let mut store = Store::open(location).expect("open the store");
-        let id = store.next_id("bench").expect("next id");
-        let state = start();
-        let plan = serde_json::to_string(&ctx).expect("plan json");
-        let state_json = serde_json::to_string(&state).expect("state json");
-        store
-            .create(
-                NewRollout {
-                    id: &id,
-                    name: "bench",
-                    spec_path: &PathBuf::from("bench.toml"),
-                    spec: "{}",
-                    plan: &plan,
-                    state: &state_json,
-                    phase: state.phase.name(),
-                    at: now_ms(),
-                    leased: false,
-                },
-                vec![],
-                vec![],
-            )
-            .expect("create the rollout");
-        Journaled { store, ctx, id, version: 1, state }
+        let id = create(&mut store, &ctx);
+        Journaled { store, ctx, id, version: 1, state: start(), committer: None }
     }
 
     /// The size of a mid-rollout state's JSON, for the floor's payload.
@@ -251,28 +382,13 @@ impl Journaled {
 
     /// One transition as the runner makes it: step, serialize, commit with its journal entry.
     fn transition(&mut self) {
-        let event = next_event(&mut self.state);
-        let t = self.state.step(&self.ctx, &event).expect("an allowed transition");
-        let entry = NewEntry {
-            actor: "bench".into(),
-            kind: EntryKind::Transition,
-            event: Some(event.name().to_string()),
-            from: Some(self.state.phase.name().to_string()),
-            to: Some(t.state.phase.name().to_string()),
-            stage: Some(t.state.stage),
-            message: format!("{} at stage {}", t.state.phase, t.state.stage + 1),
-            detail: serde_json::to_value(&event).ok(),
-        };
-        let json = serde_json::to_string(&t.state).expect("state json");
-        let commit = Commit {
-            state: Some((json, t.state.phase.name())),
-            entries: vec![entry],
-            plugin_states: vec![],
-            at: now_ms(),
-            fence: None,
-        };
-        self.version = self.store.commit(&self.id, self.version, commit).expect("commit");
-        self.state = t.state;
+        let (commit, next) = transition_commit(&self.ctx, &mut self.state);
+        self.version = match &self.committer {
+            Some(group) => group.commit(&self.id, self.version, commit),
+            None => self.store.commit(&self.id, self.version, commit),
+        }
+        .expect("commit");
+        self.state = next;
     }
 }
 

@@ -191,7 +191,9 @@ fn main() {
     let js = match js_verifier() {
         Some(wasm) => verifier_costs("JavaScript (minimal verifier)", &wasm, r#"{"attack": "none"}"#, 1),
         None => {
-            println!("  JavaScript: skipped (componentize-js not installed; scripts/setup-services.sh runs `npm ci` in sdk/js)");
+            println!(
+                "  JavaScript: skipped (componentize-js not installed; scripts/setup-services.sh runs `npm ci` in sdk/js)"
+            );
             Value::Null
         }
     };

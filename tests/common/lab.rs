@@ -98,7 +98,7 @@ impl Lab {
         let spec = RolloutSpec::parse(&path, text).map_err(|e| e.to_string())?;
         let mut plugins = RolloutPlugins::load(&self.runtime, &spec, &self.trust, |_| Default::default())
             .map_err(|e| e.to_string())?;
-        let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[], &|_| Ok(()))
+        let (id, plan) = rollout::create(&mut self.store, &spec, &path, &mut plugins, "lab", &[], None)
             .map_err(|e| e.to_string())?;
         let opts = RunOptions {
             actor: "lab".into(),
@@ -107,6 +107,7 @@ impl Lab {
             dev: false,
             controller: false,
             stop: None,
+            committer: None,
         };
         let phase =
             Runner::with_plugins(&mut self.store, &id, spec, plan, plugins, opts).unwrap().run(&mut Quiet).unwrap();

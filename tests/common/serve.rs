@@ -47,6 +47,17 @@ impl Fleet {
         Fleet { dir, state }
     }
 
+    /// An empty spec root (`root/`, created by the caller) and a state store, served with the
+    /// default `max_parallel`.
+    pub fn empty() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::write(dir.path().join("serve.toml"), format!("spec_root = {:?}\n", root.display().to_string()))
+            .unwrap();
+        let state = dir.path().join("state.db").display().to_string();
+        Fleet { dir, state }
+    }
+
     /// [`Fleet::new`] with the store in a new database on this binary's PostgreSQL cluster.
     pub fn on_postgres(n: usize) -> Self {
         Fleet { state: super::postgres::store_url("fleet"), ..Fleet::new(n) }

@@ -136,6 +136,7 @@ fn run_options(trust: &TrustPolicy, no_wait: bool, dev: bool) -> RunOptions {
         dev,
         controller: false,
         stop: None,
+        committer: None,
     }
 }
 
@@ -394,6 +395,7 @@ pub fn abort(state: &Path, trust: &TrustPolicy, args: AbortArgs) -> anyhow::Resu
         dev: true,
         controller: false,
         stop: None,
+        committer: None,
     };
     drive_unless_driven(Runner::open(&mut store, &runtime, &args.id, opts), None, rolls_back)
 }

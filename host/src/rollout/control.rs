@@ -61,6 +61,7 @@ pub fn control_journaled(
             plugin_states: vec![],
             at: now_ms(),
             fence: None,
+            timer: None,
         };
         match store.commit(id, rec.version, commit) {
             Ok(_) => return Ok((t.state, entry)),

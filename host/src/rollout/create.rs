@@ -22,7 +22,7 @@ pub enum CreateError {
     Encode(#[from] serde_json::Error),
 }
 
-/// Plans `spec` with its `plugins` and records a new `pending` rollout, if `admit` accepts the
+/// Plans `spec` with its `plugins` and records a new `pending` rollout, if `admit` (when given) accepts the
 /// store's rollouts at that moment (see [`Store::create_admitted`]); returns its id and plan.
 /// `notes` are extra journal lines for the audit trail (e.g. that unsigned plugins were allowed).
 pub fn create(
@@ -32,7 +32,7 @@ pub fn create(
     plugins: &mut RolloutPlugins,
     actor: &str,
     notes: &[String],
-    admit: Admit<'_>,
+    admit: Option<Admit<'_>>,
 ) -> Result<(String, Plan), CreateError> {
     let id = store.next_id(&spec.name)?;
     let plan = prepare(&id, spec, plugins)?;

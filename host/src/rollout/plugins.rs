@@ -86,10 +86,9 @@ impl RolloutPlugins {
         for p in [&spec.target, &spec.strategy].into_iter().chain(&spec.verifiers) {
             let Some(path) = &p.file else { continue };
             // Built-in plugins are trusted by construction; files must prove where they come from.
-            let bytes = crate::runtime::read_plugin_file(path)?;
             // The pin first: whether this is the file the spec means (a rebuild is refused by its
             // digest, not by a signature that no longer matches it).
-            let actual = crate::runtime::Digest::of(&bytes);
+            let actual = runtime.file_digest(path)?;
             if let Some(expected) = p.sha256.as_deref().and_then(crate::runtime::Digest::parse)
                 && expected != actual
             {
@@ -100,7 +99,7 @@ impl RolloutPlugins {
                 }
                 .into());
             }
-            match trust::verify(path, &bytes, &trust.keys) {
+            match trust::verify_digest(path, actual, &trust.keys) {
                 Ok((key, name)) => {
                     notes.push(format!("plugin {} is signed by {key} ({name}), trusted", path.display()))
                 }

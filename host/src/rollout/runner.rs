@@ -15,7 +15,9 @@ use super::plugins::RolloutPlugins;
 use crate::engine::{Command, Event, Phase, State};
 use crate::runtime::{LoadError, Operation, RolloutInfo, Runtime, Verdict};
 use crate::spec::RolloutSpec;
-use crate::store::{Commit, EntryKind, Fence, Lease, NewEntry, RolloutRecord, Store, StoreError};
+use crate::store::{
+    Commit, EntryKind, Fence, GroupCommitter, Lease, NewEntry, RolloutHead, RolloutRecord, Store, StoreError,
+};
 use crate::trust::TrustPolicy;
 
 /// How often a waiting runner looks at the store for an operator's control.
@@ -98,6 +100,10 @@ pub struct RunOptions {
     /// Set by the controller when it shuts down: the runner stops at the next step boundary (an
     /// in-flight plugin call finishes or reaches its deadline, and its outcome is committed first).
     pub stop: Option<Arc<AtomicBool>>,
+    /// The controller's group committer: the runner's commits go through it, with those of every
+    /// other rollout ready at the same moment ([`crate::store::GroupCommitter`]). `None`: the
+    /// runner commits on its own store connection.
+    pub committer: Option<Arc<GroupCommitter>>,
 }
 
 /// Why [`Runner::drive`] returned, with the phase the rollout is in.
@@ -162,7 +168,7 @@ impl<'s> Runner<'s> {
         if plan.dev && !opts.dev {
             return Err(RunError::Dev { id: id.to_string() });
         }
-        let fence = Self::lease(store, id)?;
+        let fence = Self::lease_of(store, &rec)?;
         let loaded = store.plugin_states(id).map_err(RunError::from).and_then(|states| {
             let trust =
                 TrustPolicy { allow_unsigned: opts.trust.allow_unsigned || plan.allow_unsigned, ..opts.trust.clone() };
@@ -177,6 +183,17 @@ impl<'s> Runner<'s> {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// The lease of `rec` if this process holds it with more than half its time left (its renewal
+    /// thread keeps it so; a controller stepping a rollout again writes nothing for it), else
+    /// [`Runner::lease`].
+    fn lease_of(store: &Store, rec: &RolloutRecord) -> Result<Fence, RunError> {
+        let ttl = crate::store::lease_ttl().as_millis() as i64;
+        match rec.lease.as_ref().filter(|l| l.mine() && l.expires_at - now_ms() > ttl / 2) {
+            Some(l) => Ok(Fence { holder: l.holder.clone(), epoch: l.epoch }),
+            None => Self::lease(store, &rec.id),
         }
     }
 
@@ -238,14 +255,22 @@ impl<'s> Runner<'s> {
     }
 
     /// `commit` carrying this runner's lease.
-    fn fenced<'c>(&self, commit: Commit<'c>) -> Commit<'c> {
+    fn fenced(&self, commit: Commit<'static>) -> Commit<'static> {
         Commit { fence: Some(self.fence.clone()), ..commit }
+    }
+
+    /// Commits on this runner's store connection, or through the controller's group committer.
+    fn commit(&mut self, version: i64, commit: Commit<'static>) -> Result<i64, StoreError> {
+        match &self.opts.committer {
+            Some(group) => group.commit(&self.id, version, commit),
+            None => self.store.commit(&self.id, version, commit),
+        }
     }
 
     /// The rollout as stored, if this runner still holds its lease: one taken over (this process
     /// was stopped or cut off past its lease) is left before any plugin is called again.
-    fn load(&self) -> Result<(RolloutRecord, State), RunError> {
-        let rec = self.store.rollout(&self.id)?;
+    fn load(&self) -> Result<(RolloutHead, State), RunError> {
+        let rec = self.store.rollout_head(&self.id)?;
         let held = rec.lease.as_ref().is_some_and(|l| l.holder == self.fence.holder && l.epoch == self.fence.epoch);
         if !held {
             let by = rec.lease.as_ref().map_or_else(|| "nobody (released)".to_string(), Lease::describe);
@@ -282,8 +307,9 @@ impl<'s> Runner<'s> {
                         plugin_states: vec![],
                         at: now_ms(),
                         fence: None,
+                        timer: None,
                     });
-                    self.store.commit(&self.id, rec.version, commit)?;
+                    self.commit(rec.version, commit)?;
                     reporter.committed(&entries, &state, &self.plan);
                 }
                 Gate::Pause(why, entries) => {
@@ -300,8 +326,9 @@ impl<'s> Runner<'s> {
                             plugin_states: vec![],
                             at: now_ms(),
                             fence: None,
+                            timer: None,
                         });
-                        self.store.commit(&self.id, rec.version, commit)?;
+                        self.commit(rec.version, commit)?;
                         reporter.committed(&[note], &state, &self.plan);
                         announced_hold = Some(state.issued);
                     }
@@ -453,7 +480,7 @@ impl<'s> Runner<'s> {
     /// outstanding; otherwise it is journaled as discarded.
     fn commit_outcome(
         &mut self,
-        rec: &RolloutRecord,
+        rec: &RolloutHead,
         state: &State,
         outcome: CommandOutcome,
         reporter: &mut dyn Reporter,
@@ -484,8 +511,9 @@ impl<'s> Runner<'s> {
                     plugin_states: self.changed_states(),
                     at: now_ms(),
                     fence: None,
+                    timer: None,
                 });
-                self.store.commit(&self.id, rec.version, commit)?;
+                self.commit(rec.version, commit)?;
                 self.saved_states = self.plugins.states();
                 reporter.committed(&entries, &state, &self.plan);
                 return Ok(());
@@ -508,14 +536,21 @@ impl<'s> Runner<'s> {
             });
             let json = serde_json::to_string(&t.state)
                 .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
+            let at = now_ms();
+            // A bake starts now: its due time is stored with the transition that starts it.
+            let timer = match t.state.outstanding {
+                Some(Command::Wait { seconds }) => Some((t.state.issued, super::waits::due_after(at, seconds))),
+                _ => None,
+            };
             let commit = self.fenced(Commit {
                 state: Some((json, t.state.phase.name())),
                 entries: entries.clone(),
                 plugin_states: self.changed_states(),
-                at: now_ms(),
+                at,
                 fence: None,
+                timer,
             });
-            match self.store.commit(&self.id, rec.version, commit) {
+            match self.commit(rec.version, commit) {
                 Ok(_) => {
                     self.saved_states = self.plugins.states();
                     reporter.committed(&entries, &t.state, &self.plan);

@@ -220,7 +220,7 @@ pub fn start(
     }
     let spec_path = std::path::absolute(spec_path).unwrap_or(spec_path.to_path_buf());
     let admit = |rollouts: &[RolloutRecord]| admission(&spec, rollouts);
-    match create(store, &spec, &spec_path, &mut plugins, actor, &dev_notes, &admit) {
+    match create(store, &spec, &spec_path, &mut plugins, actor, &dev_notes, Some(&admit)) {
         Err(CreateError::Store(StoreError::Refused { reason })) => Ok(Started::Held { name: spec.name, reason }),
         Err(e) => Err(e.into()),
         Ok((id, plan)) => Ok(Started::Created { id, spec: Box::new(spec), plan, plugins: Box::new(plugins) }),

@@ -8,12 +8,17 @@ use std::time::Duration;
 use super::now_ms;
 use super::runner::{BAKE_REPORT_EVERY, POLL_INTERVAL, Reporter, RunError, Runner};
 use crate::engine::State;
-use crate::store::RolloutRecord;
+use crate::store::RolloutHead;
 
 /// In controller mode, a wait with more than this left is given back to the controller as a timer
-/// ([`super::Halt::Timer`]) instead of being slept through; a shorter one is cheaper to sleep than to
-/// reload the rollout's plugins for.
-pub const YIELD_WAITS_OVER: Duration = Duration::from_secs(1);
+/// ([`super::Halt::Timer`]) instead of being slept through: every wait, so a baking rollout holds no
+/// thread and no plugin instance (ten thousand rollouts baking cost their records, nothing more).
+pub const YIELD_WAITS_OVER: Duration = Duration::ZERO;
+
+/// When a wait of `seconds` that starts at `at` (ms since the epoch) is due.
+pub(super) fn due_after(at: i64, seconds: u64) -> i64 {
+    at.saturating_add(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX))
+}
 
 impl Runner<'_> {
     /// Whether the controller asked this runner to stop.
@@ -23,7 +28,7 @@ impl Runner<'_> {
 
     /// Sleeps `total`, returning early with `true` if the rollout changed meanwhile (or the runner
     /// is told to stop).
-    pub(super) fn sleep_unless_changed(&self, rec: &RolloutRecord, total: Duration) -> Result<bool, RunError> {
+    pub(super) fn sleep_unless_changed(&self, rec: &RolloutHead, total: Duration) -> Result<bool, RunError> {
         let until = std::time::Instant::now() + total;
         loop {
             let now = std::time::Instant::now();
@@ -31,7 +36,7 @@ impl Runner<'_> {
                 return Ok(false);
             }
             sleep(POLL_INTERVAL.min(until - now));
-            if self.stopping() || self.store.rollout(&self.id)?.version != rec.version {
+            if self.stopping() || self.store.rollout_head(&self.id)?.version != rec.version {
                 return Ok(true);
             }
         }
@@ -39,11 +44,13 @@ impl Runner<'_> {
 
     /// When the outstanding wait of `state` is due (ms since the epoch): stored when the wait starts,
     /// so a restarted runner keeps the original deadline.
+    /// (The transition that issues a wait stores its due time; a rollout from before that, or a
+    /// wait issued by a control, has it stored here.)
     pub(super) fn due(&self, state: &State, seconds: u64) -> Result<i64, RunError> {
         Ok(match self.store.timer(&self.id, state.issued)? {
             Some(due) => due,
             None => {
-                let due = now_ms().saturating_add(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX));
+                let due = due_after(now_ms(), seconds);
                 self.store.set_timer(&self.id, state.issued, due)?;
                 due
             }
@@ -53,7 +60,7 @@ impl Runner<'_> {
     /// Waits out a bake. Returns `true` if the rollout changed meanwhile (the wait is abandoned).
     pub(super) fn wait(
         &mut self,
-        rec: &RolloutRecord,
+        rec: &RolloutHead,
         state: &State,
         seconds: u64,
         reporter: &mut dyn Reporter,

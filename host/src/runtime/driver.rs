@@ -11,7 +11,9 @@
 //! runtime owned here, whose worker drives the sockets and timers while the caller waits.
 
 use std::future::Future;
-use std::time::Duration;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
@@ -53,12 +55,29 @@ impl Driver {
     ///
     /// Must not be called from inside an async task (tokio refuses to block there); the host's
     /// callers are synchronous.
+    ///
+    /// Most calls never wait in the host (a verifier judging its inputs): their future completes
+    /// at its first poll, which is made here directly, without a timer. While it runs, Wasm code is
+    /// bounded by the epoch deadline, as always. Only a call that waits in the host goes on to
+    /// `block_on` under a timer, for what is left of `limit` since the call started.
     pub fn run<F: Future>(&self, limit: Duration, call: F) -> Result<F::Output, DeadlineReached> {
         let Some(io) = &self.io else {
             unreachable!("the runtime is only taken when the driver is dropped");
         };
+        let started = Instant::now();
+        let mut call = pin!(call);
+        {
+            // Host futures polled here (sockets, timers, blocking file work) need the runtime's
+            // context. The no-op waker is never relied on: a future still pending is polled again
+            // below with `block_on`'s waker, and a future wakes only the waker of its last poll.
+            let _context = io.enter();
+            if let Poll::Ready(answer) = call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                return Ok(answer);
+            }
+        }
+        let left = limit.saturating_sub(started.elapsed());
         // The timer is made inside `block_on`: it needs the runtime's context.
-        io.block_on(async move { tokio::time::timeout(limit, call).await }).map_err(|_| DeadlineReached)
+        io.block_on(async move { tokio::time::timeout(left, call).await }).map_err(|_| DeadlineReached)
     }
 }
 
@@ -91,6 +110,29 @@ mod tests {
         let result = driver().run(Duration::from_millis(50), std::future::pending::<()>());
         assert!(result.is_err());
         assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_call_pending_at_its_first_poll_is_woken_later() {
+        let answer = driver().run(Duration::from_secs(5), async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            7
+        });
+        assert_eq!(answer.unwrap(), 7);
+    }
+
+    #[test]
+    fn time_spent_before_the_first_wait_counts_against_the_deadline() {
+        let start = std::time::Instant::now();
+        let result = driver().run(Duration::from_millis(400), async {
+            // Busy in the first poll (as Wasm code would be), then waiting in the host for ever.
+            std::thread::sleep(Duration::from_millis(300));
+            std::future::pending::<()>().await
+        });
+        assert!(result.is_err());
+        // 400 ms in all; a deadline restarted after the first poll would make it 700.
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(600), "the deadline restarted after the first poll: {took:?}");
     }
 
     #[test]

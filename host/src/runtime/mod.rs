@@ -13,6 +13,7 @@ pub mod config_schema;
 mod driver;
 mod epoch;
 mod error;
+mod files;
 pub mod grants;
 mod host_state;
 mod instance;
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use artifact::{CAPABILITIES_SECTION, DeclareError, Declared, Digest, Format};
 pub use bindings::{
@@ -58,6 +59,13 @@ use host_state::HostState;
 /// one process. A rollout keeps a few (target, strategy, verifiers) alive; 100 covers many
 /// concurrent rollouts.
 pub const POOL_INSTANCE_SLOTS: u32 = 100;
+
+/// Written pages of a freed linear memory the pool restores in place rather than releasing them to
+/// the kernel (`new_engine`): a Rust plugin's stack, data and first heap pages fit.
+const MEMORY_KEEP_RESIDENT: usize = 2 << 20;
+
+/// The same for a freed table.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 /// The three kinds of plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -93,7 +101,7 @@ impl std::fmt::Display for PluginKind {
 }
 
 /// Where a plugin comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PluginSource {
     /// A first-party plugin embedded in this binary, by name (`canary`, `sql-migrator`...).
     Builtin(String),
@@ -135,6 +143,8 @@ pub struct Plugin {
     /// The runtime's call observer (`observe.rs`).
     observer: Arc<observe::ObserverSlot>,
     pre: InstancePre<HostState>,
+    /// Where the exports of its kind's world are, found once (`bindings/worlds.rs`).
+    exports: bindings::worlds::Exports,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -153,6 +163,11 @@ pub struct Runtime {
     linker: Linker<HostState>,
     builtins: &'static [BuiltinPlugin],
     compiled: Mutex<HashMap<Digest, Component>>,
+    /// Plugin files read and hashed (`files.rs`).
+    files: files::Files,
+    /// Plugins loaded, by source and kind: a load of the same built-in, or of a file whose digest is
+    /// the same, gives the same plugin (compiled, checked, linked) without doing it again.
+    loaded: Mutex<HashMap<(PluginSource, PluginKind), Arc<Plugin>>>,
     /// Compiled components kept on disk across processes (`cache.rs`), if configured.
     cache: Option<cache::CompiledCache>,
     /// How this runtime got each component it compiled (for `-v` logs, tests and benchmarks).
@@ -203,6 +218,8 @@ impl Runtime {
             linker,
             builtins,
             compiled: Mutex::new(HashMap::new()),
+            files: files::Files::default(),
+            loaded: Mutex::new(HashMap::new()),
             cache: cache::configured(),
             stats: Mutex::default(),
             driver,
@@ -244,7 +261,46 @@ impl Runtime {
 
     /// Loads a plugin that must be of kind `expected`.
     pub fn load(&self, source: &PluginSource, expected: PluginKind) -> Result<Arc<Plugin>, LoadError> {
-        let (name, bytes, builtin) = self.read(source)?;
+        let key = (source.clone(), expected);
+        // A file is checked against its pin (through its remembered digest) before a plugin loaded
+        // from it before is given again; a built-in never changes.
+        let fresh = match source {
+            PluginSource::Builtin(_) => None,
+            PluginSource::File { path, sha256 } => {
+                let read = self.files.digest(path)?;
+                check_pin(path, sha256.as_deref(), &read.digest)?;
+                Some(read)
+            }
+        };
+        let known = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        if let Some(plugin) = known.filter(|p| fresh.as_ref().is_none_or(|f| f.digest == p.digest)) {
+            return Ok(plugin);
+        }
+        let plugin = self.load_new(source, expected, fresh.and_then(|f| f.bytes))?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.len() >= MAX_LOADED {
+            loaded.clear();
+        }
+        loaded.insert(key, plugin.clone());
+        Ok(plugin)
+    }
+
+    /// The sha256 of the plugin file at `path` (remembered while the file is unchanged: `files.rs`).
+    pub fn file_digest(&self, path: &std::path::Path) -> Result<Digest, LoadError> {
+        Ok(self.files.digest(path)?.digest)
+    }
+
+    /// [`Runtime::load`] without the memo; `bytes` are the file's, if they were just read.
+    fn load_new(
+        &self,
+        source: &PluginSource,
+        expected: PluginKind,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        let (name, bytes, builtin) = match (source, bytes) {
+            (PluginSource::File { path, .. }, Some(bytes)) => (Arc::from(path.display().to_string()), bytes, false),
+            _ => self.read(source)?,
+        };
         let component = self.compile(&name, &bytes)?;
         let exports = export_names(&self.engine, &component);
         let found = kind_of(&exports);
@@ -278,6 +334,7 @@ impl Runtime {
             engine: self.engine.clone(),
             driver: self.driver.clone(),
             observer: self.observer.clone(),
+            exports: bindings::worlds::Exports::new(expected, contract, &pre),
             pre,
         }))
     }
@@ -294,18 +351,7 @@ impl Runtime {
             PluginSource::File { path, sha256 } => {
                 let name: Arc<str> = Arc::from(path.display().to_string());
                 let bytes = read_plugin_file(path)?;
-                if let Some(given) = sha256 {
-                    let expected = Digest::parse(given)
-                        .ok_or_else(|| LoadError::BadDigest { plugin: name.to_string(), given: given.clone() })?;
-                    let actual = Digest::of(&bytes);
-                    if expected != actual {
-                        return Err(LoadError::DigestMismatch {
-                            plugin: name.to_string(),
-                            expected: expected.to_hex(),
-                            actual: actual.to_hex(),
-                        });
-                    }
-                }
+                check_pin(path, sha256.as_deref(), &Digest::of(&bytes))?;
                 Ok((name, bytes, false))
             }
         }
@@ -410,6 +456,25 @@ impl Runtime {
     }
 }
 
+/// Refuses a file whose digest is not the spec's pin (`given`, if any).
+fn check_pin(path: &Path, given: Option<&str>, actual: &Digest) -> Result<(), LoadError> {
+    let Some(given) = given else { return Ok(()) };
+    let plugin = || path.display().to_string();
+    let expected =
+        Digest::parse(given).ok_or_else(|| LoadError::BadDigest { plugin: plugin(), given: given.to_string() })?;
+    if expected != *actual {
+        return Err(LoadError::DigestMismatch {
+            plugin: plugin(),
+            expected: expected.to_hex(),
+            actual: actual.to_hex(),
+        });
+    }
+    Ok(())
+}
+
+/// The most plugins a runtime keeps loaded (one with more forgets them all and starts again).
+const MAX_LOADED: usize = 1024;
+
 /// Reads a plugin file, refusing one past [`load_limits::MAX_COMPONENT_BYTES`] before reading it
 /// whole. Everything that reads a plugin file (loading, the signature check, `upshift plugin sign`
 /// and `verify`) goes through here.
@@ -453,6 +518,18 @@ fn new_engine() -> Result<Engine, LoadError> {
         .max_tables_per_component(limits::MAX_TABLES as u32)
         .table_elements(limits::MAX_TABLE_ELEMENTS)
         .max_memory_size(limits::MAX_MEMORY_LIMIT);
+    // A freed slot must be reset before another instance gets it. By default every page the last
+    // instance touched is handed back to the kernel and faulted in again by the next one (most of
+    // what instantiating cost). Where the kernel can report which pages were written (the
+    // `PAGEMAP_SCAN` ioctl, Linux 6.7 and later), only those are restored in place, from the
+    // memory's image or to zeros: the slot is as pristine as after a `madvise`, without the faults.
+    // Without the ioctl, keeping pages resident would mean restoring all of them on every free: the
+    // default is kept there.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            .table_keep_resident(TABLE_KEEP_RESIDENT);
+    }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {
         Ok(engine) => Ok(engine),

@@ -29,14 +29,8 @@ impl ObserverSlot {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = observer;
     }
 
-    fn get(&self) -> Option<Arc<dyn CallObserver>> {
+    pub(super) fn get(&self) -> Option<Arc<dyn CallObserver>> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub(super) fn call_finished(&self, plugin: &str, call: &'static str, duration: Duration) {
-        if let Some(o) = self.get() {
-            o.call_finished(plugin, call, duration);
-        }
     }
 
     pub(super) fn limit_hit(&self, plugin: &str, call: &'static str, limit: &'static str) {

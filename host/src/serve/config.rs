@@ -27,8 +27,11 @@ use super::webhooks::WebhookConfig;
 /// Rollout steps carried out at once by default: each holds a thread of the blocking pool while a
 /// plugin call runs; a stuck plugin holds one until its deadline, never the others.
 pub const DEFAULT_MAX_PARALLEL: usize = 8;
-/// The most threads a server may give to rollout steps.
-pub const MAX_PARALLEL: usize = 256;
+/// The most threads a server may give to rollout steps: a step may hold up to 4 plugin instances
+/// (target, its read-back, strategy, a verifier) of the runtime's pool
+/// ([`crate::runtime::POOL_INSTANCE_SLOTS`]), and submissions need some too. A baking rollout holds
+/// none, so this bounds the steps carried out at the same moment, not the rollouts in flight.
+pub const MAX_PARALLEL: usize = crate::runtime::POOL_INSTANCE_SLOTS as usize / 5;
 /// The shortest lease TTL a config may set: a renewal must have time to happen.
 pub const MIN_LEASE_TTL_MS: u64 = 1_000;
 

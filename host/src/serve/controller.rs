@@ -2,19 +2,22 @@
 //! `run` that left it, or before a restart) and drives each one step after another on a bounded pool
 //! of blocking threads, so a stuck plugin holds one thread until its deadline and never the others.
 //!
-//! A rollout is driven in controller mode (`RunOptions::controller`): the runner returns at a bake
-//! longer than a second, a closed window or a human's turn, and the rollout is *parked* here with the
-//! time it is due and its record's version; it is driven again when the time comes or the version
-//! changes (a control). Bakes are therefore timers, not sleeping threads. The store's runner lease is
+//! A rollout is driven in controller mode (`RunOptions::controller`): the runner returns at a bake,
+//! a closed window or a human's turn, and the rollout is *parked* here with the time it is due and
+//! its record's version; it is driven again when the time comes (a timer in memory, so a bake ends
+//! on time without a scan of the store) or the version changes (a control, seen by the next scan).
+//! Bakes are therefore timers, not sleeping threads: a baking rollout holds no thread and no plugin
+//! instance. Store connections are kept and reused by the steps and scans. The store's runner lease is
 //! taken by this process for every rollout it drives and kept while one is parked, so a CLI `run` or
 //! `resume` sees it driven and a rollout a CLI process drives is left alone until that process lets
 //! go. On shutdown the runners stop at their next step boundary and every lease is given back.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -23,7 +26,7 @@ use super::observe::Observers;
 use crate::engine::{Phase, State};
 use crate::rollout::{self, Halt, Plan, Reporter, RunError, RunOptions, Runner};
 use crate::runtime::Runtime;
-use crate::store::{Lease, NewEntry, Store, StoreError};
+use crate::store::{GroupCommitter, Lease, NewEntry, Store, StoreError};
 use crate::trust::TrustPolicy;
 
 /// How often the store is scanned for rollouts to drive (a submission through the API wakes the
@@ -43,6 +46,47 @@ enum Slot {
     Parked { version: i64, until_ms: i64 },
 }
 
+/// Every rollout this controller knows, and the parked ones' timers.
+#[derive(Default)]
+struct Slots {
+    map: HashMap<String, Slot>,
+    /// `(until_ms, id)` of parked rollouts, earliest first. An entry whose rollout's slot changed
+    /// since is stale and skipped.
+    timers: BinaryHeap<Reverse<(i64, String)>>,
+}
+
+impl Slots {
+    fn set(&mut self, id: String, slot: Slot) {
+        if let Slot::Parked { until_ms, .. } = slot
+            && until_ms < i64::MAX
+        {
+            self.timers.push(Reverse((until_ms, id.clone())));
+        }
+        self.map.insert(id, slot);
+    }
+
+    /// The parked rollouts due at `now`, marked running.
+    fn due(&mut self, now: i64) -> Vec<String> {
+        let mut due = vec![];
+        while let Some(Reverse((until, _))) = self.timers.peek() {
+            if *until > now {
+                break;
+            }
+            let Some(Reverse((until, id))) = self.timers.pop() else { break };
+            if matches!(self.map.get(&id), Some(Slot::Parked { until_ms, .. }) if *until_ms == until) {
+                self.map.insert(id.clone(), Slot::Running);
+                due.push(id);
+            }
+        }
+        due
+    }
+
+    /// When the next parked rollout is due (ms since the epoch).
+    fn next_due(&self) -> Option<i64> {
+        self.timers.peek().map(|Reverse((until, _))| *until)
+    }
+}
+
 pub struct Controller {
     state: PathBuf,
     runtime: Arc<Runtime>,
@@ -50,8 +94,15 @@ pub struct Controller {
     observers: Observers,
     permits: Arc<Semaphore>,
     stop: Arc<AtomicBool>,
+    /// Scan the store now (a rollout was created, the controller is stopping).
     wake: Notify,
-    slots: Mutex<HashMap<String, Slot>>,
+    /// A step ended: look at the timers again.
+    tick: Notify,
+    slots: Mutex<Slots>,
+    /// Store connections not in use, kept for the next step or scan.
+    stores: Mutex<Vec<Store>>,
+    committer: Mutex<Option<Arc<GroupCommitter>>>,
+    max_parallel: usize,
     actor: String,
     /// Set once the first scan of the store has been made (`/readyz`).
     scanned: AtomicBool,
@@ -73,7 +124,11 @@ impl Controller {
             permits: Arc::new(Semaphore::new(max_parallel)),
             stop: Arc::new(AtomicBool::new(false)),
             wake: Notify::new(),
-            slots: Mutex::new(HashMap::new()),
+            tick: Notify::new(),
+            slots: Mutex::new(Slots::default()),
+            stores: Mutex::new(Vec::new()),
+            committer: Mutex::new(None),
+            max_parallel,
             actor: format!("upshift serve (pid {})", std::process::id()),
             scanned: AtomicBool::new(false),
         }
@@ -102,23 +157,41 @@ impl Controller {
     /// back every lease this process holds.
     pub async fn run(self: Arc<Self>) {
         let mut running = JoinSet::new();
+        let mut scan_now = true;
+        let mut last_scan = Instant::now();
         while !self.stop.load(Ordering::SeqCst) {
-            let me = self.clone();
-            match tokio::task::spawn_blocking(move || me.due_now()).await {
-                Ok(Ok(due)) => {
-                    for id in due {
-                        running.spawn(self.clone().drive(id));
+            if scan_now || last_scan.elapsed() >= SCAN_INTERVAL {
+                last_scan = Instant::now();
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.due_now()).await {
+                    Ok(Ok(due)) => {
+                        for id in due {
+                            running.spawn(self.clone().drive(id));
+                        }
+                        self.scanned.store(true, Ordering::SeqCst);
                     }
-                    self.scanned.store(true, Ordering::SeqCst);
+                    Ok(Err(e)) => tracing::warn!("controller: cannot scan the store: {e}"),
+                    Err(e) => tracing::warn!("controller: scan failed: {e}"),
                 }
-                Ok(Err(e)) => tracing::warn!("controller: cannot scan the store: {e}"),
-                Err(e) => tracing::warn!("controller: scan failed: {e}"),
+            }
+            // Parked rollouts whose timer is due, without reading the store.
+            let (due, next_due) = {
+                let mut slots = self.slots();
+                (slots.due(rollout::now_ms()), slots.next_due())
+            };
+            for id in due {
+                running.spawn(self.clone().drive(id));
             }
             while running.try_join_next().is_some() {}
-            tokio::select! {
-                _ = tokio::time::sleep(SCAN_INTERVAL) => {}
-                _ = self.wake.notified() => {}
+            let mut sleep = SCAN_INTERVAL.saturating_sub(last_scan.elapsed());
+            if let Some(at) = next_due {
+                sleep = sleep.min(Duration::from_millis(at.saturating_sub(rollout::now_ms()).max(0) as u64));
             }
+            scan_now = tokio::select! {
+                _ = tokio::time::sleep(sleep) => false,
+                _ = self.wake.notified() => true,
+                _ = self.tick.notified() => false,
+            };
         }
         while running.join_next().await.is_some() {}
         let me = self.clone();
@@ -128,20 +201,22 @@ impl Controller {
     /// The rollouts to drive now: not ended, not running here, not parked (or due), and not leased
     /// to another live process. Each is marked running.
     fn due_now(&self) -> Result<Vec<String>, StoreError> {
-        let store = match Store::open_existing(&self.state) {
+        let store = match self.store() {
             Err(StoreError::Missing { .. }) => return Ok(vec![]),
             other => other?,
         };
         let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
+        let unended = store.unended(&terminal);
+        self.give_back(store);
         let now = rollout::now_ms();
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots();
         // Rollouts no other process holds are taken a few at a time (as many as there are free
         // threads), so replicas sharing a store share its rollouts rather than the first to look
         // taking them all; those this process holds already are always driven when due.
         let mut new_ones = self.permits.available_permits();
         let mut due = vec![];
-        for (id, version, lease) in store.unended(&terminal)? {
-            let ready = match slots.get(&id) {
+        for (id, version, lease) in unended? {
+            let ready = match slots.map.get(&id) {
                 Some(Slot::Running) => false,
                 Some(Slot::Parked { version: v, until_ms }) => (*v >= 0 && *v != version) || now >= *until_ms,
                 None => true,
@@ -151,18 +226,18 @@ impl Controller {
             if !ready || (held.is_some() && !ours) {
                 // Driven elsewhere: forget any slot, so that once the other process lets go (or
                 // took it over from this one) the rollout is looked at afresh.
-                if held.is_some() && !ours && !matches!(slots.get(&id), Some(Slot::Running)) {
-                    slots.remove(&id);
+                if held.is_some() && !ours && !matches!(slots.map.get(&id), Some(Slot::Running)) {
+                    slots.map.remove(&id);
                 }
                 continue;
             }
-            if !ours && !slots.contains_key(&id) {
+            if !ours && !slots.map.contains_key(&id) {
                 if new_ones == 0 {
                     continue;
                 }
                 new_ones -= 1;
             }
-            slots.insert(id.clone(), Slot::Running);
+            slots.set(id.clone(), Slot::Running);
             due.push(id);
         }
         Ok(due)
@@ -180,24 +255,73 @@ impl Controller {
                 Some(parked_for(-1, RETRY_AFTER))
             }
         };
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots();
         match slot {
-            Some(s) => slots.insert(id, s),
-            None => slots.remove(&id),
+            Some(s) => slots.set(id, s),
+            None => drop(slots.map.remove(&id)),
         };
         drop(slots);
-        self.wake.notify_one();
+        self.tick.notify_one();
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The group committer every runner commits through, started with the first step (the store
+    /// exists by then). `None` if it cannot start: runners then commit on their own connections.
+    fn committer(&self) -> Option<Arc<GroupCommitter>> {
+        let mut committer = self.committer.lock().unwrap_or_else(|p| p.into_inner());
+        if committer.is_none() {
+            match GroupCommitter::start(&self.state) {
+                Ok(c) => *committer = Some(Arc::new(c)),
+                Err(e) => tracing::warn!("controller: commits are not grouped: {e}"),
+            }
+        }
+        committer.clone()
+    }
+
+    /// Commits made through the group committer, and the transactions they took.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.committer.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or((0, 0), |c| c.stats())
+    }
+
+    /// A store connection: one a step or scan gave back, or a new one.
+    fn store(&self) -> Result<Store, StoreError> {
+        let kept = self.stores.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match kept {
+            Some(store) => Ok(store),
+            None => Store::open_existing(&self.state),
+        }
+    }
+
+    /// Keeps `store` for the next step or scan (as many as can be in use at once).
+    fn give_back(&self, store: Store) {
+        let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        if stores.len() <= self.max_parallel {
+            stores.push(store);
+        }
     }
 
     /// Opens rollout `id` and drives it until it halts; returns its new slot (`None`: forget it).
     fn step(&self, id: &str) -> Option<Slot> {
-        let mut store = match Store::open_existing(&self.state) {
+        let mut store = match self.store() {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("rollout {id}: {e}");
                 return Some(parked_for(-1, RETRY_AFTER));
             }
         };
+        let (slot, healthy) = self.step_on(&mut store, id);
+        // A connection that failed is not kept: the next step opens a new one.
+        if healthy {
+            self.give_back(store);
+        }
+        slot
+    }
+
+    /// [`Controller::step`] on `store`; also says whether the store answered throughout.
+    fn step_on(&self, store: &mut Store, id: &str) -> (Option<Slot>, bool) {
         let opts = RunOptions {
             actor: self.actor.clone(),
             wait_for_humans: false,
@@ -205,9 +329,10 @@ impl Controller {
             dev: false,
             controller: true,
             stop: Some(self.stop.clone()),
+            committer: self.committer(),
         };
-        let version = |store: &Store| store.rollout(id).map_or(-1, |r| r.version);
-        let halt = match Runner::open(&mut store, &self.runtime, id, opts) {
+        let version = |store: &Store| store.rollout_head(id).map_or(-1, |r| r.version);
+        let halt = match Runner::open(store, &self.runtime, id, opts) {
             Ok(mut runner) => runner.drive(&mut Relay { id, observers: &self.observers }),
             Err(e) => Err(e),
         };
@@ -215,33 +340,34 @@ impl Controller {
             Ok(Halt::Ended(phase)) => {
                 tracing::info!("rollout {id}: {phase}");
                 let _ = store.release_lease(id);
-                return None;
+                return (None, true);
             }
-            Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(&store), until_ms: i64::MAX },
-            Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(&store), until_ms: due_ms },
+            Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(store), until_ms: i64::MAX },
+            Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(store), until_ms: due_ms },
             // Another process took it between the scan and now, or took it over from this one (whose
             // lease ran out while it was stopped or cut off): the next scan looks again.
-            Err(RunError::Leased { .. }) => return None,
+            Err(RunError::Leased { .. }) => return (None, true),
             Err(e @ RunError::Store(StoreError::Fenced { .. })) => {
                 tracing::warn!("{e}");
-                return None;
+                return (None, true);
             }
             Err(e @ RunError::Dev { .. }) => {
                 tracing::warn!("{}", crate::text::terminal(&e.to_string(), crate::text::MAX_LINE));
-                Slot::Parked { version: version(&store), until_ms: i64::MAX }
+                Slot::Parked { version: version(store), until_ms: i64::MAX }
             }
             Err(e) => {
                 tracing::warn!("rollout {id}: {}", crate::text::terminal(&e.to_string(), crate::text::MAX_LINE));
-                parked_for(version(&store), RETRY_AFTER)
+                let healthy = !matches!(e, RunError::Store(StoreError::Db { .. }));
+                return (Some(parked_for(version(store), RETRY_AFTER)), healthy);
             }
         };
-        Some(slot)
+        (Some(slot), true)
     }
 
     /// Gives back the lease of every rollout this process holds (on shutdown): those it drove, and
     /// those created through the API that it had not yet begun.
     fn release_all(&self) {
-        let Ok(store) = Store::open_existing(&self.state) else { return };
+        let Ok(store) = self.store() else { return };
         let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
         for (id, _, lease) in store.unended(&terminal).unwrap_or_default() {
             if lease.as_ref().is_some_and(Lease::mine) {

@@ -9,6 +9,7 @@
 mod commit_hook;
 mod db;
 mod deliveries;
+mod group;
 mod journal;
 mod lease;
 mod location;
@@ -20,10 +21,11 @@ mod tokens;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use db::{Db, DbError, Row, p};
+use db::{Db, DbError, Row, Tx, p};
 
 pub use commit_hook::{CommitObserver, set_commit_observer};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, NewDelivery};
+pub use group::{GroupCommitter, MAX_GROUP};
 pub use journal::{EntryKind, JournalEntry, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES, NewEntry};
 pub use lease::{
     Fence, LEASE_RENEW_EVERY, LEASE_TTL, Lease, keep_renewed, lease_ttl, me as lease_holder, process_alive,
@@ -110,6 +112,16 @@ pub struct RolloutRecord {
     pub lease: Option<Lease>,
 }
 
+/// What a runner reads of its rollout at every step: its version, engine state and lease (the
+/// spec and plan, which never change, are read once when it opens the rollout).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutHead {
+    pub version: i64,
+    /// The engine state, as JSON.
+    pub state: String,
+    pub lease: Option<Lease>,
+}
+
 /// A new rollout to create.
 #[derive(Debug, Clone)]
 pub struct NewRollout<'a> {
@@ -138,6 +150,9 @@ pub struct Commit<'a> {
     /// The committing runner's lease: the commit is refused once the lease is another's. `None`
     /// for a control (pause, approve, abort), which any process may record.
     pub fence: Option<Fence>,
+    /// The wait this commit issues, as `(issued, due)` (see [`Store::timer`]): stored in the same
+    /// transaction, so starting a bake costs no write of its own.
+    pub timer: Option<(u64, i64)>,
 }
 
 pub struct Store {
@@ -252,26 +267,29 @@ impl Store {
         entries: Vec<NewEntry>,
         plugin_states: Vec<(String, BTreeMap<String, String>)>,
     ) -> Result<(), StoreError> {
-        self.create_admitted(new, entries, plugin_states, &|_| Ok(()))
+        self.create_admitted(new, entries, plugin_states, None)
     }
 
     /// [`Store::create`], if `admit` accepts the rollouts in the store as they are inside the write
     /// transaction: two processes deciding at once cannot both pass a check one of them would fail
-    /// (`max_concurrent`, waves). A refusal writes nothing.
+    /// (`max_concurrent`, waves). A refusal writes nothing. Without `admit`, the store's rollouts are
+    /// not read (creating one costs the same in a store of ten thousand).
     pub fn create_admitted(
         &mut self,
         new: NewRollout<'_>,
         entries: Vec<NewEntry>,
         plugin_states: Vec<(String, BTreeMap<String, String>)>,
-        admit: Admit<'_>,
+        admit: Option<Admit<'_>>,
     ) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let location = self.location.clone();
         let err = |source| StoreError::Db { store: location.clone(), source };
         let mut db = self.db.borrow_mut();
         let mut tx = db.write().map_err(err)?;
-        let all = tx.query(LIST, &[]).and_then(|rows| rows.iter().map(record).collect::<Result<Vec<_>, _>>());
-        admit(&all.map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
+        if let Some(admit) = admit {
+            let all = tx.query(LIST, &[]).and_then(|rows| rows.iter().map(record).collect::<Result<Vec<_>, _>>());
+            admit(&all.map_err(err)?).map_err(|reason| StoreError::Refused { reason })?;
+        }
         let id = new.id;
         let spec_path = new.spec_path.to_string_lossy();
         let (holder, epoch, expires) = match new.leased {
@@ -329,6 +347,20 @@ impl Store {
         }
     }
 
+    /// The version, state and lease of rollout `id` ([`RolloutHead`]).
+    pub fn rollout_head(&self, id: &str) -> Result<RolloutHead, StoreError> {
+        let row = self
+            .db()
+            .query_opt(
+                "SELECT version, state, lease_holder, lease_epoch, lease_expires FROM rollouts WHERE id = ?1",
+                p![id],
+            )
+            .map_err(|e| self.err(e))?;
+        let Some(r) = row else { return Err(self.unknown(id)) };
+        let head = (|| Ok(RolloutHead { version: r.int(0)?, state: r.text(1)?, lease: lease::from_row(&r, 2)? }))();
+        head.map_err(|e: DbError| self.err(e))
+    }
+
     /// Every rollout, newest first.
     pub fn list(&self) -> Result<Vec<RolloutRecord>, StoreError> {
         let rows = self.db().query(LIST, &[]).map_err(|e| self.err(e))?;
@@ -353,51 +385,54 @@ impl Store {
 
     /// Applies `commit` if the rollout is still at `version`; returns the new version.
     pub fn commit(&mut self, id: &str, version: i64, commit: Commit<'_>) -> Result<i64, StoreError> {
+        self.commit_ref(id, version, &commit)
+    }
+
+    fn commit_ref(&mut self, id: &str, version: i64, commit: &Commit<'_>) -> Result<i64, StoreError> {
         let started = std::time::Instant::now();
         let location = self.location.clone();
         let err = |source| StoreError::Db { store: location.clone(), source };
         let mut db = self.db.borrow_mut();
         let mut tx = db.write().map_err(err)?;
-        let row = tx
-            .query_opt("SELECT version, lease_holder, lease_epoch, lease_expires FROM rollouts WHERE id = ?1", p![id])
-            .map_err(err)?;
-        let Some(row) = row else {
-            return Err(StoreError::UnknownRollout { id: id.to_string(), store: location.clone() });
-        };
-        if let Some(fence) = &commit.fence {
-            let lease = lease::from_row(&row, 1).map_err(err)?;
-            if lease.as_ref().is_none_or(|l| l.holder != fence.holder || l.epoch != fence.epoch) {
-                let by = lease.map_or_else(|| "nobody (released)".to_string(), |l| l.describe());
-                return Err(StoreError::Fenced { id: id.to_string(), epoch: fence.epoch, by });
-            }
-        }
-        if row.int(0).map_err(err)? != version {
-            return Err(StoreError::Conflict { id: id.to_string() });
-        }
-        for e in &commit.entries {
-            journal::insert(&mut tx, id, commit.at, e).map_err(err)?;
-        }
-        for (plugin, entries) in &commit.plugin_states {
-            let json = serde_json::to_string(entries).unwrap_or_else(|_| "{}".into());
-            tx.execute(
-                "INSERT INTO plugin_state (rollout_id, plugin, entries) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (rollout_id, plugin) DO UPDATE SET entries = excluded.entries",
-                p![id, plugin, &json],
-            )
-            .map_err(err)?;
-        }
-        let mut new_version = version;
-        if let Some((state, phase)) = &commit.state {
-            new_version = version + 1;
-            tx.execute(
-                "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
-                p![id, state, *phase, new_version, commit.at],
-            )
-            .map_err(err)?;
-        }
+        check(&mut tx, &location, id, version, commit)?;
+        let new_version = write(&mut tx, &location, id, version, commit)?;
         tx.commit().map_err(err)?;
         commit_hook::committed(commit.entries.len(), started.elapsed());
         Ok(new_version)
+    }
+
+    /// Applies several rollouts' commits in one transaction (one write to disk for all): each is
+    /// still its own compare-and-swap, refused alone (a conflict, a fence) without touching the
+    /// others, and each is durable once this returns. The results are in the order of `commits`.
+    /// Should a write fail inside the group, the transaction is rolled back and each commit is made
+    /// on its own instead, so one bad commit never takes the others with it.
+    pub fn commit_group(&mut self, commits: &[(&str, i64, &Commit<'_>)]) -> Vec<Result<i64, StoreError>> {
+        let started = std::time::Instant::now();
+        let location = self.location.clone();
+        let grouped = (|| {
+            let err = |source| StoreError::Db { store: location.clone(), source };
+            let mut db = self.db.borrow_mut();
+            let mut tx = db.write().map_err(err)?;
+            let mut results = Vec::with_capacity(commits.len());
+            for (id, version, commit) in commits {
+                // Only the checks may refuse one commit; its writes are made once they passed.
+                results.push(match check(&mut tx, &location, id, *version, commit) {
+                    Ok(()) => Ok(write(&mut tx, &location, id, *version, commit)?),
+                    Err(refused) => Err(refused),
+                });
+            }
+            tx.commit().map_err(err)?;
+            Ok::<_, StoreError>(results)
+        })();
+        match grouped {
+            Ok(results) => {
+                let entries =
+                    commits.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|((_, _, c), _)| c.entries.len());
+                commit_hook::committed(entries.sum(), started.elapsed());
+                results
+            }
+            Err(_) => commits.iter().map(|(id, version, commit)| self.commit_ref(id, *version, commit)).collect(),
+        }
     }
 
     /// The rollouts that have not ended (phase not in `terminal`): id, version and lease.
@@ -477,6 +512,61 @@ impl Store {
 
 /// Every rollout, newest first.
 const LIST: &str = concat!("SELECT ", record_columns!(), " FROM rollouts ORDER BY created_at DESC, rowid DESC");
+
+/// Whether `commit` may be made inside the write transaction `tx`: rollout `id` is still at
+/// `version` (the compare-and-swap) and, for a runner's commit, still under its lease.
+fn check(tx: &mut Tx<'_>, location: &Location, id: &str, version: i64, commit: &Commit<'_>) -> Result<(), StoreError> {
+    let err = |source| StoreError::Db { store: location.clone(), source };
+    let row = tx
+        .query_opt("SELECT version, lease_holder, lease_epoch, lease_expires FROM rollouts WHERE id = ?1", p![id])
+        .map_err(err)?;
+    let Some(row) = row else {
+        return Err(StoreError::UnknownRollout { id: id.to_string(), store: location.clone() });
+    };
+    if let Some(fence) = &commit.fence {
+        let lease = lease::from_row(&row, 1).map_err(err)?;
+        if lease.as_ref().is_none_or(|l| l.holder != fence.holder || l.epoch != fence.epoch) {
+            let by = lease.map_or_else(|| "nobody (released)".to_string(), |l| l.describe());
+            return Err(StoreError::Fenced { id: id.to_string(), epoch: fence.epoch, by });
+        }
+    }
+    if row.int(0).map_err(err)? != version {
+        return Err(StoreError::Conflict { id: id.to_string() });
+    }
+    Ok(())
+}
+
+/// The writes of a checked `commit` (see [`check`]): the entries, plugin states, state and timer;
+/// returns the rollout's new version.
+fn write(tx: &mut Tx<'_>, location: &Location, id: &str, version: i64, commit: &Commit<'_>) -> Result<i64, StoreError> {
+    let err = |source| StoreError::Db { store: location.clone(), source };
+    for e in &commit.entries {
+        journal::insert(tx, id, commit.at, e).map_err(err)?;
+    }
+    for (plugin, entries) in &commit.plugin_states {
+        let json = serde_json::to_string(entries).unwrap_or_else(|_| "{}".into());
+        tx.execute(
+            "INSERT INTO plugin_state (rollout_id, plugin, entries) VALUES (?1, ?2, ?3)
+             ON CONFLICT (rollout_id, plugin) DO UPDATE SET entries = excluded.entries",
+            p![id, plugin, &json],
+        )
+        .map_err(err)?;
+    }
+    let mut new_version = version;
+    if let Some((state, phase)) = &commit.state {
+        new_version = version + 1;
+        tx.execute(
+            "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
+            p![id, state, *phase, new_version, commit.at],
+        )
+        .map_err(err)?;
+    }
+    if let Some((issued, due)) = commit.timer {
+        tx.execute("UPDATE rollouts SET timer_issued = ?2, timer_due = ?3 WHERE id = ?1", p![id, issued as i64, due])
+            .map_err(err)?;
+    }
+    Ok(new_version)
+}
 
 fn record(r: &Row) -> Result<RolloutRecord, DbError> {
     Ok(RolloutRecord {

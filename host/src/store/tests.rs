@@ -50,6 +50,8 @@ on_both!(
     a_ten_megabyte_message_and_detail_are_capped_when_journaled_and_the_detail_stays_json,
     a_nul_in_a_plugins_text_is_journaled_as_a_replacement_character,
     a_refused_admission_and_a_stale_commit_leave_the_store_usable,
+    a_group_commit_refuses_each_stale_or_fenced_commit_alone,
+    the_group_committer_answers_every_caller_after_its_commit,
 );
 
 fn ids_count_per_name(backend: Backend) {
@@ -72,6 +74,7 @@ fn commit_checks_the_version_and_appends_to_the_journal(backend: Backend) {
         plugin_states: vec![],
         at: 2,
         fence: None,
+        timer: None,
     };
     let v = s.commit(id, 1, commit("{\"a\":1}")).unwrap();
     assert_eq!(v, 2);
@@ -136,6 +139,7 @@ fn a_commit_of_a_holder_that_was_taken_over_is_fenced_and_changes_nothing(backen
         plugin_states: vec![("target".into(), [("k".to_string(), fence.holder.clone())].into())],
         at: 3,
         fence: Some(fence.clone()),
+        timer: None,
     };
     // A was paused past its lease; B took over (and has not committed anything yet).
     let b = s.acquire_lease_as("r-1", "B", T0 + 20_000, TTL).unwrap().unwrap();
@@ -213,8 +217,8 @@ fn admission_is_decided_inside_the_write_transaction_on_what_is_stored_then(back
     };
     // Both looked before either wrote: each saw an empty store and would go ahead.
     assert!(at_most_one(&first.list().unwrap()).is_ok() && at_most_one(&second.list().unwrap()).is_ok());
-    first.create_admitted(new("a-1", "a"), vec![note("created")], vec![], &at_most_one).unwrap();
-    let err = second.create_admitted(new("b-1", "b"), vec![note("created")], vec![], &at_most_one).unwrap_err();
+    first.create_admitted(new("a-1", "a"), vec![note("created")], vec![], Some(&at_most_one)).unwrap();
+    let err = second.create_admitted(new("b-1", "b"), vec![note("created")], vec![], Some(&at_most_one)).unwrap_err();
     assert!(matches!(&err, StoreError::Refused { reason } if reason == "a-1 is active"), "{err}");
     let ids: Vec<String> = second.list().unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, vec!["a-1"], "the refused rollout wrote nothing");
@@ -263,7 +267,7 @@ fn a_nul_in_a_plugins_text_is_journaled_as_a_replacement_character(backend: Back
 fn a_refused_admission_and_a_stale_commit_leave_the_store_usable(backend: Backend) {
     let (_d, mut s) = open(backend);
     s.create(new("r-1", "r"), vec![], vec![]).unwrap();
-    let refused = s.create_admitted(new("r-2", "r"), vec![note("x")], vec![], &|_| Err("no".into()));
+    let refused = s.create_admitted(new("r-2", "r"), vec![note("x")], vec![], Some(&|_| Err("no".into())));
     assert!(matches!(refused, Err(StoreError::Refused { .. })));
     let stale = s.commit("r-1", 7, Commit { entries: vec![note("late")], ..Commit::default() });
     assert!(matches!(stale, Err(StoreError::Conflict { .. })));
@@ -271,4 +275,72 @@ fn a_refused_admission_and_a_stale_commit_leave_the_store_usable(backend: Backen
     assert_eq!(s.commit("r-1", 1, Commit { state: Some(("{}".into(), "applying")), ..Commit::default() }).unwrap(), 2);
     assert!(s.history("r-1").unwrap().is_empty(), "nothing of the refused writes was kept");
     assert_eq!(s.list().unwrap().len(), 1);
+}
+
+fn a_group_commit_refuses_each_stale_or_fenced_commit_alone(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    for id in ["g-1", "g-2", "g-3", "g-4"] {
+        s.create(new(id, "g"), vec![note("created")], vec![]).unwrap();
+    }
+    let a = s.acquire_lease_as("g-3", "A", T0, TTL).unwrap().unwrap();
+    s.acquire_lease_as("g-3", "B", T0 + 20_000, TTL).unwrap().unwrap();
+    let moved = |fence: Option<Fence>, timer| Commit {
+        state: Some(("{\"moved\":true}".into(), "applying")),
+        entries: vec![note("moved")],
+        plugin_states: vec![("target".into(), [("k".to_string(), "v".to_string())].into())],
+        at: 5,
+        fence,
+        timer,
+    };
+    let (ok, stale, fenced, last) =
+        (moved(None, Some((1, 1_005))), moved(None, None), moved(Some(a), None), moved(None, None));
+    let results = s.commit_group(&[("g-1", 1, &ok), ("g-2", 7, &stale), ("g-3", 1, &fenced), ("g-4", 1, &last)]);
+    assert_eq!(results[0].as_ref().ok(), Some(&2));
+    assert!(matches!(results[1], Err(StoreError::Conflict { .. })), "{:?}", results[1]);
+    assert!(matches!(results[2], Err(StoreError::Fenced { .. })), "{:?}", results[2]);
+    assert_eq!(results[3].as_ref().ok(), Some(&2));
+    for (id, version, entries, state) in [("g-1", 2, 2, 1), ("g-2", 1, 1, 0), ("g-3", 1, 1, 0), ("g-4", 2, 2, 1)] {
+        let r = s.rollout(id).unwrap();
+        assert_eq!(r.version, version, "{id}");
+        assert_eq!(s.history(id).unwrap().len(), entries, "{id}: a refused commit wrote no entry");
+        assert_eq!(s.plugin_state(id, "target").unwrap().len(), state, "{id}: nor any plugin state");
+    }
+    assert_eq!(s.timer("g-1", 1).unwrap(), Some(1_005), "the bake's due time, with its transition");
+    // An unknown rollout in a group is refused alone too.
+    let results = s.commit_group(&[("nope-1", 1, &last), ("g-4", 2, &last)]);
+    assert!(matches!(results[0], Err(StoreError::UnknownRollout { .. })));
+    assert_eq!(results[1].as_ref().ok(), Some(&3));
+}
+
+fn the_group_committer_answers_every_caller_after_its_commit(backend: Backend) {
+    let (d, mut s) = open(backend);
+    let ids: Vec<String> = (1..=16).map(|i| format!("c-{i}")).collect();
+    for id in &ids {
+        s.create(new(id, "c"), vec![], vec![]).unwrap();
+    }
+    let committer = crate::store::GroupCommitter::start(d.location.clone()).unwrap();
+    std::thread::scope(|scope| {
+        for id in &ids {
+            let committer = &committer;
+            scope.spawn(move || {
+                for version in 1..=5 {
+                    let commit = Commit {
+                        state: Some(("{}".into(), "applying")),
+                        entries: vec![note("step")],
+                        ..Commit::default()
+                    };
+                    assert_eq!(committer.commit(id, version, commit).unwrap(), version + 1);
+                }
+                // A stale one is refused, to its caller only.
+                let stale = Commit { state: Some(("{}".into(), "applying")), ..Commit::default() };
+                assert!(matches!(committer.commit(id, 1, stale), Err(StoreError::Conflict { .. })));
+            });
+        }
+    });
+    for id in &ids {
+        assert_eq!((s.rollout(id).unwrap().version, s.history(id).unwrap().len()), (6, 5), "{id}");
+    }
+    let (commits, groups) = committer.stats();
+    assert_eq!(commits, 16 * 6);
+    assert!(groups >= 1 && groups <= commits);
 }

@@ -11,7 +11,7 @@ mod keys;
 mod signature;
 
 pub use keys::{KeyError, PublicKey, SecretKey, TRUSTED_KEYS_ENV, TrustedKeys, default_trusted_keys_path};
-pub use signature::{SignatureFile, TrustError, sign, signature_path, verify};
+pub use signature::{SignatureFile, TrustError, sign, signature_path, verify, verify_digest};
 
 /// How a host treats plugin files: trusted keys, and whether unsigned or untrusted plugins may run
 /// anyway (local development; recorded in the rollout's audit trail).

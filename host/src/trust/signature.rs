@@ -72,6 +72,11 @@ pub fn sign(bytes: &[u8], key: &SecretKey) -> SignatureFile {
 /// Checks the signature of the component at `path` with bytes `bytes` against `trusted`; returns
 /// the signer's key and its name in the trusted-keys file.
 pub fn verify(path: &Path, bytes: &[u8], trusted: &TrustedKeys) -> Result<(PublicKey, String), TrustError> {
+    verify_digest(path, Digest::of(bytes), trusted)
+}
+
+/// [`verify`] for the file at `path` whose sha256 is `actual`.
+pub fn verify_digest(path: &Path, actual: Digest, trusted: &TrustedKeys) -> Result<(PublicKey, String), TrustError> {
     let plugin = path.display().to_string();
     let sig = signature_path(path);
     let text = match std::fs::read_to_string(&sig) {
@@ -81,7 +86,6 @@ pub fn verify(path: &Path, bytes: &[u8], trusted: &TrustedKeys) -> Result<(Publi
     };
     let malformed = |message: String| TrustError::Malformed { plugin: plugin.clone(), sig: sig.clone(), message };
     let file: SignatureFile = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
-    let actual = Digest::of(bytes);
     if Digest::parse(&file.sha256) != Some(actual) {
         return Err(TrustError::DigestMismatch { plugin, signed: file.sha256, actual: actual.to_hex() });
     }

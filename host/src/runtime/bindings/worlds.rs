@@ -3,15 +3,15 @@
 //! current types (`v0_1.rs`). The rest of the host sees one set of types whatever the version.
 
 use wasmtime::Store;
-use wasmtime::component::Instance;
+use wasmtime::component::{Instance, InstancePre};
 
 use super::v0_1;
 use super::{
     Change, Check, Contract, Decision, Description, Observation, Operation, Progress, RolloutInfo, Stage, Verdict,
     WitPluginError,
 };
-use crate::runtime::Plugin;
 use crate::runtime::host_state::HostState;
+use crate::runtime::{Plugin, PluginKind};
 
 type Answer<T> = wasmtime::Result<Result<T, WitPluginError>>;
 
@@ -30,20 +30,60 @@ pub trait World: Sized {
     ) -> impl Future<Output = wasmtime::Result<Option<Result<(), WitPluginError>>>>;
 }
 
+/// Where a plugin's exports are, found once when it is loaded rather than by name at every
+/// instantiation; `None` when they could not be (the bindings then look them up, and fail, as they
+/// would have).
+pub enum Exports {
+    Target(Option<TargetExports>),
+    Verifier(Option<VerifierExports>),
+    Strategy(Option<StrategyExports>),
+}
+
+impl Exports {
+    pub fn new(kind: PluginKind, contract: Contract, pre: &InstancePre<HostState>) -> Self {
+        match kind {
+            PluginKind::Target => Exports::Target(TargetWorld::exports(contract, pre)),
+            PluginKind::Verifier => Exports::Verifier(VerifierWorld::exports(contract, pre)),
+            PluginKind::Strategy => Exports::Strategy(StrategyWorld::exports(contract, pre)),
+        }
+    }
+}
+
 macro_rules! world {
-    ($name:ident, $current:ty, $old:ty, $exports:ident, $doc:literal) => {
+    ($name:ident, $exports_name:ident, $variant:ident, $current:ty, $current_indices:ty, $old:ty, $old_indices:ty, $exports:ident, $doc:literal) => {
         #[doc = $doc]
         pub enum $name {
             V0_2($current),
             V0_1($old),
         }
 
+        /// Where this world's exports are in a component, by contract version.
+        pub enum $exports_name {
+            V0_2($current_indices),
+            V0_1($old_indices),
+        }
+
+        impl $name {
+            fn exports(contract: Contract, pre: &InstancePre<HostState>) -> Option<$exports_name> {
+                match contract {
+                    Contract::V0_2 => <$current_indices>::new(pre).ok().map($exports_name::V0_2),
+                    Contract::V0_1 => <$old_indices>::new(pre).ok().map($exports_name::V0_1),
+                }
+            }
+        }
+
         impl World for $name {
             async fn instantiate(plugin: &Plugin, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
                 let instance: Instance = plugin.pre.instantiate_async(&mut *store).await?;
-                Ok(match plugin.contract {
-                    Contract::V0_2 => $name::V0_2(<$current>::new(&mut *store, &instance)?),
-                    Contract::V0_1 => $name::V0_1(<$old>::new(&mut *store, &instance)?),
+                Ok(match (&plugin.exports, plugin.contract) {
+                    (Exports::$variant(Some($exports_name::V0_2(found))), _) => {
+                        $name::V0_2(found.load(&mut *store, &instance)?)
+                    }
+                    (Exports::$variant(Some($exports_name::V0_1(found))), _) => {
+                        $name::V0_1(found.load(&mut *store, &instance)?)
+                    }
+                    (_, Contract::V0_2) => $name::V0_2(<$current>::new(&mut *store, &instance)?),
+                    (_, Contract::V0_1) => $name::V0_1(<$old>::new(&mut *store, &instance)?),
                 })
             }
 
@@ -70,22 +110,34 @@ macro_rules! world {
 
 world!(
     TargetWorld,
+    TargetExports,
+    Target,
     super::target::TargetPlugin,
+    super::target::TargetPluginIndices,
     v0_1::target::TargetPlugin,
+    v0_1::target::TargetPluginIndices,
     upshift_plugin_target,
     "A target's bindings, by contract version."
 );
 world!(
     VerifierWorld,
+    VerifierExports,
+    Verifier,
     super::verifier::VerifierPlugin,
+    super::verifier::VerifierPluginIndices,
     v0_1::verifier::VerifierPlugin,
+    v0_1::verifier::VerifierPluginIndices,
     upshift_plugin_verifier,
     "A verifier's bindings, by contract version."
 );
 world!(
     StrategyWorld,
+    StrategyExports,
+    Strategy,
     super::strategy::StrategyPlugin,
+    super::strategy::StrategyPluginIndices,
     v0_1::strategy::StrategyPlugin,
+    v0_1::strategy::StrategyPluginIndices,
     upshift_plugin_strategy,
     "A strategy's bindings, by contract version."
 );
