@@ -70,6 +70,8 @@ impl Files {
         let stat = |path: &Path| {
             std::fs::metadata(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })
         };
+        // Taken before anything is looked at, so a slow read cannot make a fresh change look old.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let before = Identity::of(&stat(path)?);
         {
             let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -79,10 +81,11 @@ impl Files {
         }
         let bytes = read_plugin_file(path)?;
         let digest = Digest::of(&bytes);
-        // Remembered only if the file did not change while it was read, nor just before.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        // Remembered only if the file did not change while it was read, nor just before. A
+        // filesystem that keeps whole seconds (no nanoseconds) must show a change two seconds old.
         let changed = Duration::new(before.ctime.0.max(0) as u64, before.ctime.1.clamp(0, 999_999_999) as u32);
-        let settled = changed + RACY < now;
+        let racy = if before.ctime.1 == 0 { Duration::from_secs(2) } else { RACY };
+        let settled = changed + racy < now;
         if settled && Identity::of(&stat(path)?) == before && before.size == bytes.len() as u64 {
             let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
             if seen.len() >= MAX_FILES {

@@ -57,12 +57,24 @@ struct Slots {
 
 impl Slots {
     fn set(&mut self, id: String, slot: Slot) {
-        if let Slot::Parked { until_ms, .. } = slot
-            && until_ms < i64::MAX
-        {
+        let timed = match (slot, self.map.get(&id)) {
+            // The same due time again (a control seen while parked, a retry): its entry is there.
+            (Slot::Parked { until_ms, .. }, Some(Slot::Parked { until_ms: was, .. })) if *was == until_ms => None,
+            (Slot::Parked { until_ms, .. }, _) if until_ms < i64::MAX => Some(until_ms),
+            _ => None,
+        };
+        if let Some(until_ms) = timed {
             self.timers.push(Reverse((until_ms, id.clone())));
         }
         self.map.insert(id, slot);
+        // Entries of slots that changed since are skipped when they come due; past twice the
+        // rollouts known, they are dropped at once.
+        if self.timers.len() > 2 * self.map.len() + 1024 {
+            let map = &self.map;
+            self.timers.retain(
+                |Reverse((until, id))| matches!(map.get(id), Some(Slot::Parked { until_ms, .. }) if until_ms == until),
+            );
+        }
     }
 
     /// The parked rollouts due at `now`, marked running.
@@ -207,7 +219,10 @@ impl Controller {
         };
         let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
         let unended = store.unended(&terminal);
-        self.give_back(store);
+        // A connection that failed is not kept: the next scan opens a new one.
+        if unended.is_ok() {
+            self.give_back(store);
+        }
         let now = rollout::now_ms();
         let mut slots = self.slots();
         // Rollouts no other process holds are taken a few at a time (as many as there are free
@@ -272,7 +287,8 @@ impl Controller {
     /// exists by then). `None` if it cannot start: runners then commit on their own connections.
     fn committer(&self) -> Option<Arc<GroupCommitter>> {
         let mut committer = self.committer.lock().unwrap_or_else(|p| p.into_inner());
-        if committer.is_none() {
+        // One whose thread ended (a panic) is replaced.
+        if committer.as_ref().is_none_or(|c| c.stopped()) {
             match GroupCommitter::start(&self.state) {
                 Ok(c) => *committer = Some(Arc::new(c)),
                 Err(e) => tracing::warn!("controller: commits are not grouped: {e}"),
@@ -339,8 +355,8 @@ impl Controller {
         let slot = match halt {
             Ok(Halt::Ended(phase)) => {
                 tracing::info!("rollout {id}: {phase}");
-                let _ = store.release_lease(id);
-                return (None, true);
+                let released = store.release_lease(id);
+                return (None, released.is_ok());
             }
             Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(store), until_ms: i64::MAX },
             Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(store), until_ms: due_ms },

@@ -27,11 +27,21 @@ pub struct GroupCommitter {
     stats: std::sync::Arc<Stats>,
 }
 
-/// How many commits were made, in how many transactions.
+/// How many commits were made, in how many transactions; whether the thread ended.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub commits: AtomicU64,
     pub groups: AtomicU64,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+/// Marks the committer stopped when its thread ends, however it ends (a panic included).
+struct Stopped<'a>(&'a Stats);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for GroupCommitter {
@@ -48,9 +58,10 @@ impl GroupCommitter {
         let (sender, requests) = mpsc::channel();
         let stats = std::sync::Arc::new(Stats::default());
         let counts = stats.clone();
+        let reopen = location.clone();
         std::thread::Builder::new()
             .name("upshift-commits".into())
-            .spawn(move || serve(store, requests, &counts))
+            .spawn(move || serve(store, &reopen, requests, &counts))
             .map_err(|e| StoreError::Open {
                 store: location.clone(),
                 message: format!("cannot start the committer: {e}"),
@@ -71,10 +82,18 @@ impl GroupCommitter {
     pub fn stats(&self) -> (u64, u64) {
         (self.stats.commits.load(Ordering::Relaxed), self.stats.groups.load(Ordering::Relaxed))
     }
+
+    /// Whether its thread ended (it panicked): a new committer must replace it.
+    pub fn stopped(&self) -> bool {
+        self.stats.stopped.load(Ordering::SeqCst)
+    }
 }
 
 /// The committer's loop: waits for one commit, takes every other one waiting, commits them together.
-fn serve(mut store: Store, requests: mpsc::Receiver<Request>, stats: &Stats) {
+/// After a group the database failed, the connection is opened again for the next one (a
+/// PostgreSQL server that restarted, a session that was cut).
+fn serve(mut store: Store, location: &Location, requests: mpsc::Receiver<Request>, stats: &Stats) {
+    let _stopped = Stopped(stats);
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -86,6 +105,13 @@ fn serve(mut store: Store, requests: mpsc::Receiver<Request>, stats: &Stats) {
         let items: Vec<(&str, i64, &Commit<'_>)> =
             group.iter().map(|r| (r.id.as_str(), r.version, &r.commit)).collect();
         let results = store.commit_group(&items);
+        let failed = results.iter().any(|r| matches!(r, Err(StoreError::Db { .. } | StoreError::Open { .. })));
+        if failed {
+            match Store::open_existing(location.clone()) {
+                Ok(fresh) => store = fresh,
+                Err(e) => tracing::warn!("the committer cannot open the store again: {e}"),
+            }
+        }
         stats.commits.fetch_add(group.len() as u64, Ordering::Relaxed);
         stats.groups.fetch_add(1, Ordering::Relaxed);
         for (request, result) in group.into_iter().zip(results) {

@@ -402,28 +402,48 @@ impl Store {
     }
 
     /// Applies several rollouts' commits in one transaction (one write to disk for all): each is
-    /// still its own compare-and-swap, refused alone (a conflict, a fence) without touching the
-    /// others, and each is durable once this returns. The results are in the order of `commits`.
-    /// Should a write fail inside the group, the transaction is rolled back and each commit is made
-    /// on its own instead, so one bad commit never takes the others with it.
+    /// still its own compare-and-swap, refused alone (a conflict, a fence, an unknown rollout)
+    /// without touching the others, and each is durable once this returns. The results are in the
+    /// order of `commits`.
+    ///
+    /// Any other error inside the group (the database failing a statement, or the commit) ends the
+    /// transaction there, before another statement runs (so nothing is written outside it), and each
+    /// commit is then made on its own instead, so one bad commit never takes the others with it. If
+    /// the transaction cannot even begin, every commit gets that error.
     pub fn commit_group(&mut self, commits: &[(&str, i64, &Commit<'_>)]) -> Vec<Result<i64, StoreError>> {
         let started = std::time::Instant::now();
         let location = self.location.clone();
-        let grouped = (|| {
-            let err = |source| StoreError::Db { store: location.clone(), source };
+        let err = |source| StoreError::Db { store: location.clone(), source };
+        let grouped = {
             let mut db = self.db.borrow_mut();
-            let mut tx = db.write().map_err(err)?;
-            let mut results = Vec::with_capacity(commits.len());
-            for (id, version, commit) in commits {
-                // Only the checks may refuse one commit; its writes are made once they passed.
-                results.push(match check(&mut tx, &location, id, *version, commit) {
-                    Ok(()) => Ok(write(&mut tx, &location, id, *version, commit)?),
-                    Err(refused) => Err(refused),
-                });
-            }
-            tx.commit().map_err(err)?;
-            Ok::<_, StoreError>(results)
-        })();
+            let mut tx = match db.write() {
+                Ok(tx) => tx,
+                Err(e) => {
+                    let message = err(e).to_string();
+                    return commits
+                        .iter()
+                        .map(|_| Err(StoreError::Open { store: location.clone(), message: message.clone() }))
+                        .collect();
+                }
+            };
+            (|| {
+                let mut results = Vec::with_capacity(commits.len());
+                for (id, version, commit) in commits {
+                    // Only these refuse one commit; any other error is the whole group's.
+                    match check(&mut tx, &location, id, *version, commit) {
+                        Ok(()) => results.push(Ok(write(&mut tx, &location, id, *version, commit)?)),
+                        Err(
+                            refused @ (StoreError::Conflict { .. }
+                            | StoreError::Fenced { .. }
+                            | StoreError::UnknownRollout { .. }),
+                        ) => results.push(Err(refused)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                tx.commit().map_err(err)?;
+                Ok::<_, StoreError>(results)
+            })()
+        };
         match grouped {
             Ok(results) => {
                 let entries =
@@ -431,6 +451,7 @@ impl Store {
                 commit_hook::committed(entries.sum(), started.elapsed());
                 results
             }
+            // The transaction was rolled back (the `Tx` dropped): nothing of the group was written.
             Err(_) => commits.iter().map(|(id, version, commit)| self.commit_ref(id, *version, commit)).collect(),
         }
     }

@@ -344,3 +344,39 @@ fn the_group_committer_answers_every_caller_after_its_commit(backend: Backend) {
     assert_eq!(commits, 16 * 6);
     assert!(groups >= 1 && groups <= commits);
 }
+
+/// A commit the database itself fails (here a trigger refuses its journal entry) in the middle of a
+/// group: the group's transaction is rolled back whole and each commit made on its own, so the one
+/// fails, the others are made once, and nothing of the failed one is written.
+#[test]
+fn a_commit_the_database_fails_inside_a_group_takes_no_other_with_it() {
+    let (d, mut s) = open(Backend::Sqlite);
+    for id in ["p-1", "p-2", "p-3"] {
+        s.create(new(id, "p"), vec![note("created")], vec![]).unwrap();
+    }
+    let Location::File(path) = &d.location else { unreachable!("a SQLite store") };
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON journal WHEN NEW.message = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned entry'); END;",
+        )
+        .unwrap();
+    let moved = |message: &str| Commit {
+        state: Some(("{\"moved\":true}".into(), "applying")),
+        entries: vec![note(message)],
+        plugin_states: vec![("target".into(), [("k".to_string(), "v".to_string())].into())],
+        at: 5,
+        ..Commit::default()
+    };
+    let (good, poison) = (moved("fine"), moved("poison"));
+    let results = s.commit_group(&[("p-1", 1, &good), ("p-2", 1, &poison), ("p-3", 1, &good)]);
+    assert_eq!(results[0].as_ref().ok(), Some(&2));
+    assert!(matches!(&results[1], Err(StoreError::Db { .. })), "{:?}", results[1]);
+    assert_eq!(results[2].as_ref().ok(), Some(&2));
+    for (id, version, entries, state) in [("p-1", 2, 2, 1), ("p-2", 1, 1, 0), ("p-3", 2, 2, 1)] {
+        assert_eq!(s.rollout(id).unwrap().version, version, "{id}");
+        assert_eq!(s.history(id).unwrap().len(), entries, "{id}: each entry once, none of the failed one");
+        assert_eq!(s.plugin_state(id, "target").unwrap().len(), state, "{id}");
+    }
+}
