@@ -45,7 +45,8 @@ fi
 # componentize-js (npm, pinned in sdk/js/package-lock.json), which builds the JavaScript plugins of
 # examples/js-verifier and tests/js_plugins.rs from source.
 js_sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/sdk/js"
-if [ ! -d "$js_sdk/node_modules/@bytecodealliance/componentize-js" ]; then
+if [ ! -d "$js_sdk/node_modules/@bytecodealliance/componentize-js" ] \
+    || [ ! -d "$js_sdk/node_modules/@bytecodealliance/preview2-shim" ]; then
     echo "setup: installing componentize-js (npm) for the JavaScript plugins" >&2
     npm ci --prefix "$js_sdk" --no-audit --no-fund >&2
 fi
