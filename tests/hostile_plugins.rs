@@ -282,6 +282,8 @@ fn hoarding_open_files_is_stopped_by_the_host_resource_limit_and_gives_them_back
     assert!(text.contains(&format!("more than {} host resources", upshift::runtime::MAX_HOST_RESOURCES)), "{text}");
     // The trapped instance was dropped with every file it held: the host keeps its descriptors
     // (the lab's next rollout, run by `attack`, has come and gone too).
+    // The host opens a few descriptors of its own lazily (memory images of the plugins it keeps
+    // loaded, the pool's pagemap, the lease renewal thread's connection); the hoard was hundreds.
     let after = open_fds();
-    assert!(after <= before + 8, "{before} open descriptors before, {after} after");
+    assert!(after <= before + 32, "{before} open descriptors before, {after} after");
 }

@@ -9,14 +9,12 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{js, stderr, stdout};
 use rusqlite::Connection;
 use serde_json::Value;
-use upshift::runtime::{
-    CallError, Check, Limits, MAX_LOG_RECORDS_PER_CALL, PluginKind, PluginSource, Runtime, Scope, VerifierInstance,
-};
+use upshift::runtime::{CallError, Limits, MAX_LOG_RECORDS_PER_CALL, Runtime};
 
 /// A copy of the example's folder with its built verifier and the specs pinned to it.
 struct Example {
@@ -139,30 +137,10 @@ fn a_javascript_plugin_describes_itself_and_its_config_is_checked_before_anythin
     }
 }
 
-fn check() -> Check {
-    Check {
-        rollout_id: "lab-1".into(),
-        stage_index: 0,
-        stage_name: "canary".into(),
-        from_version: "1".into(),
-        to_version: "2".into(),
-        weight: None,
-        units: vec!["a".into()],
-        attempt: 1,
-    }
-}
-
-/// One call of the hostile verifier with `attack`, under `limits`: the verdict's reason or the
-/// error, the call's duration and how many log records it kept and dropped.
+/// One call of the hostile JavaScript verifier with `attack`, under `limits`: the verdict's reason
+/// or the error, the call's duration and how many log records it kept and dropped.
 fn attack(runtime: &Runtime, attack: &str, limits: Limits) -> (Result<String, CallError>, Duration, (usize, usize)) {
-    let source = PluginSource::File { path: js::hostile().to_path_buf(), sha256: None };
-    let plugin = runtime.load(&source, PluginKind::Verifier).expect("the hostile JavaScript verifier loads");
-    let mut instance = VerifierInstance::new(plugin, Scope { limits, ..Scope::default() });
-    let started = Instant::now();
-    let result = instance.verify(&check(), &format!("{{\"attack\": \"{attack}\"}}")).map(|v| v.reason);
-    let took = started.elapsed();
-    let (kept, dropped) = instance.last_logs();
-    (result, took, (kept.len(), dropped))
+    common::hostile_verifier::call(runtime, js::hostile(), attack, limits)
 }
 
 #[test]

@@ -9,11 +9,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{python, stderr, stdout};
 use serde_json::Value;
-use upshift::runtime::{CallError, Check, Limits, PluginKind, PluginSource, Runtime, Scope, VerifierInstance};
+use upshift::runtime::{CallError, Limits, Runtime};
 
 /// A copy of the example's folder with its built components and the specs pinned to them.
 struct Example {
@@ -113,27 +113,10 @@ fn python_plugins_describe_themselves_and_their_config_is_checked_before_anythin
     }
 }
 
-fn check() -> Check {
-    Check {
-        rollout_id: "lab-1".into(),
-        stage_index: 0,
-        stage_name: "canary".into(),
-        from_version: "1".into(),
-        to_version: "2".into(),
-        weight: None,
-        units: vec!["a".into()],
-        attempt: 1,
-    }
-}
-
-/// One call of the hostile verifier with `attack`, under `limits`; the result and its duration.
+/// One call of the hostile Python verifier with `attack`, under `limits`; the result and its duration.
 fn attack(runtime: &Runtime, attack: &str, limits: Limits) -> (Result<String, CallError>, Duration) {
-    let source = PluginSource::File { path: python::hostile().to_path_buf(), sha256: None };
-    let plugin = runtime.load(&source, PluginKind::Verifier).expect("the hostile Python verifier loads");
-    let mut instance = VerifierInstance::new(plugin, Scope { limits, ..Scope::default() });
-    let started = Instant::now();
-    let result = instance.verify(&check(), &format!("{{\"attack\": \"{attack}\"}}")).map(|v| v.reason);
-    (result, started.elapsed())
+    let (result, took, _) = common::hostile_verifier::call(runtime, python::hostile(), attack, limits);
+    (result, took)
 }
 
 #[test]

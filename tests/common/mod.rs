@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod haproxy;
+pub mod hostile_verifier;
 pub mod js;
 pub mod lab;
 pub mod postgres;
