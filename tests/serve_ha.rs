@@ -204,7 +204,7 @@ fn a_replica_frozen_past_its_lease_is_taken_over_and_its_attempts_are_refused_an
     let n = 2;
     let fleet = fleet(n, 4, LEASES);
     let a = Server::start(&fleet, None);
-    // Bakes of a second are slept on a runner's thread: frozen, replica a is in the middle of a step.
+    // Replica a holds the lease of each rollout it drives, parked at a bake or mid-step.
     let ids: Vec<String> = (1..=n)
         .map(|i| {
             let text = fleet
@@ -241,7 +241,8 @@ fn a_replica_frozen_past_its_lease_is_taken_over_and_its_attempts_are_refused_an
         let late: Vec<&Value> = entries[first_b..].iter().filter(|e| e["actor"] == actor(&a)).collect();
         assert!(late.is_empty(), "{id}: replica a committed after the takeover: {late:?}");
     }
-    // Resumed, replica a tried to go on with the rollout it was driving, and was refused.
+    // Resumed, replica a tried to go on with the rollout it was driving (its commit fenced, or its
+    // lease found taken when the bake's timer came due), and let go of it, saying so.
     let start = Instant::now();
     let refused = format!("rollout {frozen}: this process's runner lease");
     while !a.stderr().contains(&refused) {

@@ -242,7 +242,14 @@ impl Controller {
                 // Driven elsewhere: forget any slot, so that once the other process lets go (or
                 // took it over from this one) the rollout is looked at afresh.
                 if held.is_some() && !ours && !matches!(slots.map.get(&id), Some(Slot::Running)) {
-                    slots.map.remove(&id);
+                    // One this controller had parked was taken over while this process was
+                    // stopped or cut off past its lease.
+                    if let (Some(Slot::Parked { .. }), Some(by)) = (slots.map.remove(&id), held) {
+                        tracing::warn!(
+                            "rollout {id}: this process's runner lease was taken over by {}; it stops driving it",
+                            by.describe()
+                        );
+                    }
                 }
                 continue;
             }
@@ -362,7 +369,15 @@ impl Controller {
             Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(store), until_ms: due_ms },
             // Another process took it between the scan and now, or took it over from this one (whose
             // lease ran out while it was stopped or cut off): the next scan looks again.
-            Err(RunError::Leased { .. }) => return (None, true),
+            // A rollout this controller had parked, taken over meanwhile (this process was stopped
+            // or cut off past its lease), or taken by another process between the scan and now.
+            Err(RunError::Leased { holder, .. }) => {
+                tracing::warn!(
+                    "rollout {id}: this process's runner lease was taken over by {}; it stops driving it",
+                    holder.describe()
+                );
+                return (None, true);
+            }
             Err(e @ RunError::Store(StoreError::Fenced { .. })) => {
                 tracing::warn!("{e}");
                 return (None, true);
