@@ -14,7 +14,7 @@
 //!   truncated, corrupted, foreign or incompatible entry is detected before wasmtime reads it, and
 //!   wasmtime checks compatibility again;
 //! - the check reads the entry through a mapping of the file and wasmtime then maps the file itself
-//!   (`Component::deserialize_file`), so nothing is copied: a 36 MB Python entry loads in ~10 ms
+//!   (`Component::deserialize_file`), so nothing is copied: a 36 MB Python entry loads in ~8 ms
 //!   where reading it into memory took ~110 ms;
 //! - entries are written to a temporary file and renamed into place, so a reader never sees half of
 //!   one, and two processes compiling the same plugin both end with a whole entry.
