@@ -124,12 +124,10 @@ fn run(n: usize, parallel: usize) -> Value {
     let started = Instant::now();
     let task = tokio.spawn(controller.clone().run());
     let watcher = Store::open_existing(&state).expect("store");
-    let terminal: Vec<&str> =
-        upshift::engine::Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
     let mut last_report = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        let left = watcher.unended(&terminal).expect("unended").len();
+        let left = watcher.unended().expect("unended").len();
         if left == 0 {
             break;
         }

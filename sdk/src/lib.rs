@@ -38,6 +38,8 @@ mod errors;
 pub mod host;
 pub mod http;
 pub mod planning;
+#[cfg(feature = "sigv4")]
+pub mod sigv4;
 mod strategy;
 mod target;
 mod types;

@@ -15,15 +15,15 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::observe::Observers;
-use crate::engine::{Phase, State};
+use crate::engine::State;
 use crate::rollout::{self, Halt, Plan, Reporter, RunError, RunOptions, Runner};
 use crate::runtime::Runtime;
 use crate::store::{GroupCommitter, Lease, NewEntry, Store, StoreError};
@@ -46,13 +46,29 @@ enum Slot {
     Parked { version: i64, until_ms: i64 },
 }
 
-/// Every rollout this controller knows, and the parked ones' timers.
+/// How urgent a step waiting for a worker is; the lower first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Urgency {
+    /// A rollout under way: its bake ended, a control arrived, a retry came due. Among these the
+    /// earliest due goes first, so a bake's end is late by the steps ahead of it, not by the backlog.
+    UnderWay,
+    /// A rollout not yet driven by this controller (new, or found after a restart), in the order the
+    /// scans found them: begun only when no rollout under way is waiting for a worker.
+    New,
+}
+
+/// Every rollout this controller knows, the parked ones' timers, and the steps waiting for a worker.
 #[derive(Default)]
 struct Slots {
     map: HashMap<String, Slot>,
     /// `(until_ms, id)` of parked rollouts, earliest first. An entry whose rollout's slot changed
     /// since is stale and skipped.
     timers: BinaryHeap<Reverse<(i64, String)>>,
+    /// `(urgency, due_ms, sequence, id)` of the rollouts whose next step waits for a worker (their
+    /// slot is `Running`), most urgent first.
+    ready: BinaryHeap<Reverse<(Urgency, i64, u64, String)>>,
+    /// Steps queued so far, to keep equally urgent ones in the order they came.
+    queued: u64,
 }
 
 impl Slots {
@@ -77,20 +93,32 @@ impl Slots {
         }
     }
 
-    /// The parked rollouts due at `now`, marked running.
-    fn due(&mut self, now: i64) -> Vec<String> {
-        let mut due = vec![];
+    /// Marks rollout `id` running and queues its next step for a worker.
+    fn queue(&mut self, id: String, urgency: Urgency, due_ms: i64) {
+        self.map.insert(id.clone(), Slot::Running);
+        self.queued += 1;
+        self.ready.push(Reverse((urgency, due_ms, self.queued, id)));
+    }
+
+    /// The most urgent step waiting for a worker.
+    fn next_ready(&mut self) -> Option<String> {
+        self.ready.pop().map(|Reverse((_, _, _, id))| id)
+    }
+
+    /// Queues the parked rollouts due at `now`; returns how many.
+    fn queue_due(&mut self, now: i64) -> usize {
+        let mut queued = 0;
         while let Some(Reverse((until, _))) = self.timers.peek() {
             if *until > now {
                 break;
             }
             let Some(Reverse((until, id))) = self.timers.pop() else { break };
             if matches!(self.map.get(&id), Some(Slot::Parked { until_ms, .. }) if *until_ms == until) {
-                self.map.insert(id.clone(), Slot::Running);
-                due.push(id);
+                self.queue(id, Urgency::UnderWay, until);
+                queued += 1;
             }
         }
-        due
+        queued
     }
 
     /// When the next parked rollout is due (ms since the epoch).
@@ -104,8 +132,11 @@ pub struct Controller {
     runtime: Arc<Runtime>,
     trust: TrustPolicy,
     observers: Observers,
-    permits: Arc<Semaphore>,
     stop: Arc<AtomicBool>,
+    /// A step was queued, or the controller is stopping: idle workers look at the queue.
+    work: Notify,
+    /// Workers carrying out a step now.
+    busy: AtomicUsize,
     /// Scan the store now (a rollout was created, the controller is stopping).
     wake: Notify,
     /// A step ended: look at the timers again.
@@ -133,8 +164,9 @@ impl Controller {
             runtime,
             trust,
             observers,
-            permits: Arc::new(Semaphore::new(max_parallel)),
             stop: Arc::new(AtomicBool::new(false)),
+            work: Notify::new(),
+            busy: AtomicUsize::new(0),
             wake: Notify::new(),
             tick: Notify::new(),
             slots: Mutex::new(Slots::default()),
@@ -155,6 +187,7 @@ impl Controller {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+        self.work.notify_waiters();
     }
 
     pub fn ready(&self) -> bool {
@@ -167,18 +200,24 @@ impl Controller {
 
     /// Scans and drives until [`Controller::stop`]; then waits for every runner to stop and gives
     /// back every lease this process holds.
+    ///
+    /// `max_parallel` workers take the queued steps, most urgent first ([`Urgency`]); this loop
+    /// queues them: the rollouts a scan finds, and the parked ones whose timer is due.
     pub async fn run(self: Arc<Self>) {
-        let mut running = JoinSet::new();
+        let mut workers = JoinSet::new();
+        for _ in 0..self.max_parallel {
+            workers.spawn(self.clone().work());
+        }
         let mut scan_now = true;
         let mut last_scan = Instant::now();
         while !self.stop.load(Ordering::SeqCst) {
             if scan_now || last_scan.elapsed() >= SCAN_INTERVAL {
                 last_scan = Instant::now();
                 let me = self.clone();
-                match tokio::task::spawn_blocking(move || me.due_now()).await {
-                    Ok(Ok(due)) => {
-                        for id in due {
-                            running.spawn(self.clone().drive(id));
+                match tokio::task::spawn_blocking(move || me.queue_found()).await {
+                    Ok(Ok(queued)) => {
+                        if queued > 0 {
+                            self.work.notify_waiters();
                         }
                         self.scanned.store(true, Ordering::SeqCst);
                     }
@@ -187,14 +226,13 @@ impl Controller {
                 }
             }
             // Parked rollouts whose timer is due, without reading the store.
-            let (due, next_due) = {
+            let (queued, next_due) = {
                 let mut slots = self.slots();
-                (slots.due(rollout::now_ms()), slots.next_due())
+                (slots.queue_due(rollout::now_ms()), slots.next_due())
             };
-            for id in due {
-                running.spawn(self.clone().drive(id));
+            if queued > 0 {
+                self.work.notify_waiters();
             }
-            while running.try_join_next().is_some() {}
             let mut sleep = SCAN_INTERVAL.saturating_sub(last_scan.elapsed());
             if let Some(at) = next_due {
                 sleep = sleep.min(Duration::from_millis(at.saturating_sub(rollout::now_ms()).max(0) as u64));
@@ -205,40 +243,64 @@ impl Controller {
                 _ = self.tick.notified() => false,
             };
         }
-        while running.join_next().await.is_some() {}
+        self.work.notify_waiters();
+        while workers.join_next().await.is_some() {}
         let me = self.clone();
         let _ = tokio::task::spawn_blocking(move || me.release_all()).await;
     }
 
-    /// The rollouts to drive now: not ended, not running here, not parked (or due), and not leased
-    /// to another live process. Each is marked running.
-    fn due_now(&self) -> Result<Vec<String>, StoreError> {
+    /// One worker: carries out the most urgent queued step, one after another, until the controller
+    /// stops (a step under way is finished first; the runner stops at its next step boundary).
+    async fn work(self: Arc<Self>) {
+        loop {
+            // Registered before the queue is looked at, so a step queued in between still wakes it.
+            let queued = self.work.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let next = self.slots().next_ready();
+            match next {
+                Some(id) => {
+                    self.busy.fetch_add(1, Ordering::SeqCst);
+                    self.drive(id).await;
+                    self.busy.fetch_sub(1, Ordering::SeqCst);
+                }
+                None => queued.await,
+            }
+        }
+    }
+
+    /// Queues the rollouts to drive now: not ended, not running here, not parked (or due, or
+    /// changed), and not leased to another live process. Returns how many.
+    fn queue_found(&self) -> Result<usize, StoreError> {
         let store = match self.store() {
-            Err(StoreError::Missing { .. }) => return Ok(vec![]),
+            Err(StoreError::Missing { .. }) => return Ok(0),
             other => other?,
         };
-        let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
-        let unended = store.unended(&terminal);
+        let unended = store.unended();
         // A connection that failed is not kept: the next scan opens a new one.
         if unended.is_ok() {
             self.give_back(store);
         }
         let now = rollout::now_ms();
         let mut slots = self.slots();
-        // Rollouts no other process holds are taken a few at a time (as many as there are free
-        // threads), so replicas sharing a store share its rollouts rather than the first to look
+        // Rollouts no other process holds are taken a few at a time (as many as there are idle
+        // workers), so replicas sharing a store share its rollouts rather than the first to look
         // taking them all; those this process holds already are always driven when due.
-        let mut new_ones = self.permits.available_permits();
-        let mut due = vec![];
+        let mut new_ones = self.max_parallel.saturating_sub(self.busy.load(Ordering::SeqCst) + slots.ready.len());
+        let mut queued = 0;
         for (id, version, lease) in unended? {
             let ready = match slots.map.get(&id) {
-                Some(Slot::Running) => false,
-                Some(Slot::Parked { version: v, until_ms }) => (*v >= 0 && *v != version) || now >= *until_ms,
-                None => true,
+                Some(Slot::Running) => None,
+                Some(Slot::Parked { version: v, .. }) if *v >= 0 && *v != version => Some((Urgency::UnderWay, now)),
+                Some(Slot::Parked { until_ms, .. }) => (now >= *until_ms).then_some((Urgency::UnderWay, *until_ms)),
+                None => Some((Urgency::New, now)),
             };
             let held = lease.as_ref().filter(|l| l.live(now));
             let ours = held.is_some_and(Lease::mine);
-            if !ready || (held.is_some() && !ours) {
+            let Some((urgency, due_ms)) = ready.filter(|_| held.is_none() || ours) else {
                 // Driven elsewhere: forget any slot, so that once the other process lets go (or
                 // took it over from this one) the rollout is looked at afresh.
                 if held.is_some() && !ours && !matches!(slots.map.get(&id), Some(Slot::Running)) {
@@ -252,22 +314,21 @@ impl Controller {
                     }
                 }
                 continue;
-            }
+            };
             if !ours && !slots.map.contains_key(&id) {
                 if new_ones == 0 {
                     continue;
                 }
                 new_ones -= 1;
             }
-            slots.set(id.clone(), Slot::Running);
-            due.push(id);
+            slots.queue(id, urgency, due_ms);
+            queued += 1;
         }
-        Ok(due)
+        Ok(queued)
     }
 
-    /// Drives rollout `id` on the blocking pool (once a permit is free) until it halts.
-    async fn drive(self: Arc<Self>, id: String) {
-        let Ok(_permit) = self.permits.clone().acquire_owned().await else { return };
+    /// Drives rollout `id` on the blocking pool until it halts.
+    async fn drive(self: &Arc<Self>, id: String) {
         let me = self.clone();
         let key = id.clone();
         let slot = match tokio::task::spawn_blocking(move || me.step(&key)).await {
@@ -399,8 +460,7 @@ impl Controller {
     /// those created through the API that it had not yet begun.
     fn release_all(&self) {
         let Ok(store) = self.store() else { return };
-        let terminal: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
-        for (id, _, lease) in store.unended(&terminal).unwrap_or_default() {
+        for (id, _, lease) in store.unended().unwrap_or_default() {
             if lease.as_ref().is_some_and(Lease::mine) {
                 let _ = store.release_lease(&id);
             }

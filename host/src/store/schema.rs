@@ -66,7 +66,16 @@ ALTER TABLE rollouts ADD COLUMN lease_holder TEXT;
 ALTER TABLE rollouts ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE rollouts ADD COLUMN lease_expires INTEGER;
 "#,
+    // 4 -> 5: the controller's scan of the rollouts that have not ended (`Store::unended`) reads this
+    // small index alone, not every rollout's row with its spec and plan (a 4 KiB page each).
+    SQLITE_UNENDED_INDEX,
 ];
+
+/// Schema 5's index of the rollouts under way (SQLite; `rowid` is implied at the end).
+pub(super) const SQLITE_UNENDED_INDEX: &str = "
+CREATE INDEX rollouts_unended ON rollouts (created_at, id, phase, version, lease_holder, lease_epoch, lease_expires)
+    WHERE phase NOT IN ('succeeded', 'rolled-back', 'failed');
+";
 
 /// Each entry migrates a PostgreSQL store from schema version `index` to `index + 1`.
 const POSTGRES: &[&str] = &[
@@ -121,6 +130,10 @@ CREATE TABLE tokens (
     r#"
 ALTER TABLE rollouts ADD COLUMN lease_holder TEXT, ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN lease_expires BIGINT;
+"#,
+    r#"
+CREATE INDEX rollouts_unended ON rollouts (created_at, rowid, id, phase, version, lease_holder, lease_epoch, lease_expires)
+    WHERE phase NOT IN ('succeeded', 'rolled-back', 'failed');
 "#,
 ];
 

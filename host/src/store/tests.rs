@@ -52,6 +52,7 @@ on_both!(
     a_refused_admission_and_a_stale_commit_leave_the_store_usable,
     a_group_commit_refuses_each_stale_or_fenced_commit_alone,
     the_group_committer_answers_every_caller_after_its_commit,
+    unended_lists_the_rollouts_under_way_oldest_first_from_its_index,
 );
 
 fn ids_count_per_name(backend: Backend) {
@@ -379,4 +380,38 @@ fn a_commit_the_database_fails_inside_a_group_takes_no_other_with_it() {
         assert_eq!(s.history(id).unwrap().len(), entries, "{id}: each entry once, none of the failed one");
         assert_eq!(s.plugin_state(id, "target").unwrap().len(), state, "{id}");
     }
+}
+
+fn unended_lists_the_rollouts_under_way_oldest_first_from_its_index(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    // Created out of name order, at times 3, 1, 2, 4.
+    for (id, at) in [("c-1", 3), ("a-1", 1), ("b-1", 2), ("d-1", 4)] {
+        s.create(NewRollout { at, ..new(id, "r") }, vec![note("created")], vec![]).unwrap();
+    }
+    let to = |phase: &'static str| Commit { state: Some(("{}".into(), phase)), at: 5, ..Commit::default() };
+    s.commit("a-1", 1, to("succeeded")).unwrap();
+    s.commit("b-1", 1, to("rolling-back")).unwrap();
+    s.commit("d-1", 1, to("failed")).unwrap();
+    let unended: Vec<(String, i64)> = s.unended().unwrap().into_iter().map(|(id, v, _)| (id, v)).collect();
+    assert_eq!(unended, vec![("b-1".to_string(), 2), ("c-1".to_string(), 1)]);
+    s.commit("b-1", 2, to("rolled-back")).unwrap();
+    assert_eq!(s.unended().unwrap().len(), 1, "only c-1 is left under way");
+}
+
+#[test]
+fn the_ended_phases_are_the_engines_terminal_ones_and_the_scan_reads_the_index_alone() {
+    let ended: Vec<&str> =
+        crate::engine::Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
+    assert_eq!(ended, ENDED_PHASES);
+    let quoted: Vec<String> = ENDED_PHASES.iter().map(|p| format!("'{p}'")).collect();
+    let condition = format!("phase NOT IN ({})", quoted.join(", "));
+    assert!(UNENDED.contains(&condition), "{UNENDED}");
+    assert!(schema::SQLITE_UNENDED_INDEX.contains(&condition), "the index's condition");
+
+    let (d, _s) = open(Backend::Sqlite);
+    let Location::File(path) = &d.location else { unreachable!("a SQLite store") };
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut explain = db.prepare(&format!("EXPLAIN QUERY PLAN {UNENDED}")).unwrap();
+    let plan: Vec<String> = explain.query_map([], |r| r.get(3)).unwrap().map(Result::unwrap).collect();
+    assert!(plan.iter().any(|p| p.contains("COVERING INDEX rollouts_unended")), "{plan:?}");
 }
