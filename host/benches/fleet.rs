@@ -7,7 +7,9 @@
 //! Reported per N: whether every rollout succeeded, the seconds until the last one ended, plugin
 //! calls/s, journaled transitions/s, the p50/p99 lateness of a bake's end (when the transition that
 //! ended a bake was journaled, against the bake's due time, which the transition that began it
-//! stored), and the process's peak RSS during the run (`VmHWM`, reset before each N).
+//! stored), and the process's peak RSS during the run (`VmHWM`, reset before each N). Also how long
+//! rollouts waited to be begun (`p50_start_wait_ms`, `p99_start_wait_ms`): the controller begins a
+//! new rollout only when those under way leave the workers room (`serve::schedule`).
 //!
 //! `UPSHIFT_FLEET_N=100,1000` picks other sizes; `UPSHIFT_FLEET_PARALLEL` the controller's threads.
 //! Writes target/upshift-bench/fleet.json: one object per N with `n`, `all_succeeded`, `seconds`,
@@ -81,6 +83,10 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 fn percentile(sorted: &[i64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -122,6 +128,7 @@ fn run(n: usize, parallel: usize) -> Value {
         .expect("tokio");
     let controller = Arc::new(Controller::new(state.clone(), runtime.clone(), trust, Observers::default(), parallel));
     let started = Instant::now();
+    let started_ms = epoch_ms();
     let task = tokio.spawn(controller.clone().run());
     let watcher = Store::open_existing(&state).expect("store");
     let mut last_report = Instant::now();
@@ -156,6 +163,15 @@ fn run(n: usize, parallel: usize) -> Value {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
+    // How long each rollout waited to be begun (new rollouts wait while those under way keep the
+    // workers busy: the controller's admission, `serve::schedule`).
+    let mut start_wait = Vec::new();
+    for (i, (id, at, _)) in transitions.iter().enumerate() {
+        if i == 0 || transitions[i - 1].0 != *id {
+            start_wait.push(at - started_ms);
+        }
+    }
+    start_wait.sort_unstable();
     let mut lateness = Vec::new();
     for pair in transitions.windows(2) {
         let ((id_a, at_a, _), (id_b, at_b, event)) = (&pair[0], &pair[1]);
@@ -179,16 +195,19 @@ fn run(n: usize, parallel: usize) -> Value {
         "bakes": lateness.len(),
         "parallel": parallel,
         "seeding_s": seeding_s,
+        "p50_start_wait_ms": percentile(&start_wait, 0.5),
+        "p99_start_wait_ms": percentile(&start_wait, 0.99),
         "grouped_commits": commits,
         "commit_transactions": groups,
     });
     println!(
-        "  {n:>6} {:>5} {seconds:>9.1} {:>11.0} {:>13.0} {:>9.0} {:>9.0} {peak:>9.0} {:>9.1}",
+        "  {n:>6} {:>5} {seconds:>9.1} {:>11.0} {:>13.0} {:>9.0} {:>9.0} {:>9.0} {peak:>9.0} {:>9.1}",
         if succeeded as usize == n { "yes" } else { "NO" },
         plugin_calls as f64 / seconds,
         transitions.len() as f64 / seconds,
         percentile(&lateness, 0.5),
         percentile(&lateness, 0.99),
+        percentile(&start_wait, 0.99),
         commits as f64 / groups.max(1) as f64,
     );
     result
@@ -206,12 +225,12 @@ fn main() {
     println!();
     println!("N concurrent rollouts through the controller ({parallel} threads; 5 stages, 1 s bakes, SQLite)");
     println!(
-        "  {:>6} {:>5} {:>9} {:>11} {:>13} {:>9} {:>9} {:>9} {:>9}",
-        "N", "all?", "seconds", "calls/s", "transitions/s", "p50 late", "p99 late", "peak RSS", "per group"
+        "  {:>6} {:>5} {:>9} {:>11} {:>13} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "N", "all?", "seconds", "calls/s", "transitions/s", "p50 late", "p99 late", "p99 start", "peak RSS", "per group"
     );
     println!(
-        "  {:>6} {:>5} {:>9} {:>11} {:>13} {:>9} {:>9} {:>9} {:>9}",
-        "", "", "", "", "", "ms", "ms", "MiB", "commits"
+        "  {:>6} {:>5} {:>9} {:>11} {:>13} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "", "", "", "", "", "ms", "ms", "wait ms", "MiB", "commits"
     );
     let results: Vec<Value> = sizes.iter().map(|&n| run(n, parallel)).collect();
     let out = fixtures::root().join("target").join("upshift-bench").join("fleet.json");

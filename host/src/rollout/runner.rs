@@ -269,15 +269,17 @@ impl<'s> Runner<'s> {
 
     /// The rollout as stored, if this runner still holds its lease: one taken over (this process
     /// was stopped or cut off past its lease) is left before any plugin is called again.
+    /// An ended rollout is returned whoever holds it: nothing more is called for it (and the commit
+    /// that ended it gave the lease back).
     fn load(&self) -> Result<(RolloutHead, State), RunError> {
         let rec = self.store.rollout_head(&self.id)?;
+        let state: State = serde_json::from_str(&rec.state)
+            .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
         let held = rec.lease.as_ref().is_some_and(|l| l.holder == self.fence.holder && l.epoch == self.fence.epoch);
-        if !held {
+        if !held && !state.phase.is_terminal() {
             let by = rec.lease.as_ref().map_or_else(|| "nobody (released)".to_string(), Lease::describe);
             return Err(StoreError::Fenced { id: self.id.clone(), epoch: self.fence.epoch, by }.into());
         }
-        let state = serde_json::from_str(&rec.state)
-            .map_err(|e| RunError::Corrupt { id: self.id.clone(), message: e.to_string() })?;
         Ok((rec, state))
     }
 

@@ -12,10 +12,8 @@
 //! `resume` sees it driven and a rollout a CLI process drives is left alone until that process lets
 //! go. On shutdown the runners stop at their next step boundary and every lease is given back.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +21,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::observe::Observers;
+use super::schedule::{Schedule, Slot, Urgency, admits};
 use crate::engine::State;
 use crate::rollout::{self, Halt, Plan, Reporter, RunError, RunOptions, Runner};
 use crate::runtime::Runtime;
@@ -35,97 +34,10 @@ pub const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a rollout whose step failed (its plugins cannot be loaded, the store is busy) waits
 /// before it is tried again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// Where one rollout stands in this controller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    /// A thread is driving it.
-    Running,
-    /// Waiting until `until_ms` (ms since the epoch) or until its record's version is not `version`
-    /// (-1: unknown, only the time counts).
-    Parked { version: i64, until_ms: i64 },
-}
-
-/// How urgent a step waiting for a worker is; the lower first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Urgency {
-    /// A rollout under way: its bake ended, a control arrived, a retry came due. Among these the
-    /// earliest due goes first, so a bake's end is late by the steps ahead of it, not by the backlog.
-    UnderWay,
-    /// A rollout not yet driven by this controller (new, or found after a restart), in the order the
-    /// scans found them: begun only when no rollout under way is waiting for a worker.
-    New,
-}
-
-/// Every rollout this controller knows, the parked ones' timers, and the steps waiting for a worker.
-#[derive(Default)]
-struct Slots {
-    map: HashMap<String, Slot>,
-    /// `(until_ms, id)` of parked rollouts, earliest first. An entry whose rollout's slot changed
-    /// since is stale and skipped.
-    timers: BinaryHeap<Reverse<(i64, String)>>,
-    /// `(urgency, due_ms, sequence, id)` of the rollouts whose next step waits for a worker (their
-    /// slot is `Running`), most urgent first.
-    ready: BinaryHeap<Reverse<(Urgency, i64, u64, String)>>,
-    /// Steps queued so far, to keep equally urgent ones in the order they came.
-    queued: u64,
-}
-
-impl Slots {
-    fn set(&mut self, id: String, slot: Slot) {
-        let timed = match (slot, self.map.get(&id)) {
-            // The same due time again (a control seen while parked, a retry): its entry is there.
-            (Slot::Parked { until_ms, .. }, Some(Slot::Parked { until_ms: was, .. })) if *was == until_ms => None,
-            (Slot::Parked { until_ms, .. }, _) if until_ms < i64::MAX => Some(until_ms),
-            _ => None,
-        };
-        if let Some(until_ms) = timed {
-            self.timers.push(Reverse((until_ms, id.clone())));
-        }
-        self.map.insert(id, slot);
-        // Entries of slots that changed since are skipped when they come due; past twice the
-        // rollouts known, they are dropped at once.
-        if self.timers.len() > 2 * self.map.len() + 1024 {
-            let map = &self.map;
-            self.timers.retain(
-                |Reverse((until, id))| matches!(map.get(id), Some(Slot::Parked { until_ms, .. }) if until_ms == until),
-            );
-        }
-    }
-
-    /// Marks rollout `id` running and queues its next step for a worker.
-    fn queue(&mut self, id: String, urgency: Urgency, due_ms: i64) {
-        self.map.insert(id.clone(), Slot::Running);
-        self.queued += 1;
-        self.ready.push(Reverse((urgency, due_ms, self.queued, id)));
-    }
-
-    /// The most urgent step waiting for a worker.
-    fn next_ready(&mut self) -> Option<String> {
-        self.ready.pop().map(|Reverse((_, _, _, id))| id)
-    }
-
-    /// Queues the parked rollouts due at `now`; returns how many.
-    fn queue_due(&mut self, now: i64) -> usize {
-        let mut queued = 0;
-        while let Some(Reverse((until, _))) = self.timers.peek() {
-            if *until > now {
-                break;
-            }
-            let Some(Reverse((until, id))) = self.timers.pop() else { break };
-            if matches!(self.map.get(&id), Some(Slot::Parked { until_ms, .. }) if *until_ms == until) {
-                self.queue(id, Urgency::UnderWay, until);
-                queued += 1;
-            }
-        }
-        queued
-    }
-
-    /// When the next parked rollout is due (ms since the epoch).
-    fn next_due(&self) -> Option<i64> {
-        self.timers.peek().map(|Reverse((until, _))| *until)
-    }
-}
+/// What a step is assumed to take until steps were measured.
+const INITIAL_STEP: Duration = Duration::from_millis(50);
+/// How often an idle worker looks again whether a new rollout may be begun ([`admits`]).
+const ADMISSION_RECHECK: Duration = Duration::from_millis(20);
 
 pub struct Controller {
     state: PathBuf,
@@ -141,7 +53,9 @@ pub struct Controller {
     wake: Notify,
     /// A step ended: look at the timers again.
     tick: Notify,
-    slots: Mutex<Slots>,
+    schedule: Mutex<Schedule>,
+    /// A step's wall time, averaged (µs; an exponential moving average), for [`admits`].
+    step_us: AtomicU64,
     /// Store connections not in use, kept for the next step or scan.
     stores: Mutex<Vec<Store>>,
     committer: Mutex<Option<Arc<GroupCommitter>>>,
@@ -169,7 +83,8 @@ impl Controller {
             busy: AtomicUsize::new(0),
             wake: Notify::new(),
             tick: Notify::new(),
-            slots: Mutex::new(Slots::default()),
+            schedule: Mutex::new(Schedule::default()),
+            step_us: AtomicU64::new(INITIAL_STEP.as_micros() as u64),
             stores: Mutex::new(Vec::new()),
             committer: Mutex::new(None),
             max_parallel,
@@ -227,8 +142,8 @@ impl Controller {
             }
             // Parked rollouts whose timer is due, without reading the store.
             let (queued, next_due) = {
-                let mut slots = self.slots();
-                (slots.queue_due(rollout::now_ms()), slots.next_due())
+                let mut schedule = self.schedule();
+                (schedule.queue_due(rollout::now_ms()), schedule.next_due())
             };
             if queued > 0 {
                 self.work.notify_waiters();
@@ -260,12 +175,22 @@ impl Controller {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
-            let next = self.slots().next_ready();
+            let (next, new_waiting) = {
+                let busy = self.busy.load(Ordering::SeqCst);
+                let step = Duration::from_micros(self.step_us.load(Ordering::Relaxed));
+                let mut schedule = self.schedule();
+                let next = schedule.next(rollout::now_ms(), |due_soon| admits(due_soon, busy, step, self.max_parallel));
+                (next, schedule.new_waiting())
+            };
             match next {
                 Some(id) => {
                     self.busy.fetch_add(1, Ordering::SeqCst);
                     self.drive(id).await;
                     self.busy.fetch_sub(1, Ordering::SeqCst);
+                }
+                // New rollouts wait for the steps coming due to leave room: look again shortly.
+                None if new_waiting => {
+                    let _ = tokio::time::timeout(ADMISSION_RECHECK, queued).await;
                 }
                 None => queued.await,
             }
@@ -285,17 +210,18 @@ impl Controller {
             self.give_back(store);
         }
         let now = rollout::now_ms();
-        let mut slots = self.slots();
+        let mut schedule = self.schedule();
         // Rollouts no other process holds are taken a few at a time (as many as there are idle
         // workers), so replicas sharing a store share its rollouts rather than the first to look
         // taking them all; those this process holds already are always driven when due.
-        let mut new_ones = self.max_parallel.saturating_sub(self.busy.load(Ordering::SeqCst) + slots.ready.len());
+        let mut new_ones = self.max_parallel.saturating_sub(self.busy.load(Ordering::SeqCst) + schedule.waiting());
         let mut queued = 0;
         for (id, version, lease) in unended? {
-            let ready = match slots.map.get(&id) {
+            let slot = schedule.slot(&id);
+            let ready = match slot {
                 Some(Slot::Running) => None,
-                Some(Slot::Parked { version: v, .. }) if *v >= 0 && *v != version => Some((Urgency::UnderWay, now)),
-                Some(Slot::Parked { until_ms, .. }) => (now >= *until_ms).then_some((Urgency::UnderWay, *until_ms)),
+                Some(Slot::Parked { version: v, .. }) if v >= 0 && v != version => Some((Urgency::UnderWay, now)),
+                Some(Slot::Parked { until_ms, .. }) => (now >= until_ms).then_some((Urgency::UnderWay, until_ms)),
                 None => Some((Urgency::New, now)),
             };
             let held = lease.as_ref().filter(|l| l.live(now));
@@ -303,10 +229,10 @@ impl Controller {
             let Some((urgency, due_ms)) = ready.filter(|_| held.is_none() || ours) else {
                 // Driven elsewhere: forget any slot, so that once the other process lets go (or
                 // took it over from this one) the rollout is looked at afresh.
-                if held.is_some() && !ours && !matches!(slots.map.get(&id), Some(Slot::Running)) {
+                if held.is_some() && !ours && slot != Some(Slot::Running) {
                     // One this controller had parked was taken over while this process was
                     // stopped or cut off past its lease.
-                    if let (Some(Slot::Parked { .. }), Some(by)) = (slots.map.remove(&id), held) {
+                    if let (Some(Slot::Parked { .. }), Some(by)) = (schedule.forget(&id), held) {
                         tracing::warn!(
                             "rollout {id}: this process's runner lease was taken over by {}; it stops driving it",
                             by.describe()
@@ -315,13 +241,13 @@ impl Controller {
                 }
                 continue;
             };
-            if !ours && !slots.map.contains_key(&id) {
+            if !ours && slot.is_none() {
                 if new_ones == 0 {
                     continue;
                 }
                 new_ones -= 1;
             }
-            slots.queue(id, urgency, due_ms);
+            schedule.queue(id, urgency, due_ms);
             queued += 1;
         }
         Ok(queued)
@@ -331,6 +257,7 @@ impl Controller {
     async fn drive(self: &Arc<Self>, id: String) {
         let me = self.clone();
         let key = id.clone();
+        let started = Instant::now();
         let slot = match tokio::task::spawn_blocking(move || me.step(&key)).await {
             Ok(slot) => slot,
             Err(e) => {
@@ -338,17 +265,21 @@ impl Controller {
                 Some(parked_for(-1, RETRY_AFTER))
             }
         };
-        let mut slots = self.slots();
+        // Nine parts the average so far, one part this step.
+        let took = started.elapsed().as_micros() as u64;
+        let _ = self.step_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| Some((avg * 9 + took) / 10));
+        let mut schedule = self.schedule();
         match slot {
-            Some(s) => slots.set(id, s),
-            None => drop(slots.map.remove(&id)),
+            Some(Slot::Parked { version, until_ms }) => schedule.park(id, version, until_ms),
+            // A step never leaves its rollout running.
+            Some(Slot::Running) | None => drop(schedule.forget(&id)),
         };
-        drop(slots);
+        drop(schedule);
         self.tick.notify_one();
     }
 
-    fn slots(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    fn schedule(&self) -> MutexGuard<'_, Schedule> {
+        self.schedule.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The group committer every runner commits through, started with the first step (the store
@@ -423,7 +354,12 @@ impl Controller {
         let slot = match halt {
             Ok(Halt::Ended(phase)) => {
                 tracing::info!("rollout {id}: {phase}");
-                let released = store.release_lease(id);
+                // The commit that ended it gave the lease back; one that ended elsewhere may not have.
+                let released = match store.rollout_head(id) {
+                    Ok(head) if head.lease.as_ref().is_some_and(Lease::mine) => store.release_lease(id),
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
+                };
                 return (None, released.is_ok());
             }
             Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(store), until_ms: i64::MAX },

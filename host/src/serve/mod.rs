@@ -12,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod controller;
+pub mod schedule;
 pub mod dashboard;
 mod error;
 pub mod metrics;

@@ -571,20 +571,44 @@ fn write(tx: &mut Tx<'_>, location: &Location, id: &str, version: i64, commit: &
         )
         .map_err(err)?;
     }
-    let mut new_version = version;
-    if let Some((state, phase)) = &commit.state {
-        new_version = version + 1;
-        tx.execute(
-            "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
-            p![id, state, *phase, new_version, commit.at],
-        )
-        .map_err(err)?;
+    // One statement per rollout row: SQLite rewrites the whole row, spec and plan included, on
+    // every update of it.
+    match (&commit.state, commit.timer) {
+        (Some((state, phase)), timer) => {
+            // A runner's commit that ends the rollout gives its lease back with it: no second write
+            // after the end, which a controller ending many rollouts at once would queue for the lock.
+            let ends = commit.fence.is_some() && ENDED_PHASES.contains(phase);
+            let new_version = version + 1;
+            let sql = match (timer.is_some(), ends) {
+                (false, false) => {
+                    "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5 WHERE id = ?1"
+                }
+                (false, true) => {
+                    "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5,
+                     lease_holder = NULL, lease_expires = NULL WHERE id = ?1"
+                }
+                (true, false) => {
+                    "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5,
+                     timer_issued = ?6, timer_due = ?7 WHERE id = ?1"
+                }
+                (true, true) => {
+                    "UPDATE rollouts SET state = ?2, phase = ?3, version = ?4, updated_at = ?5,
+                     timer_issued = ?6, timer_due = ?7, lease_holder = NULL, lease_expires = NULL WHERE id = ?1"
+                }
+            };
+            let (issued, due) = timer.map_or((0, 0), |(issued, due)| (issued as i64, due));
+            let params = p![id, state, *phase, new_version, commit.at, issued, due];
+            let params = if timer.is_some() { &params[..] } else { &params[..5] };
+            tx.execute(sql, params).map_err(err)?;
+            Ok(new_version)
+        }
+        (None, Some((issued, due))) => {
+            tx.execute("UPDATE rollouts SET timer_issued = ?2, timer_due = ?3 WHERE id = ?1", p![id, issued as i64, due])
+                .map_err(err)?;
+            Ok(version)
+        }
+        (None, None) => Ok(version),
     }
-    if let Some((issued, due)) = commit.timer {
-        tx.execute("UPDATE rollouts SET timer_issued = ?2, timer_due = ?3 WHERE id = ?1", p![id, issued as i64, due])
-            .map_err(err)?;
-    }
-    Ok(new_version)
 }
 
 fn record(r: &Row) -> Result<RolloutRecord, DbError> {

@@ -53,6 +53,7 @@ on_both!(
     a_group_commit_refuses_each_stale_or_fenced_commit_alone,
     the_group_committer_answers_every_caller_after_its_commit,
     unended_lists_the_rollouts_under_way_oldest_first_from_its_index,
+    the_runners_commit_that_ends_a_rollout_gives_its_lease_back_in_the_same_write,
 );
 
 fn ids_count_per_name(backend: Backend) {
@@ -414,4 +415,27 @@ fn the_ended_phases_are_the_engines_terminal_ones_and_the_scan_reads_the_index_a
     let mut explain = db.prepare(&format!("EXPLAIN QUERY PLAN {UNENDED}")).unwrap();
     let plan: Vec<String> = explain.query_map([], |r| r.get(3)).unwrap().map(Result::unwrap).collect();
     assert!(plan.iter().any(|p| p.contains("COVERING INDEX rollouts_unended")), "{plan:?}");
+}
+
+fn the_runners_commit_that_ends_a_rollout_gives_its_lease_back_in_the_same_write(backend: Backend) {
+    let (_d, mut s) = open(backend);
+    s.create(new("r-1", "r"), vec![note("created")], vec![]).unwrap();
+    let a = s.acquire_lease_as("r-1", "A", T0, TTL).unwrap().unwrap();
+    let to = |phase: &'static str, timer| Commit {
+        state: Some((format!("{{\"phase\":\"{phase}\"}}"), phase)),
+        entries: vec![note(phase)],
+        at: 3,
+        fence: Some(a.clone()),
+        timer,
+        ..Commit::default()
+    };
+    assert_eq!(s.commit("r-1", 1, to("baking", Some((4, 9_000)))).unwrap(), 2);
+    let r = s.rollout("r-1").unwrap();
+    assert_eq!((r.phase.as_str(), r.lease.as_ref().map(|l| l.holder.as_str())), ("baking", Some("A")));
+    assert_eq!(s.timer("r-1", 4).unwrap(), Some(9_000), "state and timer in one write");
+    assert_eq!(s.commit("r-1", 2, to("succeeded", None)).unwrap(), 3);
+    let r = s.rollout("r-1").unwrap();
+    assert_eq!(r.phase, "succeeded");
+    assert!(r.lease.is_none(), "the lease went with the last commit: {:?}", r.lease);
+    assert_eq!(s.timer("r-1", 4).unwrap(), Some(9_000), "a commit without a timer keeps the last one");
 }
