@@ -226,7 +226,16 @@ fn main() {
     println!("N concurrent rollouts through the controller ({parallel} threads; 5 stages, 1 s bakes, SQLite)");
     println!(
         "  {:>6} {:>5} {:>9} {:>11} {:>13} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "N", "all?", "seconds", "calls/s", "transitions/s", "p50 late", "p99 late", "p99 start", "peak RSS", "per group"
+        "N",
+        "all?",
+        "seconds",
+        "calls/s",
+        "transitions/s",
+        "p50 late",
+        "p99 late",
+        "p99 start",
+        "peak RSS",
+        "per group"
     );
     println!(
         "  {:>6} {:>5} {:>9} {:>11} {:>13} {:>9} {:>9} {:>9} {:>9} {:>9}",

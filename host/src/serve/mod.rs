@@ -12,11 +12,11 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod controller;
-pub mod schedule;
 pub mod dashboard;
 mod error;
 pub mod metrics;
 pub mod observe;
+pub mod schedule;
 pub mod submit;
 pub mod webhooks;
 

@@ -199,7 +199,13 @@ mod tests {
         s.park("far".into(), 1, 60_000);
         assert_eq!(s.due_soon(10_000, ADMISSION_HORIZON), 50, "the one due in a minute is not counted");
         let mut asked = None;
-        assert_eq!(s.next(10_000, |due| { asked = Some(due); false }), None);
+        assert_eq!(
+            s.next(10_000, |due| {
+                asked = Some(due);
+                false
+            }),
+            None
+        );
         assert_eq!(asked, Some(50));
         assert!(s.new_waiting());
         assert_eq!(s.next(10_000, |_| true).as_deref(), Some("new"));

@@ -598,13 +598,16 @@ fn write(tx: &mut Tx<'_>, location: &Location, id: &str, version: i64, commit: &
             };
             let (issued, due) = timer.map_or((0, 0), |(issued, due)| (issued as i64, due));
             let params = p![id, state, *phase, new_version, commit.at, issued, due];
-            let params = if timer.is_some() { &params[..] } else { &params[..5] };
+            let params = if timer.is_some() { params } else { &params[..5] };
             tx.execute(sql, params).map_err(err)?;
             Ok(new_version)
         }
         (None, Some((issued, due))) => {
-            tx.execute("UPDATE rollouts SET timer_issued = ?2, timer_due = ?3 WHERE id = ?1", p![id, issued as i64, due])
-                .map_err(err)?;
+            tx.execute(
+                "UPDATE rollouts SET timer_issued = ?2, timer_due = ?3 WHERE id = ?1",
+                p![id, issued as i64, due],
+            )
+            .map_err(err)?;
             Ok(version)
         }
         (None, None) => Ok(version),

@@ -401,8 +401,7 @@ fn unended_lists_the_rollouts_under_way_oldest_first_from_its_index(backend: Bac
 
 #[test]
 fn the_ended_phases_are_the_engines_terminal_ones_and_the_scan_reads_the_index_alone() {
-    let ended: Vec<&str> =
-        crate::engine::Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
+    let ended: Vec<&str> = crate::engine::Phase::ALL.iter().filter(|p| p.is_terminal()).map(|p| p.name()).collect();
     assert_eq!(ended, ENDED_PHASES);
     let quoted: Vec<String> = ENDED_PHASES.iter().map(|p| format!("'{p}'")).collect();
     let condition = format!("phase NOT IN ({})", quoted.join(", "));
