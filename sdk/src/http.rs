@@ -1,4 +1,5 @@
-//! Outgoing HTTP for plugins: a blocking `GET` through the standard `wasi:http` interfaces.
+//! Outgoing HTTP for plugins: blocking requests (any method, headers, a body) through the standard
+//! `wasi:http` interfaces; [`get`] for the common case.
 //!
 //! The host sends a request only to a server the spec grants (`grants.network.http = ["host:port"]`)
 //! and only to a plugin that declares `upshift_sdk::capabilities!(network)`; any other request
@@ -63,11 +64,39 @@ pub fn encode_query_value(text: &str) -> String {
     out
 }
 
+/// A request to send with [`send`].
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `GET`, `POST`, `PUT`, `DELETE`, `PATCH`, `HEAD` or another token.
+    pub method: &'a str,
+    pub url: &'a str,
+    /// Sent as given. `Host` comes from the URL; the sandbox refuses headers it forbids (`Host`,
+    /// `Connection`, ...) as `invalid-config`.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
 /// Sends `GET url` and reads the whole answer. Connection failures are `unavailable` and
 /// retryable; a destination the host refuses is `denied`.
 pub fn get(url: &str) -> Result<Response, PluginError> {
-    let parsed = parse_url(url)?;
-    imp::get(&parsed, url)
+    send(&Request { method: "GET", url, headers: &[], body: &[] })
+}
+
+/// Sends `request` and reads the whole answer (at most [`MAX_BODY_BYTES`]). Connection failures
+/// are `unavailable` and retryable; a destination the host refuses is `denied`.
+pub fn send(request: &Request<'_>) -> Result<Response, PluginError> {
+    let parsed = parse_url(request.url)?;
+    let invalid = |what: String| PluginError::invalid_config(format!("{} {}: {what}", request.method, request.url));
+    if request.method.is_empty() || !request.method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(invalid(format!("method {:?} is not a token", request.method)));
+    }
+    for (name, value) in request.headers {
+        let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+        if bad_name || value.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err(invalid(format!("header {name:?} is not a valid name and value")));
+        }
+    }
+    imp::send(&parsed, request)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -76,38 +105,70 @@ mod imp {
     use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
     use wasip2::io::streams::StreamError;
 
-    use super::{MAX_BODY_BYTES, Response, Url};
+    use super::{MAX_BODY_BYTES, Request, Response, Url};
     use crate::PluginError;
 
-    fn failed(url: &str, code: ErrorCode) -> PluginError {
+    fn failed(what: &str, code: ErrorCode) -> PluginError {
         match code {
             ErrorCode::HttpRequestDenied => {
-                PluginError::denied(format!("GET {url}: the host refused it (not in grants.network.http)"))
+                PluginError::denied(format!("{what}: the host refused it (not in grants.network.http)"))
             }
             other => {
-                let mut e = PluginError::unavailable(format!("GET {url}: {other:?}"));
+                let mut e = PluginError::unavailable(format!("{what}: {other:?}"));
                 e.retryable = true;
                 e
             }
         }
     }
 
-    pub fn get(parsed: &Url<'_>, url: &str) -> Result<Response, PluginError> {
-        let request = OutgoingRequest::new(Fields::new());
+    fn method(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "CONNECT" => Method::Connect,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "PATCH" => Method::Patch,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    pub fn send(parsed: &Url<'_>, r: &Request<'_>) -> Result<Response, PluginError> {
+        let what = format!("{} {}", r.method, r.url);
+        let bad = |thing: &str| PluginError::invalid_config(format!("{what}: invalid {thing}"));
+        let entries: Vec<(String, Vec<u8>)> =
+            r.headers.iter().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())).collect();
+        let fields = Fields::from_list(&entries)
+            .map_err(|e| PluginError::invalid_config(format!("{what}: a header the sandbox refuses ({e:?})")))?;
+        let request = OutgoingRequest::new(fields);
         let scheme = if parsed.https { Scheme::Https } else { Scheme::Http };
-        let bad = |what: &str| PluginError::invalid_config(format!("GET {url}: invalid {what}"));
-        request.set_method(&Method::Get).map_err(|()| bad("method"))?;
+        request.set_method(&method(r.method)).map_err(|()| bad("method"))?;
         request.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
         request.set_authority(Some(parsed.authority)).map_err(|()| bad("host"))?;
         request.set_path_with_query(Some(parsed.path)).map_err(|()| bad("path"))?;
         let body = request.body().map_err(|()| PluginError::internal("request body taken twice"))?;
-        let pending = outgoing_handler::handle(request, None).map_err(|e| failed(url, e))?;
-        OutgoingBody::finish(body, None).map_err(|e| failed(url, e))?;
+        let pending = outgoing_handler::handle(request, None).map_err(|e| failed(&what, e))?;
+        if !r.body.is_empty() {
+            let stream = body.write().map_err(|()| PluginError::internal("request stream taken twice"))?;
+            // `blocking-write-and-flush` takes at most 4096 bytes a call.
+            for chunk in r.body.chunks(4096) {
+                stream.blocking_write_and_flush(chunk).map_err(|e| match e {
+                    StreamError::LastOperationFailed(e) => {
+                        PluginError::unavailable(format!("{what}: {}", e.to_debug_string()))
+                    }
+                    StreamError::Closed => PluginError::unavailable(format!("{what}: the connection closed")),
+                })?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(|e| failed(&what, e))?;
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(failed(url, code)),
-            Some(Err(())) | None => return Err(PluginError::internal(format!("GET {url}: no response"))),
+            Some(Ok(Err(code))) => return Err(failed(&what, code)),
+            Some(Err(())) | None => return Err(PluginError::internal(format!("{what}: no response"))),
         };
         let status = response.status();
         let incoming = response.consume().map_err(|()| PluginError::internal("response body taken twice"))?;
@@ -119,13 +180,13 @@ mod imp {
                     body.extend_from_slice(&chunk);
                     if body.len() > MAX_BODY_BYTES {
                         return Err(PluginError::internal(format!(
-                            "GET {url}: answer longer than {MAX_BODY_BYTES} bytes"
+                            "{what}: answer longer than {MAX_BODY_BYTES} bytes"
                         )));
                     }
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(PluginError::unavailable(format!("GET {url}: {}", e.to_debug_string())));
+                    return Err(PluginError::unavailable(format!("{what}: {}", e.to_debug_string())));
                 }
             }
         }
@@ -137,35 +198,44 @@ mod imp {
 mod imp {
     use std::io::{Read, Write};
 
-    use super::{MAX_BODY_BYTES, Response, Url};
+    use super::{MAX_BODY_BYTES, Request, Response, Url};
     use crate::PluginError;
 
     /// The native stand-in: HTTP/1.0 over a plain TCP connection.
-    pub fn get(parsed: &Url<'_>, url: &str) -> Result<Response, PluginError> {
+    pub fn send(parsed: &Url<'_>, r: &Request<'_>) -> Result<Response, PluginError> {
+        let what = format!("{} {}", r.method, r.url);
         if parsed.https {
-            return Err(PluginError::unavailable(format!("GET {url}: https needs the sandbox's wasi:http")));
+            return Err(PluginError::unavailable(format!("{what}: https needs the sandbox's wasi:http")));
         }
         let address = if parsed.authority.contains(':') {
             parsed.authority.to_string()
         } else {
             format!("{}:80", parsed.authority)
         };
-        let unavailable = |e: std::io::Error| PluginError::unavailable(format!("GET {url}: {e}"));
+        let unavailable = |e: std::io::Error| PluginError::unavailable(format!("{what}: {e}"));
         let mut stream = std::net::TcpStream::connect(&address).map_err(unavailable)?;
-        let request = format!("GET {} HTTP/1.0\r\nHost: {}\r\n\r\n", parsed.path, parsed.authority);
-        stream.write_all(request.as_bytes()).map_err(unavailable)?;
+        let mut head = format!("{} {} HTTP/1.0\r\nHost: {}\r\n", r.method, parsed.path, parsed.authority);
+        for (name, value) in r.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !r.body.is_empty() || !matches!(r.method, "GET" | "HEAD") {
+            head.push_str(&format!("Content-Length: {}\r\n", r.body.len()));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).map_err(unavailable)?;
+        stream.write_all(r.body).map_err(unavailable)?;
         let mut raw = Vec::new();
         stream.take((MAX_BODY_BYTES + (16 << 10)) as u64).read_to_end(&mut raw).map_err(unavailable)?;
         let split = raw
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| PluginError::unavailable(format!("GET {url}: the answer has no complete header")))?;
+            .ok_or_else(|| PluginError::unavailable(format!("{what}: the answer has no complete header")))?;
         let head = String::from_utf8_lossy(&raw[..split]);
         let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| PluginError::unavailable(format!("GET {url}: no status in {head:?}")))?;
+            .ok_or_else(|| PluginError::unavailable(format!("{what}: no status in {head:?}")))?;
         Ok(Response { status, body: raw[split + 4..].to_vec() })
     }
 }
@@ -208,5 +278,56 @@ mod tests {
         let r = get(&format!("http://{address}/x?y=1")).unwrap();
         assert_eq!((r.status, r.text().as_str()), (503, "busy"));
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_post_carries_its_method_headers_and_body() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8(head).unwrap();
+            let mut body = vec![0u8; 13];
+            s.read_exact(&mut body).unwrap();
+            s.write_all(b"HTTP/1.0 200 OK\r\n\r\nok").unwrap();
+            (head, body)
+        });
+        let request = Request {
+            method: "PUT",
+            url: &format!("http://{address}/functions/f/aliases/live"),
+            headers: &[("Content-Type", "application/json"), ("X-Amz-Date", "20150830T123600Z")],
+            body: br#"{"Name":"x"}"#.as_slice(),
+        };
+        assert_eq!(request.body.len(), 12);
+        let body = [request.body, b"\n"].concat();
+        let r = send(&Request { body: &body, ..request }).unwrap();
+        assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+        let (head, sent) = server.join().unwrap();
+        assert!(head.starts_with("PUT /functions/f/aliases/live HTTP/1.0\r\n"), "{head}");
+        for line in ["Content-Type: application/json\r\n", "X-Amz-Date: 20150830T123600Z\r\n", "Content-Length: 13\r\n"]
+        {
+            assert!(head.contains(line), "{line:?} in {head}");
+        }
+        assert_eq!(sent, body);
+    }
+
+    #[test]
+    fn a_malformed_method_or_header_is_refused_before_anything_is_sent() {
+        let url = "http://127.0.0.1:9/";
+        let refused = |method, headers: &[(&str, &str)]| {
+            let e = send(&Request { method, url, headers, body: b"" }).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidConfig, "{e:?}");
+            e.message
+        };
+        assert!(refused("GE T", &[]).contains("method"));
+        assert!(refused("", &[]).contains("method"));
+        assert!(refused("GET", &[("X-A", "1\r\nX-Injected: 2")]).contains("X-A"));
+        assert!(refused("GET", &[("Bad Name", "1")]).contains("Bad Name"));
     }
 }
