@@ -31,6 +31,8 @@
 
 extern crate self as upshift_sdk;
 
+#[cfg(feature = "sigv4")]
+pub mod aws;
 #[doc(hidden)]
 pub mod bindings;
 mod config;
