@@ -3,7 +3,8 @@
 # Prometheus (for the haproxy_canary test), PostgreSQL (for hostile_postgres and
 # postgres_target) and Chromium (for the dashboard's browser tests), from Debian's packages, as
 # root (or through sudo); then Playwright (npm playwright-core, pinned in tests/browser), which
-# drives that Chromium headless, and componentize-py (PyPI, pinned) for the Python plugins. The tests start and stop their own instances on free 127.0.0.1
+# drives that Chromium headless, componentize-py (PyPI, pinned) for the Python plugins and moto
+# (PyPI, pinned), the AWS stand-in of the Lambda test. The tests start and stop their own instances on free 127.0.0.1
 # ports (PostgreSQL: a cluster of their own, made with initdb in a temporary folder); nothing is
 # started here, and the package's own cluster is not used.
 # Idempotent and quiet when everything is already there.
@@ -49,6 +50,14 @@ if [ ! -d "$js_sdk/node_modules/@bytecodealliance/componentize-js" ] \
     || [ ! -d "$js_sdk/node_modules/@bytecodealliance/preview2-shim" ]; then
     echo "setup: installing componentize-js (npm) for the JavaScript plugins" >&2
     npm ci --prefix "$js_sdk" --no-audit --no-fund >&2
+fi
+
+# moto (PyPI, pinned) in server mode: the AWS-API stand-in (Lambda, CloudWatch) that
+# tests/lambda_alias.rs runs on 127.0.0.1; no AWS account is reachable from here.
+MOTO_VERSION=5.2.5
+if [ "$(python3 -c 'import moto, flask; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+    echo "setup: installing moto $MOTO_VERSION (PyPI), the AWS stand-in of the Lambda test" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "moto[server]==$MOTO_VERSION" >&2
 fi
 
 # componentize-py (PyPI, pinned), which builds the Python plugins of examples/python-verifier and

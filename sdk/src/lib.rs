@@ -52,7 +52,7 @@ pub use host::{clock, log, sql, state};
 pub use strategy::{Decision, Progress, Strategy};
 pub use target::{Capabilities, Change, Description, Observation, Operation, Target, UnitVersion};
 pub use types::{ErrorKind, Measurement, Outcome, PluginError, RolloutInfo, Stage, Verdict};
-pub use verifier::{Check, Verifier};
+pub use verifier::{Check, Verifier, outside_bounds};
 
 /// Re-exported so that a plugin crate needs no dependency but this one:
 /// `#[derive(upshift_sdk::serde::Deserialize)] #[serde(crate = "upshift_sdk::serde")]`.

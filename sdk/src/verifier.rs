@@ -41,6 +41,18 @@ impl Check {
     }
 }
 
+/// Why `value` of the check `name` breaks its bounds, if it does: `name = 0.0300, above the maximum
+/// 0.01`. Both bounds are inclusive; `None` is no bound.
+pub fn outside_bounds(name: &str, value: f64, min: Option<f64>, max: Option<f64>) -> Option<String> {
+    if let Some(max) = max.filter(|max| value > *max) {
+        return Some(format!("{name} = {value:.4}, above the maximum {max}"));
+    }
+    if let Some(min) = min.filter(|min| value < *min) {
+        return Some(format!("{name} = {value:.4}, below the minimum {min}"));
+    }
+    None
+}
+
 #[doc(hidden)]
 pub fn dispatch_verify<V: Verifier>(check: Check, config: String) -> Result<Verdict, PluginError> {
     with_config(&config, |c| V::verify(check, c))?

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod fixtures;
 pub mod haproxy;
 pub mod hostile_verifier;

@@ -92,13 +92,7 @@ pub fn read_answer(name: &str, status: u16, body: &str) -> Result<Reading, Plugi
 
 /// Why `value` breaks the check's bounds, if it does.
 pub fn judge(check: &QueryCheck, value: f64) -> Option<String> {
-    if let Some(max) = check.max.filter(|max| value > *max) {
-        return Some(format!("{} = {value:.4}, above the maximum {max}", check.name));
-    }
-    if let Some(min) = check.min.filter(|min| value < *min) {
-        return Some(format!("{} = {value:.4}, below the minimum {min}", check.name));
-    }
-    None
+    upshift_sdk::outside_bounds(&check.name, value, check.min, check.max)
 }
 
 fn query(config: &Config, check: &QueryCheck) -> Result<Reading, PluginError> {
