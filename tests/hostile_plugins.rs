@@ -72,6 +72,42 @@ fn connecting_to_an_ungranted_address_is_refused() {
 }
 
 #[test]
+fn full_http_requests_reach_only_the_granted_server_and_cannot_smuggle_another_host() {
+    use std::io::{Read, Write};
+    let ungranted = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ungranted.set_nonblocking(true).unwrap();
+    let ungranted_address = ungranted.local_addr().unwrap().to_string();
+    // The granted server answers 200 to anything and keeps what it was sent.
+    let granted = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let granted_address = granted.local_addr().unwrap().to_string();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = received.clone();
+    std::thread::spawn(move || {
+        for stream in granted.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            kept.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let extra = format!(
+        "grants.network.http = [\"{granted_address}\"]\nconfig = {{ granted = \"{granted_address}\", ungranted = \"{ungranted_address}\" }}"
+    );
+    let ended = Lab::new().attack("http-smuggle", &extra, "blocked:");
+    let text = ended.text();
+    for what in ["POST to the ungranted server", "userinfo in front", "Host header naming"] {
+        assert!(text.contains(what), "{what} was tried and refused:\n{text}");
+    }
+    assert!(text.contains("the host refused it (not in grants.network.http)"), "refused as not granted:\n{text}");
+    assert!(text.contains("a header the sandbox refuses"), "{text}");
+    assert!(ungranted.accept().is_err(), "nothing reached the ungranted server");
+    let received = received.lock().unwrap();
+    assert!(received.iter().all(|r| !r.contains(&ungranted_address)), "the ungranted host was smuggled: {received:?}");
+}
+
+#[test]
 fn a_huge_return_value_is_stopped_before_it_is_buffered() {
     // 200 MiB cannot even be built inside a 64 MiB instance.
     Lab::new().attack("huge-return", "config = { mib = 200 }", "memory limit of 64 MiB");

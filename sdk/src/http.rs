@@ -151,25 +151,35 @@ mod imp {
         request.set_path_with_query(Some(parsed.path)).map_err(|()| bad("path"))?;
         let body = request.body().map_err(|()| PluginError::internal("request body taken twice"))?;
         let pending = outgoing_handler::handle(request, None).map_err(|e| failed(&what, e))?;
+        // A body the request could not take (refused, connection gone) is reported after the
+        // response's own error, which says why (a destination not granted is `denied`).
+        let mut unsent = None;
         if !r.body.is_empty() {
             let stream = body.write().map_err(|()| PluginError::internal("request stream taken twice"))?;
             // `blocking-write-and-flush` takes at most 4096 bytes a call.
             for chunk in r.body.chunks(4096) {
-                stream.blocking_write_and_flush(chunk).map_err(|e| match e {
-                    StreamError::LastOperationFailed(e) => {
-                        PluginError::unavailable(format!("{what}: {}", e.to_debug_string()))
-                    }
-                    StreamError::Closed => PluginError::unavailable(format!("{what}: the connection closed")),
-                })?;
+                if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                    unsent = Some(match e {
+                        StreamError::LastOperationFailed(e) => {
+                            PluginError::unavailable(format!("{what}: {}", e.to_debug_string()))
+                        }
+                        StreamError::Closed => PluginError::unavailable(format!("{what}: the connection closed")),
+                    });
+                    break;
+                }
             }
         }
-        OutgoingBody::finish(body, None).map_err(|e| failed(&what, e))?;
+        let finished = OutgoingBody::finish(body, None);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
             Some(Ok(Err(code))) => return Err(failed(&what, code)),
             Some(Err(())) | None => return Err(PluginError::internal(format!("{what}: no response"))),
         };
+        if let Some(e) = unsent {
+            return Err(e);
+        }
+        finished.map_err(|e| failed(&what, e))?;
         let status = response.status();
         let incoming = response.consume().map_err(|()| PluginError::internal("response body taken twice"))?;
         let stream = incoming.stream().map_err(|()| PluginError::internal("response stream taken twice"))?;
