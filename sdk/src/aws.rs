@@ -162,21 +162,7 @@ mod tests {
 
     #[test]
     fn a_signed_call_reaches_the_server_with_its_signature_and_body() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (mut s, _) = listener.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
-                head.push(byte[0]);
-            }
-            let mut body = [0u8; 2];
-            s.read_exact(&mut body).unwrap();
-            s.write_all(b"HTTP/1.0 200 OK\r\n\r\n{\"ok\":true}").unwrap();
-            String::from_utf8(head).unwrap()
-        });
+        let (address, server) = crate::http::tests::serve_once(b"HTTP/1.0 200 OK\r\n\r\n{\"ok\":true}", 2);
         let client = Client {
             credentials: Credentials {
                 access_key_id: "AKID".into(),
@@ -195,7 +181,8 @@ mod tests {
             body: b"{}",
         };
         assert_eq!(client.send(&call).unwrap().text(), "{\"ok\":true}");
-        let head = server.join().unwrap();
+        let (head, body) = server.join().unwrap();
+        assert_eq!(body, b"{}");
         assert!(head.starts_with("PUT /2015-03-31/functions/arn%3Aaws%3Alambda%3Af/aliases/live?Qualifier=2 HTTP/1.0"));
         assert!(head.contains("Authorization: AWS4-HMAC-SHA256 Credential=AKID/"), "{head}");
         assert!(head.contains("/us-east-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date"), "{head}");

@@ -251,8 +251,32 @@ mod imp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A server for one request: answers `answer` and hands back the request's head and the
+    /// `body_len` bytes after it.
+    pub(crate) fn serve_once(
+        answer: &'static [u8],
+        body_len: usize,
+    ) -> (std::net::SocketAddr, std::thread::JoinHandle<(String, Vec<u8>)>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            let mut body = vec![0u8; body_len];
+            s.read_exact(&mut body).unwrap();
+            s.write_all(answer).unwrap();
+            (String::from_utf8(head).unwrap(), body)
+        });
+        (address, server)
+    }
 
     #[test]
     fn urls_split_into_scheme_authority_and_path() {
@@ -272,42 +296,16 @@ mod tests {
 
     #[test]
     fn the_native_stand_in_speaks_plain_http() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (mut s, _) = listener.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
-                head.push(byte[0]);
-            }
-            assert!(String::from_utf8_lossy(&head).starts_with("GET /x?y=1 HTTP/1.0\r\n"));
-            s.write_all(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy").unwrap();
-        });
+        let (address, server) = serve_once(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", 0);
         let r = get(&format!("http://{address}/x?y=1")).unwrap();
         assert_eq!((r.status, r.text().as_str()), (503, "busy"));
-        server.join().unwrap();
+        let (head, _) = server.join().unwrap();
+        assert!(head.starts_with("GET /x?y=1 HTTP/1.0\r\n"), "{head}");
     }
 
     #[test]
     fn a_post_carries_its_method_headers_and_body() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (mut s, _) = listener.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8(head).unwrap();
-            let mut body = vec![0u8; 13];
-            s.read_exact(&mut body).unwrap();
-            s.write_all(b"HTTP/1.0 200 OK\r\n\r\nok").unwrap();
-            (head, body)
-        });
+        let (address, server) = serve_once(b"HTTP/1.0 200 OK\r\n\r\nok", 13);
         let request = Request {
             method: "PUT",
             url: &format!("http://{address}/functions/f/aliases/live"),
