@@ -233,10 +233,7 @@ impl Controller {
                     // One this controller had parked was taken over while this process was
                     // stopped or cut off past its lease.
                     if let (Some(Slot::Parked { .. }), Some(by)) = (schedule.forget(&id), held) {
-                        tracing::warn!(
-                            "rollout {id}: this process's runner lease was taken over by {}; it stops driving it",
-                            by.describe()
-                        );
+                        warn_taken_over(&id, by);
                     }
                 }
                 continue;
@@ -364,15 +361,10 @@ impl Controller {
             }
             Ok(Halt::Human(_) | Halt::Stopped(_)) => Slot::Parked { version: version(store), until_ms: i64::MAX },
             Ok(Halt::Timer { due_ms, .. }) => Slot::Parked { version: version(store), until_ms: due_ms },
-            // Another process took it between the scan and now, or took it over from this one (whose
-            // lease ran out while it was stopped or cut off): the next scan looks again.
             // A rollout this controller had parked, taken over meanwhile (this process was stopped
             // or cut off past its lease), or taken by another process between the scan and now.
             Err(RunError::Leased { holder, .. }) => {
-                tracing::warn!(
-                    "rollout {id}: this process's runner lease was taken over by {}; it stops driving it",
-                    holder.describe()
-                );
+                warn_taken_over(id, &holder);
                 return (None, true);
             }
             Err(e @ RunError::Store(StoreError::Fenced { .. })) => {
@@ -402,6 +394,14 @@ impl Controller {
             }
         }
     }
+}
+
+/// Says that rollout `id`, which this process drove, is now `by`'s.
+fn warn_taken_over(id: &str, by: &Lease) {
+    tracing::warn!(
+        "rollout {id}: this process's runner lease was taken over by {}; it stops driving it",
+        by.describe()
+    );
 }
 
 fn parked_for(version: i64, wait: Duration) -> Slot {

@@ -522,7 +522,6 @@ impl Store {
     }
 }
 
-/// Every rollout, newest first.
 /// The phases a rollout ends in (`Phase::is_terminal`), as the `rollouts_unended` index and
 /// [`UNENDED`] spell them: the query must repeat the index's condition word for word to use it.
 pub const ENDED_PHASES: [&str; 3] = ["succeeded", "rolled-back", "failed"];
@@ -530,6 +529,7 @@ pub const ENDED_PHASES: [&str; 3] = ["succeeded", "rolled-back", "failed"];
 const UNENDED: &str = "SELECT id, version, lease_holder, lease_epoch, lease_expires FROM rollouts
      WHERE phase NOT IN ('succeeded', 'rolled-back', 'failed') ORDER BY created_at, rowid";
 
+/// Every rollout, newest first.
 const LIST: &str = concat!("SELECT ", record_columns!(), " FROM rollouts ORDER BY created_at DESC, rowid DESC");
 
 /// Whether `commit` may be made inside the write transaction `tx`: rollout `id` is still at

@@ -219,16 +219,18 @@ fn set_routing(
     })
 }
 
-/// Moves the alias to `percent` on `op.to_version`: checks the versions, remembers the routing
-/// found before the first change, then sets and reads back.
+/// Moves the alias to `percent` on `op.to_version`: before the first change checks the versions
+/// and remembers the routing found, then sets and reads back.
 fn shift(op: &Operation, config: &Config, percent: u8) -> Result<Change, PluginError> {
     check_versions(&op.from_version, &op.to_version)?;
     let client = client(config)?;
-    for v in [&op.from_version, &op.to_version] {
-        check_exists(&client, config, v)?;
-    }
     let (now, revision) = read_alias(&client, config)?;
+    // Before this rollout's first change: both versions exist, the alias splits between them
+    // alone, and what it does now is kept for a rollback.
     if state::get(BEFORE).is_none() {
+        for v in [&op.from_version, &op.to_version] {
+            check_exists(&client, config, v)?;
+        }
         now.percent_on(&op.from_version, &op.to_version).map_err(|why| {
             PluginError::conflict(format!("alias {} of {}: {why}; left as is", config.alias, config.function))
         })?;
