@@ -107,7 +107,12 @@ fn a_healthy_canary_takes_all_traffic_and_a_faulty_one_is_rolled_back_by_itself(
     let journal = history(&services, "haproxy-canary-3");
     let refused = journal.iter().find(|e| e["detail"]["call"] == "rollback").expect("a rollback call");
     let message = refused["message"].as_str().unwrap_or_default();
-    assert!(message.contains("weights are 70 / 30, not the 90 / 10 this rollout set"), "{message}");
+    assert!(
+        message.contains(
+            "stable weight 70, canary weight 30, not the stable weight 90, canary weight 10 this rollout set"
+        ),
+        "{message}"
+    );
     println!("someone else's weights: {message}");
 }
 

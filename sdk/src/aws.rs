@@ -90,8 +90,13 @@ impl Client {
         let mut headers: Vec<(&str, &str)> = call.headers.to_vec();
         headers.extend(signed.iter().map(|(name, value)| (*name, value.as_str())));
         let target = format!("{}{}", self.endpoint, request.path_and_query());
-        let response =
-            http::send(&http::Request { method: call.method, url: &target, headers: &headers, body: call.body })?;
+        let response = http::send(&http::Request {
+            method: call.method,
+            url: &target,
+            headers: &headers,
+            body: call.body,
+            timeout: None,
+        })?;
         if (200..300).contains(&response.status) {
             Ok(response)
         } else {

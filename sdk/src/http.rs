@@ -74,12 +74,15 @@ pub struct Request<'a> {
     /// `Connection`, ...) as `invalid-config`.
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
+    /// The longest wait to connect, and for each part of the answer (`None`: the host's limit, the
+    /// call's own deadline). A wait past it is `unavailable`.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Sends `GET url` and reads the whole answer. Connection failures are `unavailable` and
 /// retryable; a destination the host refuses is `denied`.
 pub fn get(url: &str) -> Result<Response, PluginError> {
-    send(&Request { method: "GET", url, headers: &[], body: &[] })
+    send(&Request { method: "GET", url, headers: &[], body: &[], timeout: None })
 }
 
 /// Sends `request` and reads the whole answer (at most [`MAX_BODY_BYTES`]). Connection failures
@@ -102,7 +105,7 @@ pub fn send(request: &Request<'_>) -> Result<Response, PluginError> {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use wasip2::http::outgoing_handler;
-    use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+    use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
     use wasip2::io::streams::StreamError;
 
     use super::{MAX_BODY_BYTES, Request, Response, Url};
@@ -150,7 +153,19 @@ mod imp {
         request.set_authority(Some(parsed.authority)).map_err(|()| bad("host"))?;
         request.set_path_with_query(Some(parsed.path)).map_err(|()| bad("path"))?;
         let body = request.body().map_err(|()| PluginError::internal("request body taken twice"))?;
-        let pending = outgoing_handler::handle(request, None).map_err(|e| failed(&what, e))?;
+        let options = match r.timeout {
+            Some(t) => {
+                let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+                let options = RequestOptions::new();
+                let refused = |_| PluginError::internal(format!("{what}: the host refused a timeout of {t:?}"));
+                options.set_connect_timeout(Some(ns)).map_err(refused)?;
+                options.set_first_byte_timeout(Some(ns)).map_err(refused)?;
+                options.set_between_bytes_timeout(Some(ns)).map_err(refused)?;
+                Some(options)
+            }
+            None => None,
+        };
+        let pending = outgoing_handler::handle(request, options).map_err(|e| failed(&what, e))?;
         // A body the request could not take (refused, connection gone) is reported after the
         // response's own error, which says why (a destination not granted is `denied`).
         let mut unsent = None;
@@ -223,7 +238,17 @@ mod imp {
             format!("{}:80", parsed.authority)
         };
         let unavailable = |e: std::io::Error| PluginError::unavailable(format!("{what}: {e}"));
-        let mut stream = std::net::TcpStream::connect(&address).map_err(unavailable)?;
+        let mut stream = match r.timeout {
+            Some(t) => {
+                let address = std::net::ToSocketAddrs::to_socket_addrs(&address)
+                    .map_err(unavailable)?
+                    .next()
+                    .ok_or_else(|| PluginError::unavailable(format!("{what}: {address} resolves to nothing")))?;
+                std::net::TcpStream::connect_timeout(&address, t).map_err(unavailable)?
+            }
+            None => std::net::TcpStream::connect(&address).map_err(unavailable)?,
+        };
+        stream.set_read_timeout(r.timeout).map_err(unavailable)?;
         let mut head = format!("{} {} HTTP/1.0\r\nHost: {}\r\n", r.method, parsed.path, parsed.authority);
         for (name, value) in r.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -311,6 +336,7 @@ pub(crate) mod tests {
             url: &format!("http://{address}/functions/f/aliases/live"),
             headers: &[("Content-Type", "application/json"), ("X-Amz-Date", "20150830T123600Z")],
             body: br#"{"Name":"x"}"#.as_slice(),
+            timeout: Some(std::time::Duration::from_secs(5)),
         };
         assert_eq!(request.body.len(), 12);
         let body = [request.body, b"\n"].concat();
@@ -329,7 +355,7 @@ pub(crate) mod tests {
     fn a_malformed_method_or_header_is_refused_before_anything_is_sent() {
         let url = "http://127.0.0.1:9/";
         let refused = |method, headers: &[(&str, &str)]| {
-            let e = send(&Request { method, url, headers, body: b"" }).unwrap_err();
+            let e = send(&Request { method, url, headers, body: b"", timeout: None }).unwrap_err();
             assert_eq!(e.kind, crate::ErrorKind::InvalidConfig, "{e:?}");
             e.message
         };

@@ -23,6 +23,17 @@ pub const EXAMPLE_ADDRESSES: [(&str, &str); 6] = [
     ("prometheus", "127.0.0.1:9090"),
     ("admin", "127.0.0.1:9999"),
 ];
+/// The example's files each scenario copies.
+pub const EXAMPLE_FILES: [&str; 8] = [
+    "haproxy.cfg",
+    "prometheus.yml",
+    "rollout.toml",
+    "judged.toml",
+    "blue-green.toml",
+    "sticky.toml",
+    "preview.acl",
+    "cohort.map",
+];
 /// Extra latency of both versions: large enough that HAProxy's millisecond averages compare
 /// steadily (the spec allows the canary 1.1 times the stable latency).
 pub const SERVICE_LATENCY_MS: &str = "50";
@@ -81,7 +92,7 @@ impl Services {
     pub fn copy_example(&self) {
         let example = root().join("examples/haproxy-canary");
         std::fs::create_dir_all(self.path("judgements")).unwrap();
-        for file in ["haproxy.cfg", "prometheus.yml", "rollout.toml", "judged.toml"] {
+        for file in EXAMPLE_FILES {
             let mut text = std::fs::read_to_string(example.join(file)).unwrap();
             for (role, original) in EXAMPLE_ADDRESSES {
                 text = text.replace(original, &self.addr(role).to_string());
@@ -125,11 +136,23 @@ impl Services {
         wait_for(&format!("demo-service {role}"), || TcpStream::connect(self.addr(role)).is_ok());
     }
 
+    /// Both services, HAProxy, Prometheus and the load.
     pub fn start_all(&mut self) {
+        self.start_routing();
+        self.start_prometheus();
+        self.start_load();
+    }
+
+    /// Both services (v1 as stable, v2 as canary) and HAProxy in front of them.
+    pub fn start_routing(&mut self) {
         self.start_service("stable", "v1", &[]);
         self.start_service("canary", "v2", &[]);
         self.start("haproxy", "haproxy", &["-db", "-f", "haproxy.cfg"]);
         wait_for("HAProxy's admin socket", || TcpStream::connect(self.addr("admin")).is_ok());
+    }
+
+    /// Prometheus, waiting until it has scraped HAProxy and both services.
+    pub fn start_prometheus(&mut self) {
         let listen = format!("--web.listen-address={}", self.addr("prometheus"));
         self.start(
             "prometheus",
@@ -152,6 +175,10 @@ impl Services {
             );
             thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Steady load through HAProxy (no cookie, no preview header).
+    pub fn start_load(&mut self) {
         let url = format!("http://{}/", self.addr("front"));
         let program = self.bin.join("load-gen");
         self.start("load", program, &["--url", &url, "--rps", LOAD_RPS, "--connections", LOAD_CONNECTIONS]);
@@ -247,9 +274,15 @@ pub fn admin(address: SocketAddr, line: &str) -> std::io::Result<String> {
 
 /// A plain HTTP/1.0 GET; the body, or `None` when the server is not answering yet.
 pub fn http_get(address: SocketAddr, path: &str) -> Option<String> {
+    http_get_with(address, path, &[])
+}
+
+/// [`http_get`] with extra headers (`("Cookie", "user=u1")`, `("X-Preview", "green")`).
+pub fn http_get_with(address: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<String> {
     let mut stream = TcpStream::connect(address).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes()).ok()?;
+    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n{extra}\r\n").as_bytes()).ok()?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
     reader.read_line(&mut status).ok()?;

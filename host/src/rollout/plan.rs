@@ -248,9 +248,18 @@ fn check_name(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the plan begins with a preview stage: weight 0 and no units, the new version brought up
+/// where only a route the target keeps (a preview header) reaches it. Its apply changes what
+/// `observe` cannot show, so a rollback through it is always sent to the target, which knows from
+/// its own state what it set.
+pub fn is_preview(stages: &[PlannedStage]) -> bool {
+    stages.first().is_some_and(|s| s.weight == Some(0) && s.units.is_empty())
+}
+
 /// The strategy's stages within bounds and meaningful: at least one and at most [`MAX_STAGES`],
 /// named, each moving something (units, or a weight above the one before), weights rising to at
-/// most 100, units the target reported each in one stage, bakes within `max_bake`.
+/// most 100, units the target reported each in one stage, bakes within `max_bake`. The first stage
+/// alone may be weight 0 with no units: a preview stage (see [`is_preview`]).
 fn check_stages(stages: &[Stage], units: &[String], caps: &Capabilities, max_bake: u64) -> Result<(), String> {
     if stages.is_empty() {
         return Err("planned no stages".into());
@@ -283,7 +292,7 @@ fn check_stages(stages: &[Stage], units: &[String], caps: &Capabilities, max_bak
             if w > 100 || w < last_weight {
                 return Err(format!("stage {:?} has weight {w}: weights must rise, up to 100", s.name));
             }
-            moves |= w > last_weight;
+            moves |= w > last_weight || (i == 0 && w == 0 && s.units.is_empty());
             last_weight = w;
         }
         if !moves {
@@ -305,4 +314,28 @@ fn check_stages(stages: &[Stage], units: &[String], caps: &Capabilities, max_bak
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(name: &str, weight: Option<u8>) -> Stage {
+        Stage { name: name.into(), weight, units: vec![], bake_seconds: 0, verify: true, approval: false }
+    }
+
+    fn caps() -> Capabilities {
+        Capabilities { traffic_split: true, unit_batches: false, rollback: true, irreversible: vec![] }
+    }
+
+    #[test]
+    fn only_the_first_stage_may_be_a_weight_0_preview() {
+        let blue_green = [stage("preview", Some(0)), stage("switch", Some(100))];
+        assert_eq!(check_stages(&blue_green, &[], &caps(), 60), Ok(()));
+        let late = [stage("canary", Some(10)), stage("again", Some(10))];
+        let err = check_stages(&late, &[], &caps(), 60).unwrap_err();
+        assert!(err.contains("stage \"again\" moves nothing"), "{err}");
+        let idle = [stage("nothing", None), stage("all", Some(100))];
+        assert!(check_stages(&idle, &[], &caps(), 60).unwrap_err().contains("moves nothing"));
+    }
 }

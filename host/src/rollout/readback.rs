@@ -11,7 +11,8 @@ pub struct Undo {
     /// Units of the applied stages whose version differs from what the target reported before the
     /// rollout: only these were changed by it (or may have been, part-way).
     pub units: Vec<String>,
-    /// The traffic weight differs from the one found before the rollout.
+    /// The traffic weight differs from the one found before the rollout, or the plan began with a
+    /// preview stage (whose route `observe` cannot show).
     pub weight: bool,
 }
 
@@ -60,7 +61,8 @@ pub fn undo(plan: &Plan, through: usize, now: &Observation) -> Undo {
             })
             .collect()
     };
-    Undo { units, weight: plan.traffic_split && now.weight != plan.observed_weight }
+    let previewed = super::plan::is_preview(&plan.stages);
+    Undo { units, weight: plan.traffic_split && (now.weight != plan.observed_weight || previewed) }
 }
 
 /// Checks that every unit in `units` is at `version` and, when given, the weight is `weight`.
@@ -186,6 +188,15 @@ mod tests {
     fn a_rollback_undoes_the_weight_only_when_it_moved() {
         assert!(undo(&plan(true), 0, &now(&[("a", "1")], Some(10))).weight);
         assert!(!undo(&plan(true), 0, &now(&[("a", "1")], Some(0))).weight);
+    }
+
+    #[test]
+    fn a_rollback_through_a_preview_stage_is_always_sent() {
+        let mut blue_green = plan(true);
+        blue_green.stages = vec![stage("preview", &[], Some(0)), stage("switch", &[], Some(100))];
+        // The weight is back at 0, but the preview route (which observe cannot show) may be set.
+        let undo = undo(&blue_green, 0, &now(&[], Some(0)));
+        assert!(undo.weight && !undo.is_nothing(), "{undo:?}");
     }
 
     #[test]

@@ -1,32 +1,36 @@
 //! Target `haproxy-split`: moves traffic between the `stable` and `canary` servers of one HAProxy
 //! backend by setting their weights through HAProxy's runtime API (the admin socket, on a TCP
-//! address the spec grants). Every change is read back and an apply whose weights did not take
-//! effect fails. Finalize sets 0/100. Setting a weight is idempotent, so a re-sent operation simply
-//! sets it again.
+//! address the spec grants). Two routes may come with the weights, each set through a file HAProxy
+//! loaded at start and changed at run time:
+//! - `preview`: requests carrying a header value reach the canary whatever its weight (blue-green's
+//!   preview stage is weight 0 with this route), from the first apply until finalize or rollback;
+//! - `cohort`: a share of users chosen by a hash of a cookie or header (sticky: the same user stays
+//!   on the same side) instead of by request; the share is the stage's weight, kept in a map.
 //!
-//! A rollback sets back only what this rollout changed: the weights found before its first apply
-//! are kept in the plugin's state, and restored only while the backend still has the weights this
-//! rollout last set; if someone else changed them since, the rollback leaves them and fails with a
-//! conflict. A rollout that never set a weight rolls back nothing.
+//! Every change is read back and an apply whose routing did not take effect fails. Finalize puts
+//! everything on the canary and removes the preview route. Each change sets absolute values (or
+//! adds an entry only when it is missing), so a re-sent operation changes nothing twice.
+//!
+//! A rollback sets back only what this rollout changed: the routing found before its first apply is
+//! kept in the plugin's state, and restored only while the backend still routes as this rollout
+//! last set; if someone else changed it since, the rollback leaves it and fails with a conflict. A
+//! rollout that never changed anything rolls back nothing.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod admin;
+mod routing;
 
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{Capabilities, Change, Description, Observation, Operation, PluginError, Target, state};
 
-/// Plugin-state key: the weights `stable canary` found before this rollout's first apply.
+pub use admin::{MAX_ANSWER_BYTES, parse_acl, parse_map, parse_weight};
+pub use routing::{Routing, canary_percent, weights};
+
+/// Plugin-state key: the routing found before this rollout's first apply.
 const BEFORE: &str = "before";
-/// Plugin-state key: the weights `stable canary` this rollout last set.
+/// Plugin-state key: the routing this rollout last set.
 const SET: &str = "set";
-
-fn pair(text: &str) -> Option<(u32, u32)> {
-    let (a, b) = text.split_once(' ')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
-/// Longest answer read from the admin socket; `get weight` answers a few bytes.
-pub const MAX_ANSWER_BYTES: u64 = 64 << 10;
+/// The cohort map's key when the config names none.
+pub const DEFAULT_COHORT_KEY: &str = "percent";
 
 #[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
 #[schemars(crate = "upshift_sdk::schemars")]
@@ -43,6 +47,38 @@ pub struct Config {
     /// The server running the new version.
     #[serde(default = "default_canary")]
     pub canary: String,
+    /// A preview route to the canary for requests carrying a header value, at any weight.
+    #[serde(default)]
+    pub preview: Option<Preview>,
+    /// A sticky split: users chosen by a hash of a cookie or header, the share in a map.
+    #[serde(default)]
+    pub cohort: Option<Cohort>,
+}
+
+/// The preview route: haproxy.cfg matches the header against the ACL file `acl`
+/// (`use-server canary if { req.hdr(x-preview) -m str -f preview.acl }`); this target adds `value`
+/// to it.
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
+#[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+pub struct Preview {
+    /// The ACL file, exactly as haproxy.cfg names it.
+    pub acl: String,
+    /// The header value that reaches the canary.
+    pub value: String,
+}
+
+/// The sticky cohort: haproxy.cfg hashes a cookie or header into 0..99 and sends a user to the
+/// canary when the hash is below the map's value for `key`; this target sets that value.
+#[derive(Debug, Deserialize, upshift_sdk::JsonSchema)]
+#[schemars(crate = "upshift_sdk::schemars")]
+#[serde(crate = "upshift_sdk::serde", deny_unknown_fields)]
+pub struct Cohort {
+    /// The map file, exactly as haproxy.cfg names it.
+    pub map: String,
+    /// The key whose value is the cohort's share in percent.
+    #[serde(default = "default_cohort_key")]
+    pub key: String,
 }
 
 fn default_stable() -> String {
@@ -53,96 +89,36 @@ fn default_canary() -> String {
     "canary".into()
 }
 
-/// Weights `(stable, canary)` that put `percent` of the traffic on the canary.
-pub fn weights(percent: u8) -> (u8, u8) {
-    let canary = percent.min(100);
-    (100 - canary, canary)
+fn default_cohort_key() -> String {
+    DEFAULT_COHORT_KEY.into()
 }
 
-/// The canary's share of the traffic, in percent, from the two weights (`None` when both are 0).
-pub fn canary_percent(stable: u32, canary: u32) -> Option<u8> {
-    let total = stable + canary;
-    (total > 0)
-        .then(|| u8::try_from((u64::from(canary) * 100 + u64::from(total) / 2) / u64::from(total)).unwrap_or(100))
-}
-
-/// The current weight from a `get weight` answer such as `10 (initial 1)`.
-pub fn parse_weight(answer: &str) -> Result<u32, String> {
-    answer
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .ok_or_else(|| format!("unexpected answer to get weight: {:?}", answer.trim()))
-}
-
-/// Sends one command line to the admin socket and returns the whole answer.
-fn command(config: &Config, line: &str) -> Result<String, PluginError> {
-    let fail = |e: std::io::Error| {
-        let message = format!("HAProxy admin socket {}: {e}", config.admin);
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            PluginError::denied(message)
-        } else {
-            let mut e = PluginError::unavailable(message);
-            e.retryable = true;
-            e
-        }
-    };
-    let mut stream = TcpStream::connect(&config.admin).map_err(fail)?;
-    stream.write_all(format!("{line}\n").as_bytes()).map_err(fail)?;
-    let mut answer = String::new();
-    stream.take(MAX_ANSWER_BYTES).read_to_string(&mut answer).map_err(fail)?;
-    Ok(answer)
-}
-
-fn server(config: &Config, name: &str) -> String {
-    format!("{}/{}", config.backend, name)
-}
-
-/// Reads both weights: `(stable, canary)`.
-fn read_weights(config: &Config) -> Result<(u32, u32), PluginError> {
-    let read = |name: &str| {
-        let answer = command(config, &format!("get weight {}", server(config, name)))?;
-        parse_weight(&answer).map_err(|why| PluginError::conflict(format!("{}: {why}", server(config, name))))
-    };
-    Ok((read(&config.stable)?, read(&config.canary)?))
-}
-
-/// Sets the canary's share to `percent`, then reads both weights back.
-fn set_split(config: &Config, percent: u8) -> Result<Change, PluginError> {
-    let (stable, canary) = weights(percent);
-    set_weights(config, u32::from(stable), u32::from(canary))
-}
-
-/// Sets both weights, reads them back, and remembers them as what this rollout set.
-fn set_weights(config: &Config, stable: u32, canary: u32) -> Result<Change, PluginError> {
-    let line = format!(
-        "set weight {} {stable}; set weight {} {canary}",
-        server(config, &config.stable),
-        server(config, &config.canary)
-    );
-    let answer = command(config, &line)?;
-    let answer = answer.trim();
-    if !answer.is_empty() {
-        return Err(PluginError::conflict(format!("HAProxy refused `{line}`: {answer}")));
-    }
-    // Sent and accepted: from here on these are the weights this rollout set, even if the read-back
-    // below finds someone else's.
-    state::set(SET, &format!("{stable} {canary}"))?;
-    let seen = read_weights(config)?;
-    if seen != (stable, canary) {
-        return Err(PluginError::conflict(format!(
-            "weights did not take effect: set {} {stable} / {} {canary}, HAProxy reports {} / {}",
-            config.stable, config.canary, seen.0, seen.1
+/// Names that go into runtime API commands: one word of letters, digits and `._:/@+=-`, so that no
+/// value can end a command (`;`), start another, or split into more arguments.
+fn check_word(field: &str, value: &str) -> Result<(), PluginError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._:/@+=-".contains(c);
+    if value.is_empty() || value.len() > 255 || !value.chars().all(allowed) {
+        return Err(PluginError::invalid_config(format!(
+            "haproxy-split: `{field}` = {value:?} must be one word of letters, digits and ._:/@+=- (1 to 255 characters)"
         )));
     }
-    Ok(Change {
-        message: format!(
-            "backend {}: {} weight {stable}, {} weight {canary} (confirmed)",
-            config.backend, config.stable, config.canary
-        ),
-        weight: canary_percent(stable, canary),
-        units: vec![],
-    })
+    Ok(())
+}
+
+fn check(config: &Config) -> Result<(), PluginError> {
+    check_word("admin", &config.admin)?;
+    check_word("backend", &config.backend)?;
+    check_word("stable", &config.stable)?;
+    check_word("canary", &config.canary)?;
+    if let Some(p) = &config.preview {
+        check_word("preview.acl", &p.acl)?;
+        check_word("preview.value", &p.value)?;
+    }
+    if let Some(c) = &config.cohort {
+        check_word("cohort.map", &c.map)?;
+        check_word("cohort.key", &c.key)?;
+    }
+    Ok(())
 }
 
 pub struct HaproxySplit;
@@ -164,12 +140,18 @@ impl Target for HaproxySplit {
         }
     }
 
+    fn check_config(config: &Config) -> Result<(), PluginError> {
+        check(config)
+    }
+
     fn observe(config: &Config, _from: String, _to: String) -> Result<Observation, PluginError> {
-        let (stable, canary) = read_weights(config)?;
-        Ok(Observation { units: vec![], weight: canary_percent(stable, canary), irreversible: vec![] })
+        check(config)?;
+        let now = routing::read(config)?;
+        Ok(Observation { units: vec![], weight: now.percent(), irreversible: vec![] })
     }
 
     fn apply(op: Operation, config: &Config) -> Result<Change, PluginError> {
+        check(config)?;
         let percent = op.weight.ok_or_else(|| {
             PluginError::invalid_config(format!(
                 "stage {:?} has no traffic weight; haproxy-split needs one",
@@ -177,39 +159,47 @@ impl Target for HaproxySplit {
             ))
         })?;
         if state::get(BEFORE).is_none() {
-            let (stable, canary) = read_weights(config)?;
-            state::set(BEFORE, &format!("{stable} {canary}"))?;
+            state::set(BEFORE, &routing::read(config)?.encode())?;
         }
-        set_split(config, percent)
+        let seen = routing::set(config, &Routing::wanted(config, percent, true), true, SET)?;
+        Ok(confirmed(config, &seen))
     }
 
     fn rollback(op: Operation, config: &Config) -> Result<Change, PluginError> {
-        let now = read_weights(config)?;
-        let unchanged = |message: String| Change { message, weight: canary_percent(now.0, now.1), units: vec![] };
-        let Some(set) = state::get(SET).as_deref().and_then(pair) else {
-            return Ok(unchanged(format!("backend {}: this rollout set no weight; left as is", config.backend)));
+        check(config)?;
+        let now = routing::read(config)?;
+        let Some(set) = state::get(SET).as_deref().and_then(Routing::decode) else {
+            return Ok(Change {
+                message: format!("backend {}: this rollout changed nothing; left as is", config.backend),
+                weight: now.percent(),
+                units: vec![],
+            });
         };
         if now != set {
             return Err(PluginError::conflict(format!(
-                "backend {}: weights are {} / {}, not the {} / {} this rollout set: someone else changed them; left as is",
-                config.backend, now.0, now.1, set.0, set.1
+                "{}, not the {} this rollout set: someone else changed it; left as is",
+                now.describe(config),
+                set.describe(config).split_once(": ").map_or("", |(_, rest)| rest)
             )));
         }
-        let (stable, canary) = match state::get(BEFORE).as_deref().and_then(pair) {
-            Some(before) => before,
-            None => {
-                let (s, c) = weights(op.weight.unwrap_or(0));
-                (u32::from(s), u32::from(c))
-            }
-        };
-        let change = set_weights(config, stable, canary)?;
+        let before = state::get(BEFORE)
+            .as_deref()
+            .and_then(Routing::decode)
+            .unwrap_or_else(|| Routing::wanted(config, op.weight.unwrap_or(0), false));
+        let seen = routing::set(config, &before, false, SET)?;
         state::remove(SET);
-        Ok(change)
+        Ok(confirmed(config, &seen))
     }
 
     fn finalize(_op: Operation, config: &Config) -> Result<Change, PluginError> {
-        set_split(config, 100)
+        check(config)?;
+        let seen = routing::set(config, &Routing::wanted(config, 100, false), true, SET)?;
+        Ok(confirmed(config, &seen))
     }
+}
+
+fn confirmed(config: &Config, seen: &Routing) -> Change {
+    Change { message: format!("{} (confirmed)", seen.describe(config)), weight: seen.percent(), units: vec![] }
 }
 
 upshift_sdk::export_target!(HaproxySplit);
@@ -219,26 +209,35 @@ upshift_sdk::capabilities!(network);
 mod tests {
     use super::*;
 
-    #[test]
-    fn weights_put_the_percentage_on_the_canary() {
-        assert_eq!(weights(0), (100, 0));
-        assert_eq!(weights(1), (99, 1));
-        assert_eq!(weights(100), (0, 100));
-        assert_eq!(weights(250), (0, 100));
+    fn config(json: &str) -> Config {
+        upshift_sdk::parse_config(json).unwrap()
     }
 
     #[test]
-    fn the_share_is_read_back_from_any_weights() {
-        assert_eq!(canary_percent(99, 1), Some(1));
-        assert_eq!(canary_percent(0, 100), Some(100));
-        assert_eq!(canary_percent(1, 1), Some(50));
-        assert_eq!(canary_percent(0, 0), None);
-    }
-
-    #[test]
-    fn get_weight_answers_are_parsed() {
-        assert_eq!(parse_weight("10 (initial 1)\n"), Ok(10));
-        assert!(parse_weight("No such server.\n").is_err());
-        assert!(parse_weight("").is_err());
+    fn names_that_could_end_or_split_a_runtime_api_command_are_refused() {
+        let good = config(
+            r#"{"admin": "127.0.0.1:9999", "backend": "app", "preview": {"acl": "/etc/haproxy/preview.acl", "value": "green"}, "cohort": {"map": "cohort.map"}}"#,
+        );
+        assert!(check(&good).is_ok());
+        assert_eq!(good.cohort.as_ref().map(|c| c.key.as_str()), Some(DEFAULT_COHORT_KEY));
+        for (field, json) in [
+            ("backend", r#"{"admin": "127.0.0.1:9999", "backend": "app; shutdown sessions server app/stable"}"#),
+            ("canary", r#"{"admin": "127.0.0.1:9999", "backend": "app", "canary": "canary 100"}"#),
+            (
+                "preview.value",
+                r#"{"admin": "127.0.0.1:9999", "backend": "app", "preview": {"acl": "p.acl", "value": "green\nset weight app/stable 0"}}"#,
+            ),
+            (
+                "preview.acl",
+                r#"{"admin": "127.0.0.1:9999", "backend": "app", "preview": {"acl": "", "value": "green"}}"#,
+            ),
+            (
+                "cohort.key",
+                r#"{"admin": "127.0.0.1:9999", "backend": "app", "cohort": {"map": "c.map", "key": "percent;"}}"#,
+            ),
+        ] {
+            let err = check(&config(json)).unwrap_err();
+            assert!(err.message.contains(&format!("`{field}`")), "{field}: {}", err.message);
+        }
     }
 }

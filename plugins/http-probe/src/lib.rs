@@ -1,8 +1,8 @@
-//! Verifier `http-probe`: sends a few synthetic `GET` requests to a URL and checks each answer's
-//! status, latency and body. A request that gets no answer counts as a failed probe; a destination
+//! Verifier `http-probe`: sends a few synthetic `GET` requests to a URL, with the headers the config
+//! gives (a preview header, a cookie), and checks each answer's status, latency and body. A request that gets no answer counts as a failed probe; a destination
 //! the host refuses (not granted) is an error, never a pass.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use upshift_sdk::serde::Deserialize;
 use upshift_sdk::{Check, ErrorKind, PluginError, Verdict, Verifier, http};
@@ -22,12 +22,15 @@ pub struct Config {
     pub requests: u32,
     #[serde(default = "default_status")]
     pub expect_status: u16,
-    /// Longest time one answer may take.
+    /// Longest time one answer may take; a request gets no longer (its timeout).
     #[serde(default)]
     pub max_latency_ms: Option<u64>,
     /// Text every answer's body must contain.
     #[serde(default)]
     pub body_contains: Option<String>,
+    /// Headers sent with every request, name to value (a preview route's header, a `Cookie`).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 fn default_requests() -> u32 {
@@ -62,10 +65,17 @@ impl Verifier for HttpProbe {
             return Err(PluginError::invalid_config("http-probe: `requests` must be at least 1"));
         }
         http::parse_url(&config.url)?;
+        let headers: Vec<(&str, &str)> = config.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let (mut failures, mut slowest) = (Vec::new(), 0u64);
         for i in 1..=config.requests {
             let started = Instant::now();
-            let answer = http::get(&config.url);
+            let answer = http::send(&http::Request {
+                method: "GET",
+                url: &config.url,
+                headers: &headers,
+                body: &[],
+                timeout: config.max_latency_ms.map(Duration::from_millis),
+            });
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             slowest = slowest.max(ms);
             match answer {
@@ -73,6 +83,9 @@ impl Verifier for HttpProbe {
                     failures.extend(judge(config, r.status, &r.text(), ms).map(|why| format!("request {i}: {why}")))
                 }
                 Err(e) if e.kind == ErrorKind::Denied => return Err(e),
+                Err(_) if config.max_latency_ms.is_some_and(|max| ms >= max) => {
+                    failures.push(format!("request {i}: no answer within {} ms", config.max_latency_ms.unwrap_or(ms)))
+                }
                 Err(e) => failures.push(format!("request {i}: no answer: {}", e.message)),
             }
         }
@@ -99,6 +112,7 @@ mod tests {
             expect_status: 200,
             max_latency_ms: Some(100),
             body_contains: Some("hello".into()),
+            headers: [("X-Preview".to_string(), "green".to_string())].into(),
         }
     }
 
@@ -127,5 +141,17 @@ mod tests {
     fn a_server_that_is_down_fails_the_probe() {
         let verdict = HttpProbe::verify(check(), &config()).unwrap();
         assert_eq!(verdict.outcome, upshift_sdk::Outcome::Fail, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_server_that_never_answers_fails_the_probe_at_the_latency_budget() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = Config { url: format!("http://{}/", listener.local_addr().unwrap()), ..config() };
+        let started = Instant::now();
+        let verdict = HttpProbe::verify(check(), &c).unwrap();
+        assert_eq!(verdict.outcome, upshift_sdk::Outcome::Fail, "{verdict:?}");
+        assert!(verdict.reason.contains("no answer within 100 ms"), "{}", verdict.reason);
+        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
+        drop(listener);
     }
 }

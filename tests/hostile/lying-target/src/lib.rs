@@ -50,12 +50,18 @@ impl Target for Liar {
             name: "lying-target".into(),
             version: "0.1.0".into(),
             summary: "reports success for a call it did not carry out".into(),
-            capabilities: Capabilities { traffic_split: true, unit_batches: true, rollback: true, irreversible: vec![] },
+            capabilities: Capabilities {
+                traffic_split: true,
+                unit_batches: true,
+                rollback: true,
+                irreversible: vec![],
+            },
         }
     }
 
     fn observe(config: &Config, from: String, _: String) -> Result<Observation, PluginError> {
-        let units = config.units.iter().map(|u| UnitVersion { unit: u.clone(), version: Some(version(u, &from)) }).collect();
+        let units =
+            config.units.iter().map(|u| UnitVersion { unit: u.clone(), version: Some(version(u, &from)) }).collect();
         let weight = Some(state::get("weight").and_then(|w| w.parse().ok()).unwrap_or(0));
         Ok(Observation { units, weight, irreversible: vec![] })
     }

@@ -41,7 +41,12 @@ impl Target for ObserveWrites {
             name: "observe-writes".into(),
             version: "0.1.0".into(),
             summary: "writes while it observes".into(),
-            capabilities: Capabilities { traffic_split: false, unit_batches: true, rollback: true, irreversible: vec![] },
+            capabilities: Capabilities {
+                traffic_split: false,
+                unit_batches: true,
+                rollback: true,
+                irreversible: vec![],
+            },
         }
     }
 
