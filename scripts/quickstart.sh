@@ -9,6 +9,9 @@ bash scripts/setup.sh
 cargo build -p upshift
 upshift=./target/debug/upshift
 state=examples/quickstart/state.db
+# Every run starts from fresh shards and an empty store, so this script can run again (a second
+# provisioning would find the shards already upgraded and refuse).
+rm -rf examples/quickstart/shards "$state" "$state-wal" "$state-shm"
 "$upshift" --state "$state" run examples/quickstart/provision.toml
 echo
 "$upshift" --state "$state" run examples/quickstart/rollout.toml

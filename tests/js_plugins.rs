@@ -27,7 +27,7 @@ impl Example {
     fn new() -> Self {
         let built = js::example();
         let dir = tempfile::tempdir().unwrap();
-        common::serve::copy_dir(built, dir.path());
+        common::copy_dir(built, dir.path());
         std::fs::create_dir_all(dir.path().join("shards")).unwrap();
         let digest =
             upshift::runtime::Digest::of(&std::fs::read(dir.path().join("ledger-guard.wasm")).unwrap()).to_hex();

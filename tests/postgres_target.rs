@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::postgres::{Cluster, cluster, exclusive};
@@ -28,19 +28,6 @@ struct Shop {
     _turn: std::sync::MutexGuard<'static, ()>,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 impl Shop {
     fn new() -> Shop {
         let turn = exclusive();
@@ -51,7 +38,7 @@ impl Shop {
         }
         admin.batch_execute("DROP ROLE IF EXISTS upshift_shop").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&common::root().join("examples").join("postgres"), dir.path());
+        common::copy_example("postgres", dir.path());
         for spec in ["provision.toml", "rollout.toml", "broken.toml"] {
             let path = dir.path().join(spec);
             let text = std::fs::read_to_string(&path).unwrap();

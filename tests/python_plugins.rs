@@ -24,7 +24,7 @@ impl Example {
     fn new() -> Self {
         let built = python::example();
         let dir = tempfile::tempdir().unwrap();
-        common::serve::copy_dir(built, dir.path());
+        common::copy_dir(built, dir.path());
         for spec in ["rollout.toml", "bad-release.toml"] {
             let mut text = std::fs::read_to_string(dir.path().join(spec)).unwrap();
             for wasm in ["error-budget.wasm", "file-fleet.wasm"] {

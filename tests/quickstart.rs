@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use common::{stderr, stdout};
@@ -18,25 +18,10 @@ struct Playground {
     state: String,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "shards" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else if !entry.file_name().to_string_lossy().ends_with(".db") {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 impl Playground {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&common::root().join("examples").join("quickstart"), dir.path());
+        common::copy_example("quickstart", dir.path());
         let state = dir.path().join("state.db").display().to_string();
         Playground { dir, state }
     }

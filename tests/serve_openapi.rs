@@ -35,7 +35,7 @@ impl Fleet {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("root/qs");
-        copy_dir(&common::root().join("examples/quickstart"), &folder);
+        common::copy_example("quickstart", &folder);
         for spec in ["provision.toml", "rollout.toml"] {
             let text = std::fs::read_to_string(folder.join(spec)).unwrap();
             std::fs::write(folder.join(spec), text.replace("count = 8", "count = 2")).unwrap();
@@ -66,18 +66,6 @@ impl Fleet {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         stdout(&out).trim().to_string()
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
     }
 }
 

@@ -3,7 +3,9 @@
 //! and (d) in a separate native process answering line-delimited JSON on stdin/stdout, the model of
 //! RPC plugin systems. Prints medians and ratios; writes target/upshift-bench/plugin_call.json.
 //!
-//! Run: `cargo bench -p upshift --bench plugin_call`.
+//! Run: `cargo bench -p upshift --bench plugin_call`. To profile one case alone, set
+//! `UPSHIFT_BENCH_PROFILE=reused` (or `fresh`): the binary then repeats only that call for
+//! [`PROFILE_SECONDS`] and prints nothing else (`perf record -g target/release/deps/plugin_call-*`).
 
 #[path = "../../tests/common/fixtures.rs"]
 mod fixtures;
@@ -24,6 +26,10 @@ use upshift::runtime::{
 
 /// Environment variable that turns this benchmark binary into the out-of-process peer.
 const PEER_ENV: &str = "UPSHIFT_BENCH_PEER";
+/// Environment variable naming the one case to repeat for a profiler (`reused`, `fresh`).
+const PROFILE_ENV: &str = "UPSHIFT_BENCH_PROFILE";
+/// How long a profiled case repeats.
+const PROFILE_SECONDS: u64 = 5;
 const CONFIG: &str = r#"{"value": 0.004, "max": 0.01, "regress_from_stage": 3}"#;
 
 fn main() {
@@ -38,6 +44,23 @@ fn main() {
         .load(&PluginSource::File { path: wasm, sha256: None }, PluginKind::Verifier)
         .expect("load the threshold verifier");
     let check = check();
+    if let Ok(case) = std::env::var(PROFILE_ENV) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(PROFILE_SECONDS);
+        let mut reused = VerifierInstance::new(plugin.clone(), Scope::default());
+        while std::time::Instant::now() < until {
+            for _ in 0..1000 {
+                match case.as_str() {
+                    "reused" => black_box(reused.verify(black_box(&check), CONFIG).expect("verify")),
+                    "fresh" => {
+                        let mut fresh = VerifierInstance::new(plugin.clone(), Scope::default());
+                        black_box(fresh.verify(black_box(&check), CONFIG).expect("verify"))
+                    }
+                    other => panic!("{PROFILE_ENV}={other}: profile `reused` or `fresh`"),
+                };
+            }
+        }
+        return;
+    }
 
     let mut native_plugin = NativeVerifier::default();
     let native = median_ns(20_000, || {

@@ -71,3 +71,29 @@ pub fn upshift_in(dir: &std::path::Path) -> Command {
     cmd.arg("--state").arg(dir.join("state.db")).current_dir(dir);
     cmd
 }
+
+/// Copies folder `from` into `to`, leaving out a state store (`state.db` and its `-wal`/`-shm`).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    copy_filtered(from, to, &|_| true);
+}
+
+/// A fresh copy of `examples/NAME` in `to`: the folder as the repository has it, without what a run
+/// in place left there (the quickstart script's `shards/` and state store).
+pub fn copy_example(name: &str, to: &std::path::Path) {
+    copy_filtered(&root().join("examples").join(name), to, &|dir| dir != "shards");
+}
+
+fn copy_filtered(from: &std::path::Path, to: &std::path::Path, keep_dir: &dyn Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().unwrap().is_dir() {
+            if keep_dir(&name) {
+                copy_filtered(&entry.path(), &to.join(&name), keep_dir);
+            }
+        } else if name != "state.db" && !name.starts_with("state.db-") {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}

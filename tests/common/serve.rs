@@ -2,7 +2,7 @@
 //! provisioned quickstart folder per rollout.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ impl Fleet {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         let seed = dir.path().join("seed");
-        copy_dir(&super::root().join("examples/quickstart"), &seed);
+        super::copy_example("quickstart", &seed);
         for spec in ["provision.toml", "rollout.toml", "broken.toml"] {
             let text = std::fs::read_to_string(seed.join(spec)).unwrap();
             std::fs::write(seed.join(spec), text.replace("count = 8", &format!("count = {SHARDS}"))).unwrap();
@@ -36,7 +36,7 @@ impl Fleet {
         let out = super::upshift_in(&seed).args(["run", "--no-wait", "provision.toml"]).output().unwrap();
         assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
         for i in 1..=n {
-            copy_dir(&seed, &root.join(format!("r{i}")));
+            super::copy_dir(&seed, &root.join(format!("r{i}")));
         }
         std::fs::write(
             dir.path().join("serve.toml"),
@@ -100,19 +100,6 @@ impl Fleet {
         let out = self.upshift(&["token", "create", "--role", role, "--name", name]);
         assert!(out.status.success(), "{}", stderr(&out));
         stdout(&out).trim().to_string()
-    }
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(&name));
-        } else if name != "state.db" && !name.starts_with("state.db-") {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
     }
 }
 

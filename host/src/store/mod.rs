@@ -167,11 +167,12 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The columns of a rollout's record, in the order [`record`] reads them.
+/// The columns of a rollout's record, in the order [`record`] reads them, and where they are read
+/// from: the rollout's row `r` and its spec and plan `d` (kept apart: written once, and large).
 macro_rules! record_columns {
     () => {
-        "id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at, lease_holder, lease_epoch, \
-         lease_expires"
+        "r.id, r.name, r.spec_path, d.spec, d.plan, r.state, r.phase, r.version, r.created_at, r.updated_at, \
+         r.lease_holder, r.lease_epoch, r.lease_expires FROM rollouts r JOIN rollout_docs d ON d.id = r.id"
     };
 }
 
@@ -297,24 +298,14 @@ impl Store {
             false => (None, 0i64, None),
         };
         tx.execute(
-            "INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at,
+            "INSERT INTO rollouts (id, name, spec_path, state, phase, version, created_at, updated_at,
                                    lease_holder, lease_epoch, lease_expires)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9, ?10, ?11)",
-            p![
-                id,
-                new.name,
-                spec_path.as_ref(),
-                new.spec,
-                new.plan,
-                new.state,
-                new.phase,
-                new.at,
-                holder,
-                epoch,
-                expires
-            ],
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7, ?8, ?9)",
+            p![id, new.name, spec_path.as_ref(), new.state, new.phase, new.at, holder, epoch, expires],
         )
         .map_err(err)?;
+        tx.execute("INSERT INTO rollout_docs (id, spec, plan) VALUES (?1, ?2, ?3)", p![id, new.spec, new.plan])
+            .map_err(err)?;
         for e in &entries {
             journal::insert(&mut tx, id, new.at, e).map_err(err)?;
         }
@@ -339,7 +330,7 @@ impl Store {
     pub fn rollout(&self, id: &str) -> Result<RolloutRecord, StoreError> {
         let row = self
             .db()
-            .query_opt(concat!("SELECT ", record_columns!(), " FROM rollouts WHERE id = ?1"), p![id])
+            .query_opt(concat!("SELECT ", record_columns!(), " WHERE r.id = ?1"), p![id])
             .map_err(|e| self.err(e))?;
         match row {
             Some(r) => record(&r).map_err(|e| self.err(e)),
@@ -530,7 +521,7 @@ const UNENDED: &str = "SELECT id, version, lease_holder, lease_epoch, lease_expi
      WHERE phase NOT IN ('succeeded', 'rolled-back', 'failed') ORDER BY created_at, rowid";
 
 /// Every rollout, newest first.
-const LIST: &str = concat!("SELECT ", record_columns!(), " FROM rollouts ORDER BY created_at DESC, rowid DESC");
+const LIST: &str = concat!("SELECT ", record_columns!(), " ORDER BY r.created_at DESC, r.rowid DESC");
 
 /// Whether `commit` may be made inside the write transaction `tx`: rollout `id` is still at
 /// `version` (the compare-and-swap) and, for a runner's commit, still under its lease.
@@ -571,8 +562,8 @@ fn write(tx: &mut Tx<'_>, location: &Location, id: &str, version: i64, commit: &
         )
         .map_err(err)?;
     }
-    // One statement per rollout row: SQLite rewrites the whole row, spec and plan included, on
-    // every update of it.
+    // One statement per rollout row: SQLite rewrites the whole row on every update of it (spec and
+    // plan live in `rollout_docs` so that this row stays small).
     match (&commit.state, commit.timer) {
         (Some((state, phase)), timer) => {
             // A runner's commit that ends the rollout gives its lease back with it: no second write

@@ -69,7 +69,22 @@ ALTER TABLE rollouts ADD COLUMN lease_expires INTEGER;
     // 4 -> 5: the controller's scan of the rollouts that have not ended (`Store::unended`) reads this
     // small index alone, not every rollout's row with its spec and plan (a 4 KiB page each).
     SQLITE_UNENDED_INDEX,
+    // 5 -> 6: a rollout's spec and plan (written once, about 3 KB) move to a table of their own, so
+    // that a transition's update rewrites a small row, not the documents with it.
+    ROLLOUT_DOCS,
 ];
+
+/// Schema 6: spec and plan out of the rollout's row (the same SQL on both dialects).
+const ROLLOUT_DOCS: &str = "
+CREATE TABLE rollout_docs (
+    id    TEXT PRIMARY KEY REFERENCES rollouts (id),
+    spec  TEXT NOT NULL,
+    plan  TEXT NOT NULL
+);
+INSERT INTO rollout_docs (id, spec, plan) SELECT id, spec, plan FROM rollouts;
+ALTER TABLE rollouts DROP COLUMN spec;
+ALTER TABLE rollouts DROP COLUMN plan;
+";
 
 /// Schema 5's index of the rollouts under way (SQLite; `rowid` is implied at the end).
 pub(super) const SQLITE_UNENDED_INDEX: &str = "
@@ -135,6 +150,7 @@ ALTER TABLE rollouts ADD COLUMN lease_holder TEXT, ADD COLUMN lease_epoch BIGINT
 CREATE INDEX rollouts_unended ON rollouts (created_at, rowid, id, phase, version, lease_holder, lease_epoch, lease_expires)
     WHERE phase NOT IN ('succeeded', 'rolled-back', 'failed');
 "#,
+    ROLLOUT_DOCS,
 ];
 
 /// Why a store's schema cannot be used.
@@ -218,5 +234,39 @@ mod tests {
     #[test]
     fn both_dialects_have_the_same_schema_versions() {
         assert_eq!(SQLITE.len(), POSTGRES.len());
+    }
+
+    #[test]
+    fn a_schema_5_store_keeps_its_rollouts_specs_and_plans_through_the_move_to_rollout_docs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let db = rusqlite::Connection::open(&path).unwrap();
+            for sql in &SQLITE[..5] {
+                db.execute_batch(sql).unwrap();
+            }
+            db.execute_batch(
+                "PRAGMA user_version = 5;
+                 INSERT INTO rollouts (id, name, spec_path, spec, plan, state, phase, version, created_at, updated_at)
+                 VALUES ('r-1', 'r', '/r.toml', '{\"spec\":1}', '{\"plan\":1}', '{}', 'baking', 3, 1, 2);",
+            )
+            .unwrap();
+        }
+        let store = super::super::Store::open(path.as_path()).unwrap();
+        let r = store.rollout("r-1").unwrap();
+        assert_eq!(
+            (r.spec.as_str(), r.plan.as_str(), r.version, r.phase.as_str()),
+            ("{\"spec\":1}", "{\"plan\":1}", 3, "baking")
+        );
+        assert_eq!(store.list().unwrap().len(), 1);
+        let columns: Vec<String> = rusqlite::Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT name FROM pragma_table_info('rollouts')")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "spec" || c == "plan"), "{columns:?}");
     }
 }
