@@ -108,9 +108,10 @@ fn inspect_shows_the_config_a_built_in_accepts_with_types_and_defaults() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("contract: upshift:plugin@0.2.0\n"), "{text}");
-    assert!(text.contains("config:   4 fields; any other field is an error"), "{text}");
+    assert!(text.contains("config:   6 fields; any other field is an error"), "{text}");
     assert!(text.contains("  backend (string, required): The backend holding both servers."), "{text}");
     assert!(text.contains(r#"  canary (string, default "canary"): "#), "{text}");
+    assert!(text.contains("  preview (table or null, optional): A preview route"), "{text}");
 }
 
 #[test]

@@ -130,7 +130,7 @@ impl Target for HaproxySplit {
         Description {
             name: "haproxy-split".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            summary: "traffic split between two servers of an HAProxy backend, by weight".into(),
+            summary: "traffic split between two servers of an HAProxy backend: weights, a preview header route, a sticky cohort".into(),
             capabilities: Capabilities {
                 traffic_split: true,
                 unit_batches: false,
