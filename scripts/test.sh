@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/setup-services.sh
-cargo test --workspace
-cargo test --manifest-path tests/Cargo.toml
+cargo test --workspace --no-fail-fast
+cargo test --manifest-path tests/Cargo.toml --no-fail-fast
 cargo test --manifest-path examples/custom-verifier/Cargo.toml
 cargo test --manifest-path examples/custom-target/Cargo.toml
