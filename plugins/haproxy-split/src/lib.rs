@@ -158,10 +158,11 @@ impl Target for HaproxySplit {
                 op.stage_name
             ))
         })?;
+        let now = routing::read(config)?;
         if state::get(BEFORE).is_none() {
-            state::set(BEFORE, &routing::read(config)?.encode())?;
+            state::set(BEFORE, &now.encode())?;
         }
-        let seen = routing::set(config, &Routing::wanted(config, percent, true), true, SET)?;
+        let seen = routing::set(config, &now, &Routing::wanted(config, percent, true), true, SET)?;
         Ok(confirmed(config, &seen))
     }
 
@@ -179,21 +180,22 @@ impl Target for HaproxySplit {
             return Err(PluginError::conflict(format!(
                 "{}, not the {} this rollout set: someone else changed it; left as is",
                 now.describe(config),
-                set.describe(config).split_once(": ").map_or("", |(_, rest)| rest)
+                set.routes(config)
             )));
         }
         let before = state::get(BEFORE)
             .as_deref()
             .and_then(Routing::decode)
             .unwrap_or_else(|| Routing::wanted(config, op.weight.unwrap_or(0), false));
-        let seen = routing::set(config, &before, false, SET)?;
+        let seen = routing::set(config, &now, &before, false, SET)?;
         state::remove(SET);
         Ok(confirmed(config, &seen))
     }
 
     fn finalize(_op: Operation, config: &Config) -> Result<Change, PluginError> {
         check(config)?;
-        let seen = routing::set(config, &Routing::wanted(config, 100, false), true, SET)?;
+        let now = routing::read(config)?;
+        let seen = routing::set(config, &now, &Routing::wanted(config, 100, false), true, SET)?;
         Ok(confirmed(config, &seen))
     }
 }

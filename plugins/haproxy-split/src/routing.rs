@@ -85,10 +85,12 @@ impl Routing {
 
     /// For humans: `stable weight 90, canary weight 10, preview route on, cohort 10%`.
     pub fn describe(&self, config: &Config) -> String {
-        let mut text = format!(
-            "backend {}: {} weight {}, {} weight {}",
-            config.backend, config.stable, self.stable, config.canary, self.canary
-        );
+        format!("backend {}: {}", config.backend, self.routes(config))
+    }
+
+    /// [`Routing::describe`] without the backend: `stable weight 90, canary weight 10, ...`.
+    pub fn routes(&self, config: &Config) -> String {
+        let mut text = format!("{} weight {}, {} weight {}", config.stable, self.stable, config.canary, self.canary);
         if let (Some(on), Some(p)) = (self.preview, &config.preview) {
             text.push_str(&format!(", preview {} {}", p.value, if on { "on" } else { "off" }));
         }
@@ -141,14 +143,20 @@ fn not_loaded(what: &str, file: &str, use_: &str, why: &str) -> PluginError {
     ))
 }
 
-/// Makes the backend route as `want` says, then reads everything back: the result is what HAProxy
-/// reports, and a part that did not take effect is a conflict. `want` is kept as what this rollout
+/// Makes the backend route as `want` says, from `now` (what [`read`] just found), then reads
+/// everything back: the result is what HAProxy reports, and a part that did not take effect is a
+/// conflict. `want` is kept as what this rollout
 /// set (in `set_key`) as soon as the first command has been sent.
 ///
 /// Moving towards the canary the routes change first and the weights last; moving back, the weights
 /// first: the bulk of the traffic follows the weights.
-pub fn set(config: &Config, want: &Routing, towards_canary: bool, set_key: &str) -> Result<Routing, PluginError> {
-    let now = read(config)?;
+pub fn set(
+    config: &Config,
+    now: &Routing,
+    want: &Routing,
+    towards_canary: bool,
+    set_key: &str,
+) -> Result<Routing, PluginError> {
     upshift_sdk::state::set(set_key, &want.encode())?;
     if !towards_canary {
         set_weights(config, want)?;
