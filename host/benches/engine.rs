@@ -10,7 +10,8 @@
 //! transition through the committer against (3). Prints a table; writes
 //! target/upshift-bench/engine.json.
 //!
-//! Run: `cargo bench -p upshift --bench engine`.
+//! Run: `cargo bench -p upshift --bench engine`. `UPSHIFT_BENCH_ONLY=group` runs (6) and (7) alone
+//! and prints one line, without the JSON: for a profiler, or to compare two versions of the store.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -44,11 +45,14 @@ const RATIO_TARGET: f64 = 1.5;
 /// Group commit: rollouts, the threads driving them, and transitions each rollout makes.
 const GROUP_ROLLOUTS: usize = 1_024;
 const GROUP_THREADS: usize = 128;
-const GROUP_TRANSITIONS: usize = 20;
+const GROUP_TRANSITIONS: usize = 40;
 const GROUP_TARGET_PER_S: f64 = 20_000.0;
 const LONE_RATIO_TARGET: f64 = 1.2;
 
 fn main() {
+    if std::env::var("UPSHIFT_BENCH_ONLY").is_ok_and(|only| only == "group") {
+        return group_only();
+    }
     let root =
         Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate sits in the workspace").to_path_buf();
     let ctx = context();
@@ -60,8 +64,9 @@ fn main() {
     std::fs::create_dir_all(&scratch_parent).expect("create target/");
     let scratch = tempfile::tempdir_in(&scratch_parent).expect("temporary folder in target/");
     let (store_path, floor_path) = (scratch.path().join("upshift.db"), scratch.path().join("floor.db"));
+    let payload_len = state_json_len(&ctx);
     let mut journaled = Journaled::new(&store_path, ctx);
-    let mut floor = Floor::new(&floor_path, journaled.state_json_len());
+    let mut floor = Floor::new(&floor_path, payload_len);
     presize_wal(&store_path);
     presize_wal(&floor_path);
 
@@ -85,24 +90,8 @@ fn main() {
     let floor_per_s = 1e6 / floor_us;
 
     // (6) Many rollouts at once through the group committer, and (7) a lone one against the floor.
-    let group_path = scratch.path().join("group.db");
-    let (grouped_per_s, per_group, busy_share) = grouped_transitions_per_s(&group_path, &context());
-    let committer = Arc::new(GroupCommitter::start(&group_path).expect("start the committer"));
-    let mut lone = Journaled::new(&group_path, context());
-    lone.committer = Some(committer.clone());
-    let mut lone_floor = Floor::new(&scratch.path().join("floor-lone.db"), journaled.state_json_len());
-    presize_wal(&scratch.path().join("floor-lone.db"));
-    for _ in 0..WARM_UP {
-        lone.transition();
-        lone_floor.commit();
-    }
-    let (mut lone_us, mut lone_floor_us) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let (j, f) = alternate(PER_ROUND, || lone.transition(), || lone_floor.commit());
-        lone_us.push(j);
-        lone_floor_us.push(f);
-    }
-    let (lone_us, lone_floor_us) = (median(&mut lone_us), median(&mut lone_floor_us));
+    let group = group_rows(scratch.path(), &context());
+    let Group { per_s: grouped_per_s, per_group, busy_share, lone_us, lone_floor_us } = group;
     let lone_ratio = lone_us / lone_floor_us;
 
     // The same on PostgreSQL.
@@ -110,7 +99,7 @@ fn main() {
     cluster.admin("postgres").batch_execute("CREATE DATABASE bench").expect("create the bench database");
     let mut pg_journaled =
         Journaled::new(Location::Postgres(cluster.url(postgres_cluster::SUPERUSER, "bench")), context());
-    let mut pg_floor = PgFloor::new(cluster.admin("bench"), journaled.state_json_len());
+    let mut pg_floor = PgFloor::new(cluster.admin("bench"), payload_len);
     for _ in 0..WARM_UP {
         pg_journaled.transition();
         pg_floor.commit();
@@ -295,6 +284,55 @@ fn grouped_transitions_per_s(path: &Path, ctx: &Context) -> (f64, f64, f64) {
     (commits as f64 / seconds, commits as f64 / groups.max(1) as f64, busy_share)
 }
 
+/// What (6) and (7) measured.
+struct Group {
+    per_s: f64,
+    per_group: f64,
+    busy_share: f64,
+    lone_us: f64,
+    lone_floor_us: f64,
+}
+
+/// (6) and (7), in databases under `scratch`.
+fn group_rows(scratch: &Path, ctx: &Context) -> Group {
+    let group_path = scratch.join("group.db");
+    let (per_s, per_group, busy_share) = grouped_transitions_per_s(&group_path, ctx);
+    let committer = Arc::new(GroupCommitter::start(&group_path).expect("start the committer"));
+    let mut lone = Journaled::new(&group_path, ctx.clone());
+    lone.committer = Some(committer.clone());
+    let floor_path = scratch.join("floor-lone.db");
+    let mut lone_floor = Floor::new(&floor_path, state_json_len(ctx));
+    presize_wal(&floor_path);
+    for _ in 0..WARM_UP {
+        lone.transition();
+        lone_floor.commit();
+    }
+    let (mut lone_us, mut lone_floor_us) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (j, f) = alternate(PER_ROUND, || lone.transition(), || lone_floor.commit());
+        lone_us.push(j);
+        lone_floor_us.push(f);
+    }
+    Group { per_s, per_group, busy_share, lone_us: median(&mut lone_us), lone_floor_us: median(&mut lone_floor_us) }
+}
+
+/// `UPSHIFT_BENCH_ONLY=group`: (6) and (7) alone, printed, no JSON (for profiling and quick
+/// comparisons while working on the store).
+fn group_only() {
+    let scratch =
+        tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")).expect("temporary folder");
+    let g = group_rows(scratch.path(), &context());
+    println!(
+        "(6) {:.0} transitions/s, {:.1} per transaction, committer busy {:.0} %;  (7) lone {:.1} us vs floor {:.1} us: ratio {:.2}",
+        g.per_s,
+        g.per_group,
+        g.busy_share * 100.0,
+        g.lone_us,
+        g.lone_floor_us,
+        g.lone_us / g.lone_floor_us
+    );
+}
+
 /// A new rollout of the benchmark's plan in `store`; its id.
 fn create(store: &mut Store, ctx: &Context) -> String {
     let id = store.next_id("bench").expect("next id");
@@ -366,16 +404,6 @@ impl Journaled {
         Journaled { store, ctx, id, version: 1, state: start(), committer: None }
     }
 
-    /// The size of a mid-rollout state's JSON, for the floor's payload.
-    fn state_json_len(&self) -> usize {
-        let mut state = start();
-        for _ in 0..STAGES * 2 {
-            let event = next_event(&mut state);
-            state = state.step(&self.ctx, &event).expect("an allowed transition").state;
-        }
-        serde_json::to_string(&state).expect("state json").len()
-    }
-
     fn journal_len(&self) -> usize {
         self.store.history(&self.id).expect("read the journal").len()
     }
@@ -390,6 +418,16 @@ impl Journaled {
         .expect("commit");
         self.state = next;
     }
+}
+
+/// The size of a mid-rollout state's JSON, for the floors' payload.
+fn state_json_len(ctx: &Context) -> usize {
+    let mut state = start();
+    for _ in 0..STAGES * 2 {
+        let event = next_event(&mut state);
+        state = state.step(ctx, &event).expect("an allowed transition").state;
+    }
+    serde_json::to_string(&state).expect("state json").len()
 }
 
 /// The least a durable transition could cost: one row inserted and committed, same pragmas.

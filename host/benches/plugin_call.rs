@@ -1,7 +1,10 @@
 //! What a plugin call costs: the same verifier logic (tests/fixtures/threshold) called
 //! (a) natively, (b) as a Wasm component on a reused instance, (c) on a fresh instance each time,
 //! and (d) in a separate native process answering line-delimited JSON on stdin/stdout, the model of
-//! RPC plugin systems. Prints medians and ratios; writes target/upshift-bench/plugin_call.json.
+//! RPC plugin systems. Beside (b) and (c), the same calls made by wasmtime alone (`raw_call.rs`):
+//! synchronous, on a fiber, and instantiated afresh with wasmtime's default pool or none, so the
+//! host's own share of a call can be read off. Prints medians and ratios; writes
+//! target/upshift-bench/plugin_call.json.
 //!
 //! Run: `cargo bench -p upshift --bench plugin_call`. To profile one case alone, set
 //! `UPSHIFT_BENCH_PROFILE=reused` (or `fresh`): the binary then repeats only that call for
@@ -13,6 +16,8 @@ mod fixtures;
 mod logic;
 #[path = "common/median.rs"]
 mod median;
+#[path = "common/raw_call.rs"]
+mod raw_call;
 
 use std::hint::black_box;
 
@@ -41,7 +46,7 @@ fn main() {
     let wasm = fixtures::fixture("threshold");
     let runtime = Runtime::new().expect("runtime");
     let plugin = runtime
-        .load(&PluginSource::File { path: wasm, sha256: None }, PluginKind::Verifier)
+        .load(&PluginSource::File { path: wasm.clone(), sha256: None }, PluginKind::Verifier)
         .expect("load the threshold verifier");
     let check = check();
     if let Ok(case) = std::env::var(PROFILE_ENV) {
@@ -73,6 +78,26 @@ fn main() {
         black_box(reused.verify(black_box(&check), CONFIG).expect("verify"));
     });
 
+    // The same export called by wasmtime alone (`raw_call.rs`): what (b) costs above these is the
+    // host's; what they cost above (a) is the component model's and the guest's.
+    let mut raw_sync = raw_call::SyncCall::new(&wasm, &check);
+    let raw_sync_ns = median_ns(2_000, || {
+        black_box(raw_sync.call(black_box(CONFIG)));
+    });
+    let mut raw_async = raw_call::AsyncCall::new(&wasm, &check);
+    let raw_async_ns = median_ns(2_000, || {
+        black_box(raw_async.call(black_box(CONFIG)));
+    });
+
+    let mut raw_fresh = raw_call::SyncFresh::new(&wasm, &check, true);
+    let raw_fresh_ns = median_ns(200, || {
+        black_box(raw_fresh.call(black_box(CONFIG)));
+    });
+    let mut raw_fresh_on_demand = raw_call::SyncFresh::new(&wasm, &check, false);
+    let raw_fresh_on_demand_ns = median_ns(200, || {
+        black_box(raw_fresh_on_demand.call(black_box(CONFIG)));
+    });
+
     let wasm_fresh = median_ns(200, || {
         let mut fresh = VerifierInstance::new(plugin.clone(), Scope::default());
         black_box(fresh.verify(black_box(&check), CONFIG).expect("verify"));
@@ -87,7 +112,11 @@ fn main() {
     println!("plugin call, median of {SAMPLES} samples (ns per call)");
     println!("  (a) native call                     {native:>12.0}");
     println!("  (b) wasm call, reused instance      {wasm_call:>12.0}   b/a = {:.1}", wasm_call / native);
+    println!("      wasmtime alone, synchronous     {raw_sync_ns:>12.0}   (no fiber; nothing of the host's)");
+    println!("      wasmtime alone, on a fiber      {raw_async_ns:>12.0}   (as the host calls: async)");
     println!("  (c) wasm instantiate + call         {wasm_fresh:>12.0}   c/a = {:.1}", wasm_fresh / native);
+    println!("      wasmtime alone, pooled          {raw_fresh_ns:>12.0}   (synchronous; wasmtime's default pool)");
+    println!("      wasmtime alone, on demand       {raw_fresh_on_demand_ns:>12.0}   (synchronous; no pool)");
     println!("  (d) subprocess, JSON lines          {subprocess:>12.0}   d/b = {:.1}", subprocess / wasm_call);
 
     let out_dir = fixtures::root().join("target").join("upshift-bench");
@@ -97,6 +126,10 @@ fn main() {
         "wasm_call_ns": wasm_call,
         "wasm_fresh_ns": wasm_fresh,
         "subprocess_ns": subprocess,
+        "wasmtime_sync_ns": raw_sync_ns,
+        "wasmtime_async_ns": raw_async_ns,
+        "wasmtime_fresh_pooled_ns": raw_fresh_ns,
+        "wasmtime_fresh_on_demand_ns": raw_fresh_on_demand_ns,
     });
     let path = out_dir.join("plugin_call.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write plugin_call.json");
