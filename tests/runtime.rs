@@ -356,3 +356,32 @@ fn tcp_goes_only_to_granted_peers_and_a_refusal_names_the_address_and_the_plugin
     }
     assert_eq!(seen.load(Ordering::SeqCst), 2, "a refused connection reached the peer");
 }
+
+/// A granted folder swapped for a symlink after the spec was checked (by another rollout's plugin
+/// with a writable grant above it, say) is refused when the instance is made: the open itself
+/// follows no symlink in the grant's path. The same grant on a real folder works.
+#[test]
+fn a_granted_folder_swapped_for_a_symlink_is_refused_at_the_open() {
+    let runtime = Runtime::new().unwrap();
+    let plugin = runtime.load(&file(&fixture("threshold")), PluginKind::Verifier).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let scope = |host: &Path| Scope {
+        grants: upshift::runtime::Grants {
+            files: vec![upshift::runtime::FileGrant { host: host.to_path_buf(), guest: "/data".into(), write: false }],
+            ..Default::default()
+        },
+        ..Scope::default()
+    };
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let mut real = VerifierInstance::new(plugin.clone(), scope(&dir.path().join("data")));
+    assert_eq!(real.verify(&check(0), THRESHOLD_CONFIG).unwrap().outcome, Outcome::Pass);
+
+    std::fs::remove_dir(dir.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("data")).unwrap();
+    let mut swapped = VerifierInstance::new(plugin, scope(&dir.path().join("data")));
+    let err = swapped.verify(&check(0), THRESHOLD_CONFIG).unwrap_err().to_string();
+    assert!(err.contains("cannot open granted folder") && err.contains("data is a symlink"), "{err}");
+    println!("refused: {err}");
+    assert_runs_good_plugin(&runtime);
+}

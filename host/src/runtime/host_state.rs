@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::bindings::target::upshift::plugin::sql::{Dialect, Rows, Value};
 use super::bindings::target::upshift::plugin::{clock, log, sql, state, types};
 use super::bindings::{ErrorKind, LogLevel, WitPluginError};
+use super::folders::open_granted;
 use super::grants::Grants;
 use super::limits::Limiter;
 use super::network::{HttpGate, Refusals, socket_check};
@@ -100,8 +101,10 @@ impl HostState {
         }
         for f in &grants.files {
             let perms = if f.write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
-            wasi.preopened_dir(&f.host, &f.guest, perms)
-                .map_err(|e| format!("cannot open granted folder {}: {e}", f.host.display()))?;
+            let refused = |e: &dyn std::fmt::Display| format!("cannot open granted folder {}: {e}", f.host.display());
+            // Opened through its descriptor: no symlink swapped in since the spec was checked is followed.
+            let open = open_granted(&f.host, &f.guest).map_err(|e| refused(&e))?;
+            wasi.preopened_dir(open.path(), &f.guest, perms).map_err(|e| refused(&e))?;
         }
         Ok(HostState {
             sql: SqlHost::new(plugin.clone(), Arc::new(grants.sql.clone()), timeout, memory_bytes),

@@ -14,6 +14,7 @@ mod driver;
 mod epoch;
 mod error;
 mod files;
+mod folders;
 pub mod grants;
 mod host_state;
 mod instance;
