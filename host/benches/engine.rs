@@ -70,21 +70,9 @@ fn main() {
     presize_wal(&store_path);
     presize_wal(&floor_path);
 
-    for _ in 0..WARM_UP {
-        journaled.transition();
-        floor.commit();
-    }
-    let mut journaled_us = Vec::with_capacity(ROUNDS);
-    let mut floor_us = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let (j, f) = alternate(PER_ROUND, || journaled.transition(), || floor.commit());
-        journaled_us.push(j);
-        floor_us.push(f);
-    }
+    let (journaled_us, floor_us) = paired(|| journaled.transition(), || floor.commit());
     let commits = WARM_UP + ROUNDS * PER_ROUND;
     assert_eq!(journaled.journal_len(), commits, "one journal entry per transition");
-    let journaled_us = median(&mut journaled_us);
-    let floor_us = median(&mut floor_us);
     let ratio = journaled_us / floor_us;
     let journaled_per_s = 1e6 / journaled_us;
     let floor_per_s = 1e6 / floor_us;
@@ -100,18 +88,8 @@ fn main() {
     let mut pg_journaled =
         Journaled::new(Location::Postgres(cluster.url(postgres_cluster::SUPERUSER, "bench")), context());
     let mut pg_floor = PgFloor::new(cluster.admin("bench"), payload_len);
-    for _ in 0..WARM_UP {
-        pg_journaled.transition();
-        pg_floor.commit();
-    }
-    let (mut pg_journaled_us, mut pg_floor_us) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let (j, f) = alternate(PER_ROUND, || pg_journaled.transition(), || pg_floor.commit());
-        pg_journaled_us.push(j);
-        pg_floor_us.push(f);
-    }
+    let (pg_journaled_us, pg_floor_us) = paired(|| pg_journaled.transition(), || pg_floor.commit());
     assert_eq!(pg_journaled.journal_len(), commits, "one journal entry per transition");
-    let (pg_journaled_us, pg_floor_us) = (median(&mut pg_journaled_us), median(&mut pg_floor_us));
     let pg_ratio = pg_journaled_us / pg_floor_us;
 
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
@@ -303,17 +281,8 @@ fn group_rows(scratch: &Path, ctx: &Context) -> Group {
     let floor_path = scratch.join("floor-lone.db");
     let mut lone_floor = Floor::new(&floor_path, state_json_len(ctx));
     presize_wal(&floor_path);
-    for _ in 0..WARM_UP {
-        lone.transition();
-        lone_floor.commit();
-    }
-    let (mut lone_us, mut lone_floor_us) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let (j, f) = alternate(PER_ROUND, || lone.transition(), || lone_floor.commit());
-        lone_us.push(j);
-        lone_floor_us.push(f);
-    }
-    Group { per_s, per_group, busy_share, lone_us: median(&mut lone_us), lone_floor_us: median(&mut lone_floor_us) }
+    let (lone_us, lone_floor_us) = paired(|| lone.transition(), || lone_floor.commit());
+    Group { per_s, per_group, busy_share, lone_us, lone_floor_us }
 }
 
 /// `UPSHIFT_BENCH_ONLY=group`: (6) and (7) alone, printed, no JSON (for profiling and quick
@@ -496,6 +465,22 @@ fn open_durable(path: &Path) -> Connection {
     conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
     conn.pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
     conn
+}
+
+/// `a` and `b` warmed up ([`WARM_UP`] calls each), then [`ROUNDS`] rounds of [`alternate`]: the
+/// median microseconds per call of each.
+fn paired(mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    for _ in 0..WARM_UP {
+        a();
+        b();
+    }
+    let (mut a_us, mut b_us) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for _ in 0..ROUNDS {
+        let (x, y) = alternate(PER_ROUND, &mut a, &mut b);
+        a_us.push(x);
+        b_us.push(y);
+    }
+    (median(&mut a_us), median(&mut b_us))
 }
 
 /// Microseconds per call of `a` and of `b`, over `n` calls of each. The calls alternate one by one

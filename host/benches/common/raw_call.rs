@@ -27,6 +27,21 @@ mod async_bindings {
 
 struct Host;
 
+/// An engine (with wasmtime's default pool if `pooling`), the component at `wasm` compiled for it,
+/// and a linker that traps every import.
+fn linked(wasm: &std::path::Path, pooling: bool) -> (Engine, Component, Linker<Host>) {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    if pooling {
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
+    }
+    let engine = Engine::new(&config).expect("engine");
+    let component = Component::from_file(&engine, wasm).expect("compile the component");
+    let mut linker = Linker::new(&engine);
+    linker.define_unknown_imports_as_traps(&component).expect("trap the imports");
+    (engine, component, linker)
+}
+
 fn store(engine: &Engine) -> Store<Host> {
     Store::new(engine, Host)
 }
@@ -54,10 +69,7 @@ pub struct SyncCall {
 
 impl SyncCall {
     pub fn new(wasm: &std::path::Path, check: &upshift::runtime::Check) -> Self {
-        let engine = Engine::new(Config::new().wasm_component_model(true)).expect("engine");
-        let component = Component::from_file(&engine, wasm).expect("compile the component");
-        let mut linker = Linker::new(&engine);
-        linker.define_unknown_imports_as_traps(&component).expect("trap the other imports");
+        let (engine, component, linker) = linked(wasm, false);
         let mut store = store(&engine);
         let bindings =
             sync_bindings::VerifierPlugin::instantiate(&mut store, &component, &linker).expect("instantiate");
@@ -80,10 +92,7 @@ pub struct AsyncCall {
 
 impl AsyncCall {
     pub fn new(wasm: &std::path::Path, check: &upshift::runtime::Check) -> Self {
-        let engine = Engine::new(Config::new().wasm_component_model(true)).expect("engine");
-        let component = Component::from_file(&engine, wasm).expect("compile the component");
-        let mut linker = Linker::new(&engine);
-        linker.define_unknown_imports_as_traps(&component).expect("trap the other imports");
+        let (engine, component, linker) = linked(wasm, false);
         let mut store = store(&engine);
         let bindings = ready(async_bindings::VerifierPlugin::instantiate_async(&mut store, &component, &linker))
             .expect("instantiate");
@@ -126,15 +135,7 @@ pub struct SyncFresh {
 
 impl SyncFresh {
     pub fn new(wasm: &std::path::Path, check: &upshift::runtime::Check, pooling: bool) -> Self {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        if pooling {
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
-        }
-        let engine = Engine::new(&config).expect("engine");
-        let component = Component::from_file(&engine, wasm).expect("compile the component");
-        let mut linker = Linker::new(&engine);
-        linker.define_unknown_imports_as_traps(&component).expect("trap the imports");
+        let (engine, component, linker) = linked(wasm, pooling);
         let pre = linker.instantiate_pre(&component).expect("link");
         let pre = sync_bindings::VerifierPluginPre::new(pre).expect("the verifier's exports");
         SyncFresh { engine, pre, check: sync_check(check) }
