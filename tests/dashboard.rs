@@ -275,3 +275,72 @@ fn another_sites_page_a_stale_form_and_a_viewer_change_nothing() {
     let html = response.body_mut().read_to_string().unwrap();
     assert!(!html.contains("<script>") && !html.contains("style="), "no inline script or style");
 }
+
+/// Opens `GET /ui/events` as `cookie`'s session on a raw connection; the status and, for a refusal,
+/// the body's first line.
+fn open_stream(server: &Server, cookie: &str) -> (u16, String, std::net::TcpStream) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(stream, "GET /ui/events HTTP/1.1\r\nHost: {address}\r\nCookie: upshift_session={cookie}\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = String::new();
+    if status != 200 {
+        // Headers, then the one-line message (`Content-Length` bytes).
+        let mut length = 0;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut bytes = vec![0; length];
+        reader.read_exact(&mut bytes).unwrap();
+        body = String::from_utf8(bytes).unwrap();
+    }
+    (status, body, stream)
+}
+
+/// Every open dashboard page holds a live stream; past `MAX_STREAMS` a viewer's credential cannot
+/// open more (503, naming the limit and what to do), and a page that closes gives its place back.
+#[test]
+fn live_streams_past_the_limit_are_refused_until_a_page_closes() {
+    let (_fleet, Tokens { viewer, .. }, server) = setup(1);
+    let max = upshift::serve::dashboard::events::MAX_STREAMS;
+    let mut open: Vec<std::net::TcpStream> = (0..max)
+        .map(|i| {
+            let (status, body, stream) = open_stream(&server, &viewer);
+            assert_eq!(status, 200, "stream {i}: {body}");
+            stream
+        })
+        .collect();
+    let (status, body, _) = open_stream(&server, &viewer);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(&format!("{max} live dashboards are open")) && body.contains("close one"), "{body}");
+    println!("stream {}: {status} {body}", max + 1);
+
+    // A page goes away: its place comes back once the server sees the connection closed (at the
+    // latest at the stream's next keep-alive).
+    open.pop().unwrap().shutdown(std::net::Shutdown::Both).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body, stream) = open_stream(&server, &viewer);
+        if status == 200 {
+            open.push(stream);
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(std::time::Instant::now() < deadline, "the closed page's place never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(open);
+}

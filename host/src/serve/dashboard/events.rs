@@ -7,6 +7,7 @@
 //! [`Feed::close`] ends every stream, so a stopping server does not wait on open pages.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +25,10 @@ pub const FEED_POLL: Duration = Duration::from_millis(500);
 const BACKLOG: usize = 1024;
 /// Entries read per batch.
 const BATCH: usize = 1000;
+/// The most streams open at once (every open dashboard page holds one). One more is refused until a
+/// page closes: each holds a connection and a task, and a viewer's credential could otherwise open
+/// them without end.
+pub const MAX_STREAMS: usize = 256;
 
 /// A rollout whose journal grew.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,21 +43,44 @@ pub struct Feed {
     wake: SyncSender<()>,
     woken: Mutex<Option<Receiver<()>>>,
     closed: watch::Sender<bool>,
+    streams: Arc<AtomicUsize>,
+    max_streams: usize,
+}
+
+/// One open stream's place among the [`MAX_STREAMS`]: given back when dropped (the page went away
+/// or the server stopped).
+#[derive(Debug)]
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Feed {
     pub fn new() -> Arc<Feed> {
+        Feed::with_max_streams(MAX_STREAMS)
+    }
+
+    fn with_max_streams(max_streams: usize) -> Arc<Feed> {
         let (wake, woken) = sync_channel(1);
         Arc::new(Feed {
             tx: broadcast::channel(BACKLOG).0,
             wake,
             woken: Mutex::new(Some(woken)),
             closed: watch::channel(false).0,
+            streams: Arc::new(AtomicUsize::new(0)),
+            max_streams,
         })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.tx.subscribe()
+    /// A new stream's changes and its slot, or `None` when [`MAX_STREAMS`] are open.
+    pub fn subscribe(&self) -> Option<(broadcast::Receiver<Change>, StreamSlot)> {
+        self.streams
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < self.max_streams).then_some(n + 1))
+            .ok()?;
+        Some((self.tx.subscribe(), StreamSlot(self.streams.clone())))
     }
 
     /// Becomes `true` when the server stops.
@@ -152,5 +180,23 @@ mod tests {
         assert!(!*closed.borrow());
         feed.close();
         assert!(*closed.borrow_and_update());
+    }
+
+    #[test]
+    fn streams_past_the_limit_are_refused_until_one_closes() {
+        let feed = Feed::with_max_streams(2);
+        let first = feed.subscribe().expect("first stream");
+        let second = feed.subscribe().expect("second stream");
+        assert!(feed.subscribe().is_none(), "a third is refused");
+        drop(first);
+        let third = feed.subscribe().expect("a closed stream's place is given back");
+        assert!(feed.subscribe().is_none());
+        // Refusals take no place: once both close, two open again.
+        for _ in 0..3 {
+            assert!(feed.subscribe().is_none());
+        }
+        drop((second, third));
+        assert_eq!(feed.streams.load(Ordering::SeqCst), 0);
+        let _both = (feed.subscribe().expect("one"), feed.subscribe().expect("two"));
     }
 }

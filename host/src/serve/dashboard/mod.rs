@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::from_fn;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::App;
 use super::api;
 use super::auth::Role;
+use super::error::ApiError;
 use pages::DashError;
 
 pub use events::Feed;
@@ -72,10 +73,21 @@ async fn live(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, DashError> {
     let credential = session::credential(&headers);
     api::authorized(app.clone(), credential, Role::Viewer, |_, _, _| Ok(())).await.map_err(DashError::Fragment)?;
-    let rx = app.feed.subscribe();
+    let Some((rx, slot)) = app.feed.subscribe() else {
+        return Err(DashError::Fragment(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            format!(
+                "{} live dashboards are open on this server, the most it serves at once; close one, or reload \
+                 this page to see changes (it works without live updates)",
+                events::MAX_STREAMS
+            ),
+        )));
+    };
     let closed = app.feed.closed();
     let ready = futures_util::stream::once(async { Ok(Event::default().event("ready").data("ready")) });
-    let changes = futures_util::stream::unfold((rx, closed), |(mut rx, mut closed)| async move {
+    // The slot travels with the stream, and is given back when the page goes away.
+    let changes = futures_util::stream::unfold((rx, closed, slot), |(mut rx, mut closed, slot)| async move {
         if *closed.borrow_and_update() {
             return None;
         }
@@ -87,7 +99,7 @@ async fn live(
                 Err(RecvError::Closed) => return None,
             },
         };
-        Some((Ok(event), (rx, closed)))
+        Some((Ok(event), (rx, closed, slot)))
     });
     use futures_util::StreamExt;
     Ok(Sse::new(ready.chain(changes)).keep_alive(KeepAlive::default()))
